@@ -1,0 +1,7 @@
+//! One file per page.
+
+pub mod credentials;
+pub mod login;
+pub mod runs;
+pub mod system;
+pub mod tasks;

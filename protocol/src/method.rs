@@ -1,0 +1,48 @@
+//! Typed RPC methods: each method is a type that names its wire name, its params and
+//! its result, so `client.call::<auth::Login>(..)` in the app and the server's handler
+//! for `"auth.login"` are checked against the same definitions.
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// One JSON-RPC method.
+pub trait Method {
+    /// The wire name, e.g. `"auth.login"`.
+    const NAME: &'static str;
+    type Params: Serialize + DeserializeOwned;
+    type Output: Serialize + DeserializeOwned;
+}
+
+/// Params or result with no members: `{}` on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// Every method the server answers, in the order docs/api.md lists them. Methods that
+/// work before login are marked in [`works_unauthenticated`].
+pub const METHODS: &[&str] = &[
+    crate::auth::Login::NAME,
+    crate::auth::Resume::NAME,
+    crate::auth::Logout::NAME,
+    crate::auth::Me::NAME,
+    crate::auth::ChangePassword::NAME,
+    crate::system::Info::NAME,
+];
+
+/// The methods a socket may call before it has authenticated.
+pub fn works_unauthenticated(method: &str) -> bool {
+    method == crate::auth::Login::NAME || method == crate::auth::Resume::NAME
+}
+
+/// Declares a method type with its wire name, params and result.
+#[macro_export]
+macro_rules! method {
+    ($(#[$doc:meta])* $ty:ident = $name:literal, $params:ty => $output:ty) => {
+        $(#[$doc])*
+        pub enum $ty {}
+        impl $crate::Method for $ty {
+            const NAME: &'static str = $name;
+            type Params = $params;
+            type Output = $output;
+        }
+    };
+}

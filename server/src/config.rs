@@ -1,0 +1,59 @@
+//! What the server is told at start: the `serve` flags and their environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything `Application::build` needs. Built by `main` from the command line; built
+/// directly by tests.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// Holds the secret seed and, without `database_url`, the embedded PostgreSQL cluster.
+    pub data_dir: PathBuf,
+    /// An external PostgreSQL; `None` runs the embedded cluster in `data_dir`.
+    pub database_url: Option<String>,
+    /// The rclone binary (a path or a name looked up in `PATH`).
+    pub rclone: PathBuf,
+    /// Defaults to `<data_dir>/secret-seed`.
+    pub secret_seed_file: Option<PathBuf>,
+    /// The built web app (`scripts/build-app` writes `target/site`).
+    pub site_dir: PathBuf,
+    /// The first admin password; generated and printed once when `None`.
+    pub admin_password: Option<String>,
+    /// IANA zone for schedules; the system's when `None`.
+    pub timezone: Option<String>,
+}
+
+impl Settings {
+    /// Settings for a server on `127.0.0.1:0` with everything under `data_dir`.
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        Settings {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir,
+            database_url: None,
+            rclone: PathBuf::from("rclone"),
+            secret_seed_file: None,
+            site_dir: PathBuf::from("target/site"),
+            admin_password: None,
+            timezone: None,
+        }
+    }
+
+    pub fn secret_seed_path(&self) -> PathBuf {
+        self.secret_seed_file.clone().unwrap_or_else(|| self.data_dir.join("secret-seed"))
+    }
+}
+
+/// The data directory used when none is given: `/var/lib/cloudsync` for root, else
+/// `$XDG_DATA_HOME/cloudsync` (or `~/.local/share/cloudsync`).
+pub fn default_data_dir() -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/var/lib/cloudsync");
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("cloudsync");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/cloudsync")
+}

@@ -1,0 +1,36 @@
+//! The built web app (`scripts/build-app` writes it to `target/site`): files with the
+//! right MIME types, served precompressed (brotli or gzip, as the browser accepts), with
+//! a year-long immutable cache for the content-hashed `/pkg/` folder and revalidation
+//! for everything else. Unknown paths get `index.html`, so client-side routes survive a
+//! reload.
+
+use std::path::Path;
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tower_http::services::{ServeDir, ServeFile};
+
+pub fn router(site_dir: &Path) -> Router {
+    let index = site_dir.join("index.html");
+    if !index.is_file() {
+        tracing::warn!(dir = %site_dir.display(), "the web app is not built here; run scripts/build-app or pass --site-dir");
+        let message = format!("the cloudsync web app is not built (looked in {}); run scripts/build-app", site_dir.display());
+        return Router::new().fallback(move || async move { (StatusCode::SERVICE_UNAVAILABLE, message) });
+    }
+    let files = ServeDir::new(site_dir)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(ServeFile::new(index).precompressed_br().precompressed_gzip());
+    Router::new().fallback_service(files).layer(middleware::from_fn(cache_headers))
+}
+
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let immutable = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    let value = if immutable && response.status().is_success() { "public, max-age=31536000, immutable" } else { "no-cache" };
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
+}

@@ -1,0 +1,15 @@
+//! The cloudsync server as a library, so the integration tests can start it on port 0
+//! exactly as `main` does. See ARCHITECTURE.md for the map.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod rclone;
+pub mod rpc;
+pub mod secret_seed;
+pub mod startup;
+pub mod system_facts;
+
+pub use config::Settings;
+pub use startup::Application;

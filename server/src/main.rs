@@ -1,0 +1,88 @@
+//! The `cloudsync` binary: parses the command line and hands over to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use cloudsync::{Application, Settings};
+
+#[derive(Parser)]
+#[command(name = "cloudsync", version, about = "Encrypted cloud credentials and scheduled rclone sync tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: web app, JSON-RPC API, runner and scheduler.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CLOUDSYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Folder for the secret seed and the embedded database
+    /// [default: /var/lib/cloudsync as root, else ~/.local/share/cloudsync].
+    #[arg(long, env = "CLOUDSYNC_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL; without it cloudsync runs its own cluster in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// The rclone binary.
+    #[arg(long, env = "CLOUDSYNC_RCLONE", default_value = "rclone")]
+    rclone: PathBuf,
+    /// The secret seed file [default: <data-dir>/secret-seed].
+    #[arg(long, env = "CLOUDSYNC_SECRET_SEED_FILE")]
+    secret_seed_file: Option<PathBuf>,
+    /// The built web app.
+    #[arg(long, env = "CLOUDSYNC_SITE_DIR", default_value = "target/site")]
+    site_dir: PathBuf,
+    /// IANA time zone for schedules [default: the system's].
+    #[arg(long, env = "CLOUDSYNC_TIMEZONE")]
+    timezone: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CLOUDSYNC_LOG").unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings {
+        listen: args.listen,
+        data_dir: args.data_dir.unwrap_or_else(cloudsync::config::default_data_dir),
+        database_url: args.database_url.filter(|u| !u.is_empty()),
+        rclone: args.rclone,
+        secret_seed_file: args.secret_seed_file,
+        site_dir: args.site_dir,
+        admin_password: std::env::var("CLOUDSYNC_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
+        timezone: args.timezone,
+    };
+    let app = Application::build(settings).await?;
+    println!("cloudsync listening on http://{}", app.local_addr());
+    if let Some(password) = &app.generated_admin_password {
+        println!("first start: log in as `admin` with password: {password}");
+        println!("(shown only this once; change it on the System page)");
+    }
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+    }
+}

@@ -1,0 +1,128 @@
+//! The JSON-RPC API: the dispatcher that turns one text message into at most one
+//! response, and one module per area of methods (`auth`, `system`). `connection` runs a
+//! socket; `error` maps errors to codes.
+
+pub mod auth;
+pub mod connection;
+pub mod error;
+pub mod system;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use protocol::jsonrpc::{Request, Response, MAX_MESSAGE_BYTES};
+use protocol::{ErrorCode, Method, RpcError};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::auth::{AuthenticatedUser, LoginRateLimiter};
+use crate::rclone::RcloneStatus;
+pub use error::ApiError;
+
+/// What every request handler may use. One per server.
+pub struct ApiState {
+    pub pool: PgPool,
+    pub login_limiter: LoginRateLimiter,
+    pub rclone: RcloneStatus,
+    pub postgres_version: String,
+    pub data_dir: PathBuf,
+    pub timezone: String,
+}
+
+/// One connected socket: where it comes from and who it is logged in as.
+pub struct Caller {
+    pub addr: IpAddr,
+    user: Mutex<Option<AuthenticatedUser>>,
+}
+
+impl Caller {
+    pub fn new(addr: IpAddr) -> Self {
+        Caller { addr, user: Mutex::new(None) }
+    }
+
+    pub fn user(&self) -> Option<AuthenticatedUser> {
+        self.user.lock().expect("caller lock").clone()
+    }
+
+    pub fn set_user(&self, user: Option<AuthenticatedUser>) {
+        *self.user.lock().expect("caller lock") = user;
+    }
+
+    /// The logged-in user, checked against the database so that a session ended
+    /// elsewhere (logout, password change) or expired stops working at once.
+    pub async fn require_user(&self, pool: &PgPool) -> Result<AuthenticatedUser, ApiError> {
+        let user = self.user().ok_or(ApiError::NotAuthenticated)?;
+        if crate::auth::sessions::is_valid(pool, user.session_id).await? {
+            Ok(user)
+        } else {
+            self.set_user(None);
+            Err(ApiError::NotAuthenticated)
+        }
+    }
+}
+
+/// A checked request, or the response to send instead.
+pub enum Parsed {
+    Request(Request),
+    Reply(String),
+}
+
+/// Steps one and two of handling a message: size, JSON, envelope.
+pub fn parse(text: &str) -> Parsed {
+    if text.len() > MAX_MESSAGE_BYTES {
+        let e = RpcError::new(
+            ErrorCode::INVALID_REQUEST,
+            format!("message too large: {} bytes, the limit is {MAX_MESSAGE_BYTES}", text.len()),
+        );
+        return Parsed::Reply(Response::error(Value::Null, e).to_json());
+    }
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let e = RpcError::new(ErrorCode::PARSE_ERROR, format!("malformed JSON: {e}"));
+            return Parsed::Reply(Response::error(Value::Null, e).to_json());
+        }
+    };
+    match Request::from_value(value) {
+        Ok(r) => Parsed::Request(r),
+        Err((id, e)) => Parsed::Reply(Response::error(id, e).to_json()),
+    }
+}
+
+/// Runs one request. Returns the response text, or `None` for a notification.
+pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option<String> {
+    let method = req.method.clone();
+    let outcome = route(req.method.as_str(), req.params, state, caller).await;
+    let id = req.id?;
+    Some(match outcome {
+        Ok(result) => Response::result(id, result).to_json(),
+        Err(e) => Response::error(id, e.into_rpc(&method)).to_json(),
+    })
+}
+
+async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
+    use protocol::{auth as a, system as s};
+    if !protocol::method::works_unauthenticated(method) {
+        caller.require_user(&state.pool).await?;
+    }
+    match method {
+        a::Login::NAME => call::<a::Login, _>(params, |p| auth::login(state, caller, p)).await,
+        a::Resume::NAME => call::<a::Resume, _>(params, |p| auth::resume(state, caller, p)).await,
+        a::Logout::NAME => call::<a::Logout, _>(params, |_| auth::logout(state, caller)).await,
+        a::Me::NAME => call::<a::Me, _>(params, |_| auth::me(caller)).await,
+        a::ChangePassword::NAME => call::<a::ChangePassword, _>(params, |p| auth::change_password(state, caller, p)).await,
+        s::Info::NAME => call::<s::Info, _>(params, |_| system::info(state)).await,
+        other => Err(ApiError::MethodNotFound(other.to_string())),
+    }
+}
+
+/// Decodes the params of `M`, runs the handler, encodes its result.
+async fn call<M: Method, Fut>(params: Value, handler: impl FnOnce(M::Params) -> Fut) -> Result<Value, ApiError>
+where
+    Fut: std::future::Future<Output = Result<M::Output, ApiError>>,
+{
+    let params: M::Params = serde_path_to_error::deserialize(params).map_err(error::params_error)?;
+    let output = handler(params).await?;
+    serde_json::to_value(output).map_err(|e| ApiError::Unexpected(e.into()))
+}

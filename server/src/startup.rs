@@ -1,0 +1,114 @@
+//! Building and running the server: `Application::build` prepares everything that must
+//! be ready before the first connection (data directory, secret seed, database and
+//! migrations, admin account, rclone check) and binds the listener; `run_until_stopped`
+//! serves until the shutdown future resolves, then closes sockets, the pool and the
+//! embedded cluster, in that order.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::auth::{admin, sessions, LoginRateLimiter};
+use crate::db::{self, Database};
+use crate::http::{self, HttpState};
+use crate::rpc::ApiState;
+use crate::secret_seed::{self, SecretSeed};
+use crate::Settings;
+
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    db: Database,
+    api: Arc<ApiState>,
+    settings: Settings,
+    /// Set when this start created the admin with a generated password: print it once.
+    pub generated_admin_password: Option<String>,
+    /// Loaded at start; the credentials area derives its keys from it.
+    pub secret_seed: SecretSeed,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let data_dir = std::path::absolute(&settings.data_dir).context("resolving the data directory")?;
+        prepare_data_dir(&data_dir)?;
+        let secret_seed = secret_seed::load_or_create(&settings.secret_seed_path())?;
+
+        let db = Database::open(settings.database_url.as_deref(), &data_dir).await?;
+        let generated_admin_password = admin::ensure_admin(&db.pool, settings.admin_password.as_deref()).await?;
+        let purged = sessions::purge_expired(&db.pool).await?;
+        if purged > 0 {
+            tracing::info!(purged, "removed expired sessions");
+        }
+        let postgres_version = db::postgres_version(&db.pool).await?;
+
+        let rclone = crate::rclone::detect(&settings.rclone).await;
+        match (&rclone.version, &rclone.problem) {
+            (_, Some(problem)) => tracing::warn!(path = %rclone.path.display(), "{problem}"),
+            (Some(v), None) => tracing::info!(path = %rclone.path.display(), version = %v, "found rclone"),
+            (None, None) => {}
+        }
+
+        let api = Arc::new(ApiState {
+            pool: db.pool.clone(),
+            login_limiter: LoginRateLimiter::default(),
+            rclone,
+            postgres_version,
+            data_dir,
+            timezone: crate::system_facts::timezone(settings.timezone.as_deref()),
+        });
+        let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let local_addr = listener.local_addr()?;
+        Ok(Application { listener, local_addr, db, api, settings, generated_admin_password, secret_seed })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.db.pool
+    }
+
+    /// Serves until `shutdown` resolves. Open WebSockets are told to close, then the
+    /// database pool and the embedded cluster stop.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let router = http::router(HttpState { api: self.api.clone(), shutdown: stop_rx }, &self.settings.site_dir);
+        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: closing connections");
+                let _ = stop_tx.send(true);
+            })
+            .await;
+        match &served {
+            Ok(()) => tracing::info!("HTTP server stopped"),
+            Err(e) => tracing::error!(error = %e, "HTTP server failed"),
+        }
+        drop(self.api);
+        self.db.close().await;
+        tracing::info!("database closed");
+        served.context("serving HTTP")
+    }
+}
+
+/// The data directory holds the secret seed: nobody but its owner may list it. When an
+/// embedded cluster must be reachable by the postgres user, `db::embedded` opens it to
+/// traversal (0711), never to listing.
+fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    anyhow::ensure!(dir.is_dir(), "data directory {} is not a directory", dir.display());
+    Ok(())
+}
