@@ -35,7 +35,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let data_dir = std::path::absolute(&settings.data_dir).context("resolving the data directory")?;
-        prepare_data_dir(&data_dir)?;
+        prepare_data_dir(&data_dir, settings.database_url.is_none())?;
         let secret_seed = secret_seed::load_or_create(&settings.secret_seed_path())?;
 
         let db = Database::open(settings.database_url.as_deref(), &data_dir).await?;
@@ -101,14 +101,20 @@ impl Application {
     }
 }
 
-/// The data directory holds the secret seed: nobody but its owner may list it. When an
-/// embedded cluster must be reachable by the postgres user, `db::embedded` opens it to
-/// traversal (0711), never to listing.
-fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+/// The data directory holds the secret seed: nobody but its owner may list it (0700).
+/// When cloudsync runs as root with the embedded cluster, the unprivileged postgres user
+/// must walk through it to its own folder, so it is opened to traversal (0711), never to
+/// listing.
+fn prepare_data_dir(dir: &std::path::Path, embedded_db: bool) -> anyhow::Result<()> {
     if !dir.exists() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     anyhow::ensure!(dir.is_dir(), "data directory {} is not a directory", dir.display());
+    // SAFETY: geteuid has no preconditions.
+    if embedded_db && unsafe { libc::geteuid() } == 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))
+            .with_context(|| format!("cannot set the mode of data directory {}", dir.display()))?;
+    }
     Ok(())
 }

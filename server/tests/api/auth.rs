@@ -1,0 +1,127 @@
+use protocol::ErrorCode;
+use serde_json::json;
+
+use crate::helpers::{spawn_app, ADMIN_PASSWORD};
+
+#[tokio::test]
+async fn login_with_the_right_password_authenticates_the_socket() {
+    let app = spawn_app().await;
+    let mut c = app.client().await;
+    let session = c.login("admin", ADMIN_PASSWORD).await.unwrap();
+    let token = session["token"].as_str().unwrap();
+    assert!(token.len() >= 40, "a long random token: {token}");
+    assert!(session["expires_at"].as_str().unwrap().contains('T'));
+    let me = c.call("auth.me", json!({})).await.unwrap();
+    assert_eq!(me["username"], "admin");
+}
+
+#[tokio::test]
+async fn the_database_holds_only_hashes_of_passwords_and_tokens() {
+    let app = spawn_app().await;
+    let mut c = app.client().await;
+    let token = c.login("admin", ADMIN_PASSWORD).await.unwrap()["token"].as_str().unwrap().to_string();
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'admin'").fetch_one(&app.pool).await.unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains(ADMIN_PASSWORD));
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].len(), 32, "a SHA-256");
+    assert!(!stored[0].windows(8).any(|w| token.as_bytes().windows(8).any(|t| t == w)));
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_unknown_user_is_refused() {
+    let app = spawn_app().await;
+    let mut c = app.client().await;
+    let e = c.login("admin", "not-the-password").await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::LOGIN_FAILED);
+    assert_eq!(e.message, "wrong username or password");
+    let e = c.login("nobody", ADMIN_PASSWORD).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::LOGIN_FAILED);
+    let e = c.call("system.info", json!({})).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_AUTHENTICATED, "a failed login leaves the socket unauthenticated");
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_rate_limited_even_with_the_right_password() {
+    let app = spawn_app().await;
+    let mut c = app.client().await;
+    for _ in 0..5 {
+        assert_eq!(c.login("admin", "guess").await.unwrap_err().code, ErrorCode::LOGIN_FAILED);
+    }
+    let e = c.login("admin", ADMIN_PASSWORD).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::RATE_LIMITED);
+    assert!(e.message.contains("too many failed logins from 127.0.0.1"), "{}", e.message);
+    assert!(e.data.unwrap()["retry_after_secs"].as_u64().unwrap() > 0);
+    // A new socket from the same address is limited too.
+    let mut other = app.client().await;
+    assert_eq!(other.login("admin", ADMIN_PASSWORD).await.unwrap_err().code, ErrorCode::RATE_LIMITED);
+}
+
+#[tokio::test]
+async fn every_method_but_login_and_resume_needs_authentication() {
+    let app = spawn_app().await;
+    let mut c = app.client().await;
+    for method in protocol::METHODS {
+        if protocol::method::works_unauthenticated(method) {
+            continue;
+        }
+        let e = c.call(method, json!({})).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::NOT_AUTHENTICATED, "{method}");
+        assert_eq!(e.message, "not authenticated: log in with auth.login or auth.resume first");
+    }
+}
+
+#[tokio::test]
+async fn a_token_resumes_on_a_new_socket_and_dies_with_logout() {
+    let app = spawn_app().await;
+    let mut first = app.logged_in_client().await;
+    let token = first.call("auth.login", json!({"username": "admin", "password": ADMIN_PASSWORD})).await.unwrap()["token"].clone();
+
+    let mut second = app.client().await;
+    let me = second.call("auth.resume", json!({"token": token})).await.unwrap();
+    assert_eq!(me["username"], "admin");
+    second.call("system.info", json!({})).await.unwrap();
+
+    second.call("auth.logout", json!({})).await.unwrap();
+    assert_eq!(second.call("system.info", json!({})).await.unwrap_err().code, ErrorCode::NOT_AUTHENTICATED);
+    let mut third = app.client().await;
+    let e = third.call("auth.resume", json!({"token": token})).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_AUTHENTICATED);
+    let e = third.call("auth.resume", json!({"token": "made-up"})).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::NOT_AUTHENTICATED);
+}
+
+#[tokio::test]
+async fn a_session_survives_a_server_restart() {
+    let app = spawn_app().await;
+    let mut c = app.client().await;
+    let token = c.login("admin", ADMIN_PASSWORD).await.unwrap()["token"].clone();
+    drop(c);
+    let app = app.restart().await;
+    let mut c = app.client().await;
+    assert_eq!(c.call("auth.resume", json!({"token": token})).await.unwrap()["username"], "admin");
+    c.call("system.info", json!({})).await.unwrap();
+}
+
+#[tokio::test]
+async fn changing_the_password_checks_both_fields_and_ends_other_sessions() {
+    let app = spawn_app().await;
+    let mut a = app.logged_in_client().await;
+    let mut b = app.logged_in_client().await;
+
+    let e = a.call("auth.change_password", json!({"old": "wrong-old-password", "new": "a-new-password"})).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+    assert_eq!(e.field_error("old").as_deref(), Some("is not the current password"));
+    let e = a.call("auth.change_password", json!({"old": ADMIN_PASSWORD, "new": "short"})).await.unwrap_err();
+    assert_eq!(e.field_error("new").as_deref(), Some("must be at least 8 characters (got 5)"));
+    // Nothing changed: the old password still works.
+    app.logged_in_client().await;
+
+    a.call("auth.change_password", json!({"old": ADMIN_PASSWORD, "new": "a-new-password"})).await.unwrap();
+    a.call("auth.me", json!({})).await.expect("the changing session stays");
+    assert_eq!(b.call("auth.me", json!({})).await.unwrap_err().code, ErrorCode::NOT_AUTHENTICATED);
+    let mut c = app.client().await;
+    assert_eq!(c.login("admin", ADMIN_PASSWORD).await.unwrap_err().code, ErrorCode::LOGIN_FAILED);
+    c.login("admin", "a-new-password").await.unwrap();
+}

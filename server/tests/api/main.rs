@@ -1,0 +1,10 @@
+//! Integration tests: the real server on port 0, a real PostgreSQL, a real WebSocket
+//! client. One binary, so the cluster is started once (see `helpers`).
+
+mod auth;
+mod embedded_cluster;
+mod http;
+mod jsonrpc;
+mod system;
+
+pub mod helpers;
