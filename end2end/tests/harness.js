@@ -1,0 +1,92 @@
+// Starts the real cloudsync binary (with its embedded PostgreSQL in a temp folder) and
+// Debian's Chromium, and keeps screenshots under end2end/test-results/.
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, chmodSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir, homedir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, "../..");
+export const resultsDir = join(repo, "end2end/test-results");
+mkdirSync(resultsDir, { recursive: true });
+
+export const ADMIN_PASSWORD = "e2e-admin-password";
+const tools = process.env.CLOUDSYNC_TOOLS || join(homedir(), ".cache/cloudsync/tools");
+export const rclone = process.env.CLOUDSYNC_TEST_RCLONE || join(tools, "venv/bin/rclone");
+const binary = process.env.CLOUDSYNC_BIN || join(repo, "target/debug/cloudsync");
+
+/** The version line `rclone version` prints, e.g. "1.75.2". */
+export function rcloneVersion() {
+  const out = execFileSync(rclone, ["version"], { encoding: "utf8" });
+  return out.split("\n")[0].replace(/^rclone v/, "").trim();
+}
+
+export async function freePort() {
+  return new Promise((res) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** A folder the unprivileged postgres user can traverse. */
+export function dataDir() {
+  const root = mkdtempSync(join(tmpdir(), "cloudsync-e2e-"));
+  chmodSync(root, 0o755);
+  return join(root, "data");
+}
+
+/** Starts `cloudsync serve` and resolves once it prints its URL. */
+export async function startServer({ port, data }) {
+  const child = spawn(binary, [
+    "serve", "--listen", `127.0.0.1:${port}`, "--data-dir", data,
+    "--rclone", rclone, "--site-dir", join(repo, "target/site"),
+  ], {
+    env: { ...process.env, CLOUDSYNC_ADMIN_PASSWORD: ADMIN_PASSWORD, DATABASE_URL: "" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((res, rej) => {
+    let buf = "";
+    const timer = setTimeout(() => rej(new Error("server did not start within 120 s")), 120_000);
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const m = buf.match(/cloudsync listening on (http:\/\/\S+)/);
+      if (m) { clearTimeout(timer); res(m[1]); }
+    });
+    child.on("exit", (code) => { clearTimeout(timer); rej(new Error(`server exited with ${code}`)); });
+  });
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((res) => child.on("exit", res));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"],
+  });
+}
+
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(resultsDir, `${name}.png`), fullPage: true });
+}
+
+export async function logIn(page, url, password = ADMIN_PASSWORD) {
+  await page.goto(url);
+  await page.getByTestId("login-username").fill("admin");
+  await page.getByTestId("login-password").fill(password);
+  await page.getByTestId("login-submit").click();
+}

@@ -1,0 +1,90 @@
+// Logging in, the System page, a wrong password, reload and reconnect, in a real browser.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ADMIN_PASSWORD, dataDir, freePort, launchBrowser, logIn, rcloneVersion, screenshot, startServer,
+} from "./harness.js";
+
+let server, browser, port, data;
+
+before(async () => {
+  port = await freePort();
+  data = dataDir();
+  server = await startServer({ port, data });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("a wrong password shows an error and stays on the login page", async () => {
+  const page = await browser.newPage();
+  await logIn(page, server.url, "not-the-password");
+  const error = page.getByTestId("login-error");
+  await error.waitFor({ timeout: 15_000 });
+  assert.equal(await error.textContent(), "wrong username or password");
+  assert.equal(await page.getByTestId("current-user").count(), 0);
+  await screenshot(page, "login-wrong-password");
+  await page.close();
+});
+
+test("logging in shows the System page with the server's rclone version", async () => {
+  const page = await browser.newPage();
+  await logIn(page, server.url);
+  await page.getByTestId("current-user").waitFor({ timeout: 15_000 });
+  assert.equal(await page.getByTestId("current-user").textContent(), "admin");
+  await page.getByRole("link", { name: "System" }).click();
+  const rclone = page.getByTestId("rclone-version");
+  await rclone.waitFor({ timeout: 15_000 });
+  assert.equal(await rclone.textContent(), rcloneVersion());
+  assert.match(await page.getByTestId("postgres-version").textContent(), /^\d+\.\d+/);
+  assert.equal(await page.getByTestId("connection-state").textContent(), "Connected");
+  assert.equal(new URL(page.url()).pathname, "/system");
+  await screenshot(page, "system-page");
+
+  // A reload keeps the session (the token is in sessionStorage) and the route.
+  await page.reload();
+  await page.getByTestId("rclone-version").waitFor({ timeout: 15_000 });
+  assert.equal(await page.getByTestId("login-password").count(), 0);
+  await page.close();
+});
+
+test("the app reconnects after a server restart and signs back in with its token", async () => {
+  const page = await browser.newPage();
+  await logIn(page, server.url);
+  await page.getByRole("link", { name: "System" }).click();
+  await page.getByTestId("rclone-version").waitFor({ timeout: 15_000 });
+
+  await server.stop();
+  const badge = page.getByTestId("connection-state");
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="connection-state"]')?.textContent.startsWith("Disconnected"),
+    null, { timeout: 15_000 });
+  await screenshot(page, "disconnected");
+
+  server = await startServer({ port, data });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="connection-state"]')?.textContent === "Connected",
+    null, { timeout: 30_000 });
+  assert.equal(await badge.textContent(), "Connected");
+  // Still signed in: a fresh page load of System works through the resumed session.
+  await page.getByRole("link", { name: "Runs" }).click();
+  await page.getByRole("link", { name: "System" }).click();
+  await page.getByTestId("rclone-version").waitFor({ timeout: 15_000 });
+  assert.equal(await page.getByTestId("current-user").textContent(), "admin");
+  await page.close();
+});
+
+test("changing the password with a short new one names the field", async () => {
+  const page = await browser.newPage();
+  await logIn(page, server.url);
+  await page.getByRole("link", { name: "System" }).click();
+  await page.getByTestId("old-password").fill(ADMIN_PASSWORD);
+  await page.getByTestId("new-password").fill("short");
+  const form = page.getByTestId("change-password");
+  await form.getByText("must be at least 8 characters (got 5)").waitFor({ timeout: 5_000 });
+  await screenshot(page, "change-password-too-short");
+  await page.close();
+});
