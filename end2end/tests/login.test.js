@@ -77,6 +77,18 @@ test("the app reconnects after a server restart and signs back in with its token
   await page.close();
 });
 
+test("the app is readable on a phone: nothing overflows sideways", async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  const page = await context.newPage();
+  await logIn(page, server.url);
+  await page.getByRole("link", { name: "System" }).click();
+  await page.getByTestId("rclone-version").waitFor({ timeout: 15_000 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone screen`);
+  await screenshot(page, "system-page-phone");
+  await context.close();
+});
+
 test("changing the password with a short new one names the field", async () => {
   const page = await browser.newPage();
   await logIn(page, server.url);

@@ -101,3 +101,57 @@ where
         writer.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::channel::mpsc as fmpsc;
+    use serde_json::{json, Value};
+
+    /// A connection driven by channels instead of a socket; the pool is never used by
+    /// these requests, so it connects lazily to nothing.
+    fn harness() -> (fmpsc::UnboundedSender<Inbound>, fmpsc::UnboundedReceiver<String>, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+        let (in_tx, in_rx) = fmpsc::unbounded::<Inbound>();
+        let (out_tx, out_rx) = fmpsc::unbounded::<String>();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let state = Arc::new(ApiState {
+            pool: sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:9/none").unwrap(),
+            login_limiter: Default::default(),
+            rclone: crate::rclone::RcloneStatus { path: "rclone".into(), version: None, problem: None },
+            postgres_version: String::new(),
+            data_dir: "/nonexistent".into(),
+            timezone: "UTC".into(),
+        });
+        let task = tokio::spawn(serve(out_tx, in_rx, state, "127.0.0.1".parse().unwrap(), stop_rx));
+        (in_tx, out_rx, stop_tx, task)
+    }
+
+    async fn next(rx: &mut fmpsc::UnboundedReceiver<String>) -> Value {
+        let text = tokio::time::timeout(std::time::Duration::from_secs(5), rx.next()).await.unwrap().unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn answers_each_message_in_turn_and_keeps_going_after_errors() {
+        let (tx, mut rx, _stop, _task) = harness();
+        tx.unbounded_send(Inbound::Text("not json".into())).unwrap();
+        assert_eq!(next(&mut rx).await["error"]["code"], -32700);
+        tx.unbounded_send(Inbound::Binary(3)).unwrap();
+        assert_eq!(next(&mut rx).await["error"]["code"], -32600);
+        tx.unbounded_send(Inbound::Text(json!({"jsonrpc": "2.0", "id": 5, "method": "system.info"}).to_string())).unwrap();
+        let reply = next(&mut rx).await;
+        assert_eq!(reply["id"], 5);
+        assert_eq!(reply["error"]["code"], -32001);
+    }
+
+    #[tokio::test]
+    async fn ends_when_the_client_closes_or_the_server_stops() {
+        let (tx, _rx, _stop, task) = harness();
+        tx.unbounded_send(Inbound::Close).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), task).await.unwrap().unwrap();
+
+        let (_tx, _rx, stop, task) = harness();
+        stop.send(true).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), task).await.unwrap().unwrap();
+    }
+}
