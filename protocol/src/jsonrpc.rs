@@ -37,6 +37,8 @@ impl ErrorCode {
     pub const NOT_FOUND: i64 = -32004;
     /// The request conflicts with the current state (a duplicate name, an object in use).
     pub const CONFLICT: i64 = -32005;
+    /// rclone is missing, or it or the remote failed; the message has the reason.
+    pub const RCLONE_FAILED: i64 = -32006;
 }
 
 /// The `error` member of a response.

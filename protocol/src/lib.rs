@@ -6,8 +6,10 @@
 //! so it compiles unchanged to native code and to wasm32.
 
 pub mod auth;
+pub mod credentials;
 pub mod jsonrpc;
 pub mod method;
+pub mod providers;
 pub mod system;
 pub mod validation;
 

@@ -26,6 +26,14 @@ pub const METHODS: &[&str] = &[
     crate::auth::Me::NAME,
     crate::auth::ChangePassword::NAME,
     crate::system::Info::NAME,
+    crate::providers::List::NAME,
+    crate::credentials::List::NAME,
+    crate::credentials::Get::NAME,
+    crate::credentials::Create::NAME,
+    crate::credentials::Update::NAME,
+    crate::credentials::Delete::NAME,
+    crate::credentials::Verify::NAME,
+    crate::credentials::Browse::NAME,
 ];
 
 /// The methods a socket may call before it has authenticated.

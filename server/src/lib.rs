@@ -3,10 +3,14 @@
 
 pub mod auth;
 pub mod config;
+pub mod credentials;
+pub mod crypto;
 pub mod db;
 pub mod http;
+pub mod providers;
 pub mod rclone;
 pub mod rpc;
+pub mod runner;
 pub mod secret_seed;
 pub mod startup;
 pub mod system_facts;

@@ -1,5 +1,5 @@
-//! Finding rclone and asking its version. Only the runner (a later module) spawns rclone
-//! to move data; this module only runs `rclone version` at start.
+//! Finding rclone and asking its version (through the runner, which starts every rclone
+//! process).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,11 +26,10 @@ pub async fn detect(rclone: &Path) -> RcloneStatus {
             problem: Some(format!("rclone not found at `{}`; install rclone {}.{} or newer and pass --rclone", rclone.display(), MIN_RCLONE.0, MIN_RCLONE.1)),
         };
     };
-    let run = tokio::process::Command::new(&path).arg("version").kill_on_drop(true).output();
-    let output = match tokio::time::timeout(Duration::from_secs(15), run).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => return status(path, None, format!("cannot run {}: {e}", rclone.display())),
-        Err(_) => return status(path, None, "`rclone version` did not answer within 15 s".into()),
+    let output = match crate::runner::rclone::run(&path, &["version".into()], None, Duration::from_secs(15)).await {
+        Ok(out) if out.timed_out => return status(path, None, "`rclone version` did not answer within 15 s".into()),
+        Ok(out) => out,
+        Err(e) => return status(path, None, format!("cannot run {}: {e}", rclone.display())),
     };
     let text = String::from_utf8_lossy(&output.stdout);
     match parse_rclone_version(&text) {

@@ -15,6 +15,11 @@ pub const SEED_BYTES: usize = 32;
 pub struct SecretSeed([u8; SEED_BYTES]);
 
 impl SecretSeed {
+    /// A seed from given bytes, for tests.
+    pub fn from_bytes(bytes: [u8; SEED_BYTES]) -> Self {
+        SecretSeed(bytes)
+    }
+
     pub fn bytes(&self) -> &[u8; SEED_BYTES] {
         &self.0
     }

@@ -60,6 +60,8 @@ impl Application {
             postgres_version,
             data_dir,
             timezone: crate::system_facts::timezone(settings.timezone.as_deref()),
+            secrets: crate::crypto::SecretBox::new(&secret_seed, "credentials"),
+            providers: Default::default(),
         });
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr()?;

@@ -121,6 +121,8 @@ mod tests {
             postgres_version: String::new(),
             data_dir: "/nonexistent".into(),
             timezone: "UTC".into(),
+            secrets: crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"),
+            providers: Default::default(),
         });
         let task = tokio::spawn(serve(out_tx, in_rx, state, "127.0.0.1".parse().unwrap(), stop_rx));
         (in_tx, out_rx, stop_tx, task)

@@ -21,6 +21,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    RcloneFailed(String),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -46,6 +48,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => ErrorCode::RATE_LIMITED,
             ApiError::NotFound(_) => ErrorCode::NOT_FOUND,
             ApiError::Conflict(_) => ErrorCode::CONFLICT,
+            ApiError::RcloneFailed(_) => ErrorCode::RCLONE_FAILED,
             ApiError::Unexpected(_) => ErrorCode::INTERNAL_ERROR,
         };
         match self {

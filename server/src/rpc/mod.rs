@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod connection;
+pub mod credentials;
 pub mod error;
 pub mod system;
 
@@ -28,6 +29,9 @@ pub struct ApiState {
     pub postgres_version: String,
     pub data_dir: PathBuf,
     pub timezone: String,
+    /// Seals and opens credential attributes (derived from the secret seed).
+    pub secrets: crate::crypto::SecretBox,
+    pub providers: crate::providers::ProviderCatalog,
 }
 
 /// One connected socket: where it comes from and who it is logged in as.
@@ -102,7 +106,7 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option
 }
 
 async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
-    use protocol::{auth as a, system as s};
+    use protocol::{auth as a, credentials as c, providers as p, system as s};
     if !protocol::method::works_unauthenticated(method) {
         caller.require_user(&state.pool).await?;
     }
@@ -113,6 +117,14 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         a::Me::NAME => call::<a::Me, _>(params, |_| auth::me(caller)).await,
         a::ChangePassword::NAME => call::<a::ChangePassword, _>(params, |p| auth::change_password(state, caller, p)).await,
         s::Info::NAME => call::<s::Info, _>(params, |_| system::info(state)).await,
+        p::List::NAME => call::<p::List, _>(params, |_| credentials::list_providers(state)).await,
+        c::List::NAME => call::<c::List, _>(params, |_| credentials::list(state)).await,
+        c::Get::NAME => call::<c::Get, _>(params, |p| credentials::get(state, p)).await,
+        c::Create::NAME => call::<c::Create, _>(params, |p| credentials::create(state, p)).await,
+        c::Update::NAME => call::<c::Update, _>(params, |p| credentials::update(state, p)).await,
+        c::Delete::NAME => call::<c::Delete, _>(params, |p| credentials::delete(state, p)).await,
+        c::Verify::NAME => call::<c::Verify, _>(params, |p| credentials::verify(state, p)).await,
+        c::Browse::NAME => call::<c::Browse, _>(params, |p| credentials::browse(state, p)).await,
         other => Err(ApiError::MethodNotFound(other.to_string())),
     }
 }

@@ -2,10 +2,12 @@
 //! client. One binary, so the cluster is started once (see `helpers`).
 
 mod auth;
+mod credentials;
 mod docs;
 mod embedded_cluster;
 mod http;
 mod jsonrpc;
+mod storage;
 mod system;
 
 pub mod helpers;

@@ -1,0 +1,124 @@
+//! Credentials in PostgreSQL. Attributes are serialised to JSON and sealed as one
+//! ciphertext whose associated data names the row (`credential:<id>`); the id is drawn
+//! from the sequence before the insert so it can be bound.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use super::ValidAttributes;
+use crate::crypto::{CannotDecrypt, SecretBox};
+
+/// A stored credential, decrypted if possible.
+pub struct StoredCredential {
+    pub id: i64,
+    pub name: String,
+    pub provider: String,
+    pub attributes: Result<ValidAttributes, CannotDecrypt>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub verification: Option<(OffsetDateTime, bool, Option<String>)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a credential named `{0}` already exists")]
+    DuplicateName(String),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+fn label(id: i64) -> String {
+    format!("credential:{id}")
+}
+
+fn seal(secrets: &SecretBox, id: i64, attrs: &ValidAttributes) -> Vec<u8> {
+    let json = serde_json::to_vec(attrs.as_map()).expect("a string map serialises");
+    secrets.seal(&label(id), &json)
+}
+
+fn open(secrets: &SecretBox, id: i64, sealed: &[u8]) -> Result<ValidAttributes, CannotDecrypt> {
+    let json = secrets.open(&label(id), sealed)?;
+    let map: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| CannotDecrypt)?;
+    Ok(ValidAttributes::from_stored(map))
+}
+
+fn duplicate(e: sqlx::Error, name: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.constraint() == Some("cloud_credentials_name_key") => StoreError::DuplicateName(name.into()),
+        _ => StoreError::Sql(e),
+    }
+}
+
+pub async fn create(pool: &PgPool, secrets: &SecretBox, name: &str, provider: &str, attrs: &ValidAttributes) -> Result<i64, StoreError> {
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar("SELECT nextval('cloud_credentials_id_seq')").fetch_one(&mut *tx).await?;
+    sqlx::query("INSERT INTO cloud_credentials (id, name, provider, attributes_sealed) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(name)
+        .bind(provider)
+        .bind(seal(secrets, id, attrs))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| duplicate(e, name))?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+type Row = (i64, String, String, Vec<u8>, OffsetDateTime, OffsetDateTime, Option<OffsetDateTime>, Option<bool>, Option<String>);
+
+const SELECT: &str = "SELECT id, name, provider, attributes_sealed, created_at, updated_at, verified_at, verify_ok, verify_reason FROM cloud_credentials";
+
+fn from_row(secrets: &SecretBox, r: Row) -> StoredCredential {
+    let (id, name, provider, sealed, created_at, updated_at, verified_at, ok, reason) = r;
+    StoredCredential {
+        id,
+        name,
+        provider,
+        attributes: open(secrets, id, &sealed),
+        created_at,
+        updated_at,
+        verification: verified_at.map(|at| (at, ok.unwrap_or(false), reason)),
+    }
+}
+
+pub async fn list(pool: &PgPool, secrets: &SecretBox) -> sqlx::Result<Vec<StoredCredential>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY lower(name), id")).fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|r| from_row(secrets, r)).collect())
+}
+
+pub async fn get(pool: &PgPool, secrets: &SecretBox, id: i64) -> sqlx::Result<Option<StoredCredential>> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1")).bind(id).fetch_optional(pool).await?;
+    Ok(row.map(|r| from_row(secrets, r)))
+}
+
+/// Replaces name and attributes; clears the last verification, which was of other
+/// settings.
+pub async fn update(pool: &PgPool, secrets: &SecretBox, id: i64, name: &str, attrs: &ValidAttributes) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE cloud_credentials SET name = $2, attributes_sealed = $3, updated_at = now(),
+         verified_at = NULL, verify_ok = NULL, verify_reason = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(seal(secrets, id, attrs))
+    .execute(pool)
+    .await
+    .map_err(|e| duplicate(e, name))?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM cloud_credentials WHERE id = $1").bind(id).execute(pool).await?.rows_affected() == 1)
+}
+
+pub async fn record_verification(pool: &PgPool, id: i64, ok: bool, reason: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE cloud_credentials SET verified_at = now(), verify_ok = $2, verify_reason = $3 WHERE id = $1")
+        .bind(id)
+        .bind(ok)
+        .bind(reason)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Starting rclone: an argv vector (never a shell string), a remote configured only
+//! through `RCLONE_CONFIG_<REMOTE>_<OPTION>` environment variables (secrets never reach
+//! argv, where `ps` would show them), a scrubbed environment, its own process group, a
+//! parent-death signal, stdout and stderr read concurrently (a child blocks on a full
+//! pipe otherwise), and a deadline after which the whole group is killed.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+/// The name remotes get on rclone's command line: `cloudsync:bucket/folder`.
+pub const REMOTE: &str = "cloudsync";
+
+/// Variables passed through from the server's environment; everything else is dropped,
+/// so a stray `RCLONE_*` of the server's cannot change what a task does.
+const PASSED_THROUGH: &[&str] = &[
+    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+    "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+];
+
+/// A remote's configuration as environment variables.
+#[derive(Clone, Default)]
+pub struct RemoteEnv {
+    vars: Vec<(String, String)>,
+    /// Values that must never appear in anything shown to a user.
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for RemoteEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.vars.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("RemoteEnv").field("vars", &names).finish_non_exhaustive()
+    }
+}
+
+impl RemoteEnv {
+    /// `backend` is rclone's type (`s3`, `sftp`, …); `attributes` are option values as
+    /// rclone reads them; `obscured` names the options rclone expects obscured and
+    /// `secret` those to redact from output.
+    pub fn new(name: &str, backend: &str, attributes: &BTreeMap<String, String>, obscured: &dyn Fn(&str) -> bool, secret: &dyn Fn(&str) -> bool) -> Self {
+        let prefix = format!("RCLONE_CONFIG_{}_", env_name(name));
+        let mut env = RemoteEnv::default();
+        env.vars.push((format!("{prefix}TYPE"), backend.to_string()));
+        for (key, value) in attributes {
+            let value = if obscured(key) && !value.is_empty() { super::obscure::obscure(value) } else { value.clone() };
+            if (secret(key) || obscured(key)) && !value.is_empty() {
+                env.secrets.push(attributes[key].clone());
+                env.secrets.push(value.clone());
+            }
+            env.vars.push((format!("{prefix}{}", env_name(key)), value));
+        }
+        env
+    }
+
+    /// Replaces every secret value in `text` with `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        let mut secrets: Vec<&String> = self.secrets.iter().filter(|s| s.len() >= 3).collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in secrets {
+            out = out.replace(s.as_str(), "***");
+        }
+        out
+    }
+}
+
+fn env_name(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+}
+
+#[derive(Debug)]
+pub struct Output {
+    /// `None` when killed by a signal (including the deadline).
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+/// Runs rclone to completion (or the deadline) and collects its output.
+pub async fn run(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>, deadline: Duration) -> std::io::Result<Output> {
+    let mut cmd = tokio::process::Command::new(rclone);
+    cmd.args(args)
+        .env_clear()
+        .envs(PASSED_THROUGH.iter().filter_map(|k| std::env::var_os(k).map(|v| (k, v))))
+        // No config file of the server's user: every remote comes from the environment.
+        .env("RCLONE_CONFIG", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(remote) = remote {
+        cmd.envs(remote.vars.iter().map(|(k, v)| (k, v)));
+    }
+    // SAFETY: prctl is async-signal-safe; rclone dies with the server.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id().map(|p| p as i32);
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let work = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
+        a?;
+        b?;
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>((status, out, err))
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(result) => {
+            let (status, out, err) = result?;
+            Ok(Output { code: status.code(), stdout: out, stderr: String::from_utf8_lossy(&err).into_owned(), timed_out: false })
+        }
+        Err(_) => {
+            if let Some(pid) = pid {
+                // SAFETY: killing the process group we created for this child.
+                unsafe { libc::killpg(pid, libc::SIGKILL) };
+            }
+            Ok(Output { code: None, stdout: Vec::new(), stderr: String::new(), timed_out: true })
+        }
+    }
+}
+
+/// The most useful single line of rclone's stderr: the last error-level message of its
+/// JSON log (or the last non-empty line), without timestamp, with secrets redacted,
+/// shortened to 300 characters.
+pub fn error_line(stderr: &str, remote: Option<&RemoteEnv>) -> String {
+    let mut best: Option<String> = None;
+    let mut last_line: Option<String> = None;
+    for line in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            let level = v.get("level").and_then(|l| l.as_str()).unwrap_or("");
+            if let Some(msg) = v.get("msg").and_then(|m| m.as_str()) {
+                if matches!(level, "error" | "critical" | "fatal") {
+                    best = Some(msg.to_string());
+                }
+                last_line = Some(msg.to_string());
+            }
+        } else {
+            last_line = Some(strip_timestamp(line).to_string());
+        }
+    }
+    let line = best.or(last_line).unwrap_or_else(|| "rclone failed without saying why".into());
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = remote.map(|r| r.redact(&line)).unwrap_or(line);
+    shorten(&line, 300)
+}
+
+/// rclone's plain log prefix: `2026/11/27 21:00:00 ERROR : `.
+fn strip_timestamp(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    if bytes.len() > 20 && bytes[4] == b'/' && bytes[7] == b'/' && bytes[13] == b':' {
+        let rest = &line[20..];
+        for level in ["ERROR : ", "NOTICE: ", "CRITICAL: ", "INFO  : ", "DEBUG : "] {
+            if let Some(r) = rest.strip_prefix(level) {
+                return r;
+            }
+        }
+        return rest;
+    }
+    line
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote() -> RemoteEnv {
+        let mut attrs = BTreeMap::new();
+        attrs.insert("user".to_string(), "alice".to_string());
+        attrs.insert("pass".to_string(), "hunter22".to_string());
+        attrs.insert("secret_access_key".to_string(), "AKIASECRETVALUE".to_string());
+        RemoteEnv::new("cloudsync", "webdav", &attrs, &|k| k == "pass", &|k| k == "secret_access_key")
+    }
+
+    #[test]
+    fn configures_the_remote_through_environment_names() {
+        let r = remote();
+        let names: Vec<&str> = r.vars.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["RCLONE_CONFIG_CLOUDSYNC_TYPE", "RCLONE_CONFIG_CLOUDSYNC_PASS", "RCLONE_CONFIG_CLOUDSYNC_SECRET_ACCESS_KEY", "RCLONE_CONFIG_CLOUDSYNC_USER"]);
+        let pass = &r.vars.iter().find(|(k, _)| k.ends_with("_PASS")).unwrap().1;
+        assert_ne!(pass, "hunter22", "password options are obscured");
+        assert_eq!(crate::runner::obscure::reveal(pass).as_deref(), Some("hunter22"));
+        assert!(!format!("{r:?}").contains("hunter22"));
+    }
+
+    #[test]
+    fn error_lines_are_one_line_without_timestamps_or_secrets() {
+        let r = remote();
+        let stderr = "{\"level\":\"notice\",\"msg\":\"Config file not found\"}\n{\"level\":\"error\",\"msg\":\"Failed to lsjson: 401 for hunter22\\nand AKIASECRETVALUE\"}\n";
+        assert_eq!(error_line(stderr, Some(&r)), "Failed to lsjson: 401 for *** and ***");
+        assert_eq!(error_line("2026/11/27 21:00:00 ERROR : Failed to create file system: boom\n", None), "Failed to create file system: boom");
+        assert_eq!(error_line("", None), "rclone failed without saying why");
+    }
+}
