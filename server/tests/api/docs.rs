@@ -30,6 +30,7 @@ fn every_error_code_is_documented() {
         ErrorCode::RATE_LIMITED,
         ErrorCode::NOT_FOUND,
         ErrorCode::CONFLICT,
+        ErrorCode::RCLONE_FAILED,
     ] {
         assert!(doc.contains(&format!("`{code}`")), "error code {code} is not in docs/api.md");
     }
