@@ -152,7 +152,8 @@ pub fn error_line(stderr: &str, remote: Option<&RemoteEnv>) -> String {
         }
     }
     let line = best.or(last_line).unwrap_or_else(|| "rclone failed without saying why".into());
-    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    // One line: white space folded, ruler lines (Azure's "-----") dropped.
+    let line = line.split_whitespace().filter(|w| !(w.len() >= 4 && w.chars().all(|c| c == '-' || c == '='))).collect::<Vec<_>>().join(" ");
     let line = remote.map(|r| r.redact(&line)).unwrap_or(line);
     shorten(&line, 300)
 }
@@ -210,5 +211,6 @@ mod tests {
         assert_eq!(error_line(stderr, Some(&r)), "Failed to lsjson: 401 for *** and ***");
         assert_eq!(error_line("2026/11/27 21:00:00 ERROR : Failed to create file system: boom\n", None), "Failed to create file system: boom");
         assert_eq!(error_line("", None), "rclone failed without saying why");
+        assert_eq!(error_line("{\"level\":\"error\",\"msg\":\"GET x\\n-----------\\nRESPONSE 403\"}", None), "GET x RESPONSE 403");
     }
 }

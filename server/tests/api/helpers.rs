@@ -69,10 +69,14 @@ pub fn rclone_path() -> PathBuf {
     if let Some(p) = std::env::var_os("CLOUDSYNC_TEST_RCLONE") {
         return p.into();
     }
-    let tools = std::env::var_os("CLOUDSYNC_TOOLS")
+    tools_dir().join("venv/bin/rclone")
+}
+
+/// Where scripts/setup installs its tools.
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("CLOUDSYNC_TOOLS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cloudsync/tools"));
-    tools.join("venv/bin/rclone")
+        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cloudsync/tools"))
 }
 
 pub struct TestApp {

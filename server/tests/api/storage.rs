@@ -15,6 +15,8 @@ pub const USER: &str = "storage-user";
 pub const PASSWORD: &str = "storage-pass-4f9c";
 pub const ACCESS_KEY: &str = "AKIACLOUDSYNCTEST";
 pub const SECRET_KEY: &str = "s3-secret-key-7d1e0b";
+/// Azurite's published development account key.
+pub const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 pub struct StorageServer {
     child: Child,
@@ -75,6 +77,25 @@ impl StorageServer {
         Self::start("ftp", &args)
     }
 
+    /// Azurite's Blob service (Node), installed by scripts/setup.
+    pub fn azurite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let tools = crate::helpers::tools_dir();
+        let version = std::env::var("AZURITE_VERSION").unwrap_or_else(|_| "3.35.0".into());
+        let bin = tools.join(format!("azurite-{version}/node_modules/.bin/azurite-blob"));
+        let mut child = Command::new(&bin)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--location"])
+            .arg(dir.path())
+            .args(["--skipApiVersionCheck", "--disableTelemetry", "--loose", "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} starts (scripts/setup installs it): {e}", bin.display()));
+        wait_for_port(port, &mut child, "azurite-blob");
+        StorageServer { child, port, dir, kind: "azureblob" }
+    }
+
     pub fn s3() -> Self {
         Self::start("s3", &["--auth-key".to_string(), format!("{ACCESS_KEY},{SECRET_KEY}")])
     }
@@ -97,6 +118,10 @@ impl StorageServer {
             "webdav" => ("webdav", json!({"url": format!("http://127.0.0.1:{port}/"), "vendor": "rclone", "user": USER, "pass": PASSWORD})),
             "sftp" => ("sftp", json!({"host": "127.0.0.1", "port": port, "user": USER, "pass": PASSWORD})),
             "ftp" => ("ftp", json!({"host": "127.0.0.1", "port": port, "user": USER, "pass": PASSWORD})),
+            "azureblob" => (
+                "azureblob",
+                json!({"account": "devstoreaccount1", "key": AZURITE_KEY, "endpoint": format!("http://127.0.0.1:{port}/devstoreaccount1")}),
+            ),
             "s3" => (
                 "s3",
                 json!({"provider": "Rclone", "endpoint": format!("http://127.0.0.1:{port}"), "access_key_id": ACCESS_KEY, "secret_access_key": SECRET_KEY}),
@@ -110,6 +135,8 @@ impl StorageServer {
         let (provider, mut attrs) = self.credential();
         if self.kind == "s3" {
             attrs["secret_access_key"] = json!("wrong-secret-key-123");
+        } else if self.kind == "azureblob" {
+            attrs["key"] = json!("d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMTIzNA==");
         } else {
             attrs["pass"] = json!("wrong-password-123");
         }
