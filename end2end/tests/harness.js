@@ -2,7 +2,7 @@
 // Debian's Chromium, and keeps screenshots under end2end/test-results/.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, chmodSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, connect } from "node:net";
 import { tmpdir, homedir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -89,4 +89,24 @@ export async function logIn(page, url, password = ADMIN_PASSWORD) {
   await page.getByTestId("login-username").fill("admin");
   await page.getByTestId("login-password").fill(password);
   await page.getByTestId("login-submit").click();
+}
+
+/** `rclone serve s3` on a free port with a temp folder; `stop()` ends it. */
+export async function startS3({ accessKey, secretKey }) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "cloudsync-e2e-s3-"));
+  mkdirSync(join(dir, "backups"));
+  const child = spawn(rclone, ["serve", "s3", dir, "--addr", `127.0.0.1:${port}`, "--auth-key", `${accessKey},${secretKey}`],
+    { env: { ...process.env, RCLONE_CONFIG: "/dev/null" }, stdio: "ignore" });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const up = await new Promise((res) => {
+      const s = connect(port, "127.0.0.1", () => { s.end(); res(true); });
+      s.on("error", () => res(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error("rclone serve s3 did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { endpoint: `http://127.0.0.1:${port}`, dir, stop: () => child.kill() };
 }
