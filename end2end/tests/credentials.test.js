@@ -59,6 +59,7 @@ test("an S3 credential is added through the form, verified and listed without it
 
   await row.getByTestId("row-verify").click();
   await row.getByText("Connection works.").waitFor({ timeout: 40_000 });
+  assert.equal(await row.getByTestId("credential-state").textContent(), "verified");
   await screenshot(page, "credential-list");
 
   // The secret is nowhere in the page, not even in the edit form's inputs.

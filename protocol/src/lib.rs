@@ -6,6 +6,7 @@
 //! so it compiles unchanged to native code and to wasm32.
 
 pub mod auth;
+pub mod config;
 pub mod credentials;
 pub mod jsonrpc;
 pub mod method;

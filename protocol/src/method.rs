@@ -34,6 +34,8 @@ pub const METHODS: &[&str] = &[
     crate::credentials::Delete::NAME,
     crate::credentials::Verify::NAME,
     crate::credentials::Browse::NAME,
+    crate::config::Export::NAME,
+    crate::config::Import::NAME,
 ];
 
 /// The methods a socket may call before it has authenticated.

@@ -2,6 +2,7 @@
 //! exactly as `main` does. See ARCHITECTURE.md for the map.
 
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod credentials;
 pub mod crypto;

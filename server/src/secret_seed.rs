@@ -15,7 +15,7 @@ pub const SEED_BYTES: usize = 32;
 pub struct SecretSeed([u8; SEED_BYTES]);
 
 impl SecretSeed {
-    /// A seed from given bytes, for tests.
+    /// A seed from given bytes (a backup's, or a test's).
     pub fn from_bytes(bytes: [u8; SEED_BYTES]) -> Self {
         SecretSeed(bytes)
     }

@@ -17,7 +17,7 @@ use crate::auth::{admin, sessions, LoginRateLimiter};
 use crate::db::{self, Database};
 use crate::http::{self, HttpState};
 use crate::rpc::ApiState;
-use crate::secret_seed::{self, SecretSeed};
+use crate::secret_seed;
 use crate::Settings;
 
 pub struct Application {
@@ -28,8 +28,6 @@ pub struct Application {
     settings: Settings,
     /// Set when this start created the admin with a generated password: print it once.
     pub generated_admin_password: Option<String>,
-    /// Loaded at start; the credentials area derives its keys from it.
-    pub secret_seed: SecretSeed,
 }
 
 impl Application {
@@ -60,12 +58,13 @@ impl Application {
             postgres_version,
             data_dir,
             timezone: crate::system_facts::timezone(settings.timezone.as_deref()),
-            secrets: crate::crypto::SecretBox::new(&secret_seed, "credentials"),
+            secrets: crate::crypto::SecretBox::new(&secret_seed, crate::backup::CREDENTIALS_PURPOSE),
             providers: Default::default(),
+            secret_seed,
         });
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr()?;
-        Ok(Application { listener, local_addr, db, api, settings, generated_admin_password, secret_seed })
+        Ok(Application { listener, local_addr, db, api, settings, generated_admin_password })
     }
 
     pub fn port(&self) -> u16 {

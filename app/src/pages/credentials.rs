@@ -106,19 +106,22 @@ fn CredentialRow(credential: CloudCredential, on_edit: Callback<CloudCredential>
     let checking = RwSignal::new(false);
     let result = RwSignal::new(None::<VerifyResult>);
     let error = RwSignal::new(None::<String>);
-    let state = match (&credential.state, &credential.last_verification) {
-        (CredentialState::CannotDecrypt, _) => ("badge bad", "cannot decrypt".to_string()),
-        (_, Some(v)) if v.ok => ("badge ok", "verified".to_string()),
-        (_, Some(_)) => ("badge bad", "verification failed".to_string()),
-        (_, None) => ("badge", "not verified".to_string()),
-    };
+    let badge = RwSignal::new(match (&credential.state, &credential.last_verification) {
+        (CredentialState::CannotDecrypt, _) => ("badge bad", "cannot decrypt"),
+        (_, Some(v)) if v.ok => ("badge ok", "verified"),
+        (_, Some(_)) => ("badge bad", "verification failed"),
+        (_, None) => ("badge", "not verified"),
+    });
     let problem = credential.problem.clone().or_else(|| credential.last_verification.as_ref().and_then(|v| v.reason.clone()));
     let verify = move |_| {
         checking.set(true);
         result.set(None);
         leptos::task::spawn_local(async move {
             match rpc::call::<Verify>(VerifyParams { id: Some(id), ..Default::default() }).await {
-                Ok(r) => result.set(Some(r)),
+                Ok(r) => {
+                    badge.set(if r.ok { ("badge ok", "verified") } else { ("badge bad", "verification failed") });
+                    result.set(Some(r));
+                }
                 Err(e) => error.set(Some(e.message)),
             }
             checking.set(false);
@@ -144,7 +147,7 @@ fn CredentialRow(credential: CloudCredential, on_edit: Callback<CloudCredential>
             <td data-label="Name"><strong>{name.clone()}</strong></td>
             <td data-label="Provider">{credential.provider.clone()}</td>
             <td data-label="State">
-                <span class=state.0 data-testid="credential-state">{state.1}</span>
+                <span class=move || badge.get().0 data-testid="credential-state">{move || badge.get().1}</span>
                 {problem.map(|p| view! { <div class="small muted">{p}</div> })}
                 {move || result.get().map(|r| view! { <VerifyOutcome result=r/> })}
                 {move || error.get().map(|e| view! { <div class="error small">{e}</div> })}

@@ -53,17 +53,40 @@ fn duplicate(e: sqlx::Error, name: &str) -> StoreError {
 
 pub async fn create(pool: &PgPool, secrets: &SecretBox, name: &str, provider: &str, attrs: &ValidAttributes) -> Result<i64, StoreError> {
     let mut tx = pool.begin().await?;
+    let id = insert_sealed(&mut tx, name, provider, |id| seal(secrets, id, attrs)).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts a row whose ciphertext `sealed_for(id)` makes once the id is drawn.
+pub async fn insert_sealed(
+    tx: &mut sqlx::PgConnection,
+    name: &str,
+    provider: &str,
+    sealed_for: impl FnOnce(i64) -> Vec<u8>,
+) -> Result<i64, StoreError> {
     let id: i64 = sqlx::query_scalar("SELECT nextval('cloud_credentials_id_seq')").fetch_one(&mut *tx).await?;
     sqlx::query("INSERT INTO cloud_credentials (id, name, provider, attributes_sealed) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(name)
         .bind(provider)
-        .bind(seal(secrets, id, attrs))
+        .bind(sealed_for(id))
         .execute(&mut *tx)
         .await
         .map_err(|e| duplicate(e, name))?;
-    tx.commit().await?;
     Ok(id)
+}
+
+/// Every row as stored, for backups: (id, name, provider, ciphertext).
+pub async fn list_sealed(pool: &PgPool) -> sqlx::Result<Vec<(i64, String, String, Vec<u8>)>> {
+    sqlx::query_as("SELECT id, name, provider, attributes_sealed FROM cloud_credentials ORDER BY id").fetch_all(pool).await
+}
+
+/// Re-seals a ciphertext made for row `from_id` (under `from`) for row `to_id` (under
+/// `to`).
+pub fn reseal(from: &SecretBox, from_id: i64, sealed: &[u8], to: &SecretBox, to_id: i64) -> Result<Vec<u8>, CannotDecrypt> {
+    let plain = from.open(&label(from_id), sealed)?;
+    Ok(to.seal(&label(to_id), &plain))
 }
 
 type Row = (i64, String, String, Vec<u8>, OffsetDateTime, OffsetDateTime, Option<OffsetDateTime>, Option<bool>, Option<String>);

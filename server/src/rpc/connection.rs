@@ -123,6 +123,7 @@ mod tests {
             timezone: "UTC".into(),
             secrets: crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"),
             providers: Default::default(),
+            secret_seed: crate::secret_seed::SecretSeed::from_bytes([0; 32]),
         });
         let task = tokio::spawn(serve(out_tx, in_rx, state, "127.0.0.1".parse().unwrap(), stop_rx));
         (in_tx, out_rx, stop_tx, task)

@@ -3,6 +3,7 @@
 //! socket; `error` maps errors to codes.
 
 pub mod auth;
+pub mod config;
 pub mod connection;
 pub mod credentials;
 pub mod error;
@@ -32,6 +33,8 @@ pub struct ApiState {
     /// Seals and opens credential attributes (derived from the secret seed).
     pub secrets: crate::crypto::SecretBox,
     pub providers: crate::providers::ProviderCatalog,
+    /// For backups that include it.
+    pub secret_seed: crate::secret_seed::SecretSeed,
 }
 
 /// One connected socket: where it comes from and who it is logged in as.
@@ -106,7 +109,7 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option
 }
 
 async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
-    use protocol::{auth as a, credentials as c, providers as p, system as s};
+    use protocol::{auth as a, config as cfg, credentials as c, providers as p, system as s};
     if !protocol::method::works_unauthenticated(method) {
         caller.require_user(&state.pool).await?;
     }
@@ -125,6 +128,8 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         c::Delete::NAME => call::<c::Delete, _>(params, |p| credentials::delete(state, p)).await,
         c::Verify::NAME => call::<c::Verify, _>(params, |p| credentials::verify(state, p)).await,
         c::Browse::NAME => call::<c::Browse, _>(params, |p| credentials::browse(state, p)).await,
+        cfg::Export::NAME => call::<cfg::Export, _>(params, |p| config::export(state, p)).await,
+        cfg::Import::NAME => call::<cfg::Import, _>(params, |p| config::import(state, p)).await,
         other => Err(ApiError::MethodNotFound(other.to_string())),
     }
 }

@@ -2,6 +2,7 @@
 //! client. One binary, so the cluster is started once (see `helpers`).
 
 mod auth;
+mod backup;
 mod credentials;
 mod docs;
 mod embedded_cluster;

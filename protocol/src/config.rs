@@ -1,0 +1,76 @@
+//! `config.*`: backing up and restoring the configuration (credentials today; tasks
+//! when they exist). Credentials stay encrypted in the backup; the secret seed that
+//! opens them is included only when asked for.
+
+use serde::{Deserialize, Serialize};
+
+use crate::method;
+
+method!(
+    /// One JSON document with every credential, still encrypted, and the secret seed
+    /// when `include_secret_seed` is true.
+    Export = "config.export", ExportParams => ConfigBackup
+);
+method!(
+    /// Restores a backup into this server; name clashes are reported, never overwritten.
+    Import = "config.import", ImportParams => ImportReport
+);
+
+/// The `format` every backup carries.
+pub const BACKUP_FORMAT: &str = "cloudsync-config";
+/// The `version` this build writes and reads.
+pub const BACKUP_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    #[serde(default)]
+    pub include_secret_seed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigBackup {
+    pub format: String,
+    pub version: u32,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub cloudsync_version: String,
+    /// Base64 of the 32-byte seed; anyone holding a backup with it can read every
+    /// credential in it, so protect such a file like a password.
+    #[serde(default)]
+    pub secret_seed: Option<String>,
+    pub credentials: Vec<BackupCredential>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackupCredential {
+    /// The id on the server that made the backup (the ciphertext is bound to it).
+    pub id: i64,
+    pub name: String,
+    pub provider: String,
+    /// Base64 of the AES-256-GCM ciphertext of the attributes.
+    pub sealed: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportParams {
+    pub backup: ConfigBackup,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// Names restored and readable.
+    pub imported: Vec<String>,
+    /// Names restored whose settings this server cannot decrypt (a backup without its
+    /// seed from another server): enter their settings again.
+    pub cannot_decrypt: Vec<String>,
+    /// Not restored, with why (a credential of that name exists already).
+    pub skipped: Vec<SkippedItem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SkippedItem {
+    pub name: String,
+    pub reason: String,
+}
