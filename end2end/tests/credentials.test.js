@@ -2,7 +2,9 @@
 // it against a real S3 server (rclone serve s3), and checking the secret never shows.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { dataDir, freePort, launchBrowser, logIn, screenshot, startS3, startServer } from "./harness.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { dataDir, freePort, launchBrowser, logIn, resultsDir, screenshot, startS3, startServer } from "./harness.js";
 
 const ACCESS_KEY = "AKIAE2ETESTKEY";
 const SECRET_KEY = "e2e-secret-key-9b27c4";
@@ -95,5 +97,31 @@ test("a missing required field is named next to the field and nothing is saved",
   await screenshot(page, "credential-form-required");
   await page.getByRole("button", { name: "Cancel" }).click();
   assert.equal(await page.locator('[data-testid="credential-row"][data-name="half-filled dav"]').count(), 0);
+  await page.close();
+});
+
+test("a backup downloads with a seed warning and restoring it reports the name clash", async () => {
+  const page = await browser.newPage();
+  await logIn(page, server.url);
+  await page.getByRole("link", { name: "System" }).click();
+  await page.getByTestId("backup-include-seed").check();
+  await page.getByTestId("seed-warning").waitFor();
+  assert.match(await page.getByTestId("seed-warning").textContent(), /anyone who has it can read every credential/);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("backup-download").click()]);
+  assert.match(download.suggestedFilename(), /^cloudsync-backup-.*-with-seed\.json$/);
+  const path = join(resultsDir, "backup-with-seed.json");
+  await download.saveAs(path);
+  const text = readFileSync(path, "utf8");
+  const backup = JSON.parse(text);
+  assert.equal(backup.format, "cloudsync-config");
+  assert.equal(typeof backup.secret_seed, "string");
+  assert.deepEqual(backup.credentials.map((c) => c.name), ["office backups 2"]);
+  assert.ok(!text.includes(SECRET_KEY) && !text.includes(ACCESS_KEY), "credentials stay encrypted in the file");
+
+  await page.getByTestId("backup-import-file").setInputFiles(path);
+  const report = page.getByTestId("import-report");
+  await report.waitFor({ timeout: 15_000 });
+  assert.match(await report.textContent(), /Skipped “office backups 2”: a credential with this name already exists/);
+  await screenshot(page, "backup-restore-report");
   await page.close();
 });

@@ -4,4 +4,5 @@ pub mod credentials;
 pub mod login;
 pub mod runs;
 pub mod system;
+pub mod system_backup;
 pub mod tasks;

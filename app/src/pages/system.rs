@@ -23,6 +23,7 @@ pub fn SystemPage() -> impl IntoView {
                 </Transition>
             </ErrorBoundary>
             <ChangePasswordForm/>
+            <super::system_backup::BackupSection/>
         </section>
     }
 }

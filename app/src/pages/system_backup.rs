@@ -1,0 +1,110 @@
+//! The configuration backup section of the System page: download a backup (optionally
+//! with the secret seed, with a warning), and restore one from a file.
+
+use leptos::prelude::*;
+use protocol::config::{ConfigBackup, Export, ExportParams, Import, ImportParams, ImportReport};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::rpc;
+
+#[component]
+pub fn BackupSection() -> impl IntoView {
+    let include_seed = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let report = RwSignal::new(None::<ImportReport>);
+
+    let download = move |_| {
+        error.set(None);
+        let include = include_seed.get_untracked();
+        leptos::task::spawn_local(async move {
+            match rpc::call::<Export>(ExportParams { include_secret_seed: include }).await {
+                Ok(backup) => {
+                    let stamp = backup.created_at.chars().take(19).collect::<String>().replace(':', "-");
+                    let suffix = if include { "-with-seed" } else { "" };
+                    let text = serde_json::to_string_pretty(&backup).unwrap_or_default();
+                    if let Err(e) = save_file(&format!("cloudsync-backup-{stamp}{suffix}.json"), &text) {
+                        error.set(Some(format!("cannot save the file: {e:?}")));
+                    }
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+
+    let restore = move |ev: leptos::ev::Event| {
+        error.set(None);
+        report.set(None);
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        input.set_value("");
+        leptos::task::spawn_local(async move {
+            let text = match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                Ok(t) => t.as_string().unwrap_or_default(),
+                Err(_) => return error.set(Some("cannot read the file".into())),
+            };
+            let backup: ConfigBackup = match serde_json::from_str(&text) {
+                Ok(b) => b,
+                Err(e) => return error.set(Some(format!("this file is not a cloudsync backup: {e}"))),
+            };
+            match rpc::call::<Import>(ImportParams { backup }).await {
+                Ok(r) => report.set(Some(r)),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+
+    view! {
+        <section class="card narrow" data-testid="backup">
+            <h3>"Configuration backup"</h3>
+            <p class="muted small">"Credentials stay encrypted in the backup. Without the secret seed, only this server can read them."</p>
+            <label class="check">
+                <input type="checkbox" data-testid="backup-include-seed"
+                    prop:checked=move || include_seed.get()
+                    on:change=move |ev| include_seed.set(event_target_checked(&ev))/>
+                "Include the secret seed"
+            </label>
+            <Show when=move || include_seed.get()>
+                <p class="warning" data-testid="seed-warning">
+                    "This file will contain the secret seed: anyone who has it can read every credential in it. Keep it as safe as a password."
+                </p>
+            </Show>
+            <button type="button" class="primary" data-testid="backup-download" on:click=download>"Download backup"</button>
+            <label class="file">
+                "Restore from a backup file"
+                <input type="file" accept=".json,application/json" data-testid="backup-import-file" on:change=restore/>
+            </label>
+            <Show when=move || error.get().is_some()>
+                <p class="error" data-testid="backup-error">{move || error.get().unwrap_or_default()}</p>
+            </Show>
+            {move || report.get().map(|r| view! { <Report report=r/> })}
+        </section>
+    }
+}
+
+#[component]
+fn Report(report: ImportReport) -> impl IntoView {
+    let list = |names: &[String]| names.join(", ");
+    view! {
+        <div class="report" data-testid="import-report">
+            <p class="ok">{format!("Restored: {}", if report.imported.is_empty() { "none".to_string() } else { list(&report.imported) })}</p>
+            {(!report.cannot_decrypt.is_empty()).then(|| view! {
+                <p class="warning">{format!("Restored but unreadable without the backup's seed (enter their settings again): {}", list(&report.cannot_decrypt))}</p>
+            })}
+            {report.skipped.into_iter().map(|s| view! { <p class="warning">{format!("Skipped “{}”: {}", s.name, s.reason)}</p> }).collect_view()}
+        </div>
+    }
+}
+
+/// Offers `text` to the browser as a file download.
+fn save_file(name: &str, text: &str) -> Result<(), JsValue> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let a: web_sys::HtmlAnchorElement = document().create_element("a")?.unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    web_sys::Url::revoke_object_url(&url)
+}
