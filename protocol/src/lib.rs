@@ -10,6 +10,7 @@ pub mod config;
 pub mod credentials;
 pub mod jsonrpc;
 pub mod method;
+pub mod oauth;
 pub mod providers;
 pub mod system;
 pub mod validation;

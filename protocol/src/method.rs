@@ -36,6 +36,10 @@ pub const METHODS: &[&str] = &[
     crate::credentials::Browse::NAME,
     crate::config::Export::NAME,
     crate::config::Import::NAME,
+    crate::oauth::Start::NAME,
+    crate::oauth::Finish::NAME,
+    crate::oauth::ClientList::NAME,
+    crate::oauth::ClientSet::NAME,
 ];
 
 /// The methods a socket may call before it has authenticated.

@@ -16,7 +16,7 @@ const VERSION: u8 = 1;
 const NONCE_BYTES: usize = 12;
 
 /// A ciphertext that does not open: wrong seed, tampering, or moved to another row.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, thiserror::Error, PartialEq, Eq)]
 #[error("cannot decrypt: the secret seed differs from the one this was saved with, or the stored data was altered")]
 pub struct CannotDecrypt;
 

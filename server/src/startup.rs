@@ -61,6 +61,8 @@ impl Application {
             secrets: crate::crypto::SecretBox::new(&secret_seed, crate::backup::CREDENTIALS_PURPOSE),
             providers: Default::default(),
             secret_seed,
+            oauth_logins: Default::default(),
+            http: reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?,
         });
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr()?;

@@ -1,6 +1,7 @@
-//! The HTTP surface: `/api/ws` (the JSON-RPC WebSocket), `/healthz`, and the built web
-//! app for every other path.
+//! The HTTP surface: `/api/ws` (the JSON-RPC WebSocket), `/healthz`, `/oauth/callback`
+//! (the end of "Login to Provider"), and the built web app for every other path.
 
+pub mod oauth_callback;
 pub mod site;
 pub mod ws;
 
@@ -24,6 +25,7 @@ pub fn router(state: HttpState, site_dir: &std::path::Path) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/ws", get(ws::upgrade))
+        .route("/oauth/callback", get(oauth_callback::callback))
         .with_state(state)
         .merge(site::router(site_dir))
 }

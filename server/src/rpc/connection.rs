@@ -124,6 +124,8 @@ mod tests {
             secrets: crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"),
             providers: Default::default(),
             secret_seed: crate::secret_seed::SecretSeed::from_bytes([0; 32]),
+            oauth_logins: Default::default(),
+            http: reqwest::Client::new(),
         });
         let task = tokio::spawn(serve(out_tx, in_rx, state, "127.0.0.1".parse().unwrap(), stop_rx));
         (in_tx, out_rx, stop_tx, task)

@@ -7,6 +7,7 @@ pub mod config;
 pub mod connection;
 pub mod credentials;
 pub mod error;
+pub mod oauth;
 pub mod system;
 
 use std::net::IpAddr;
@@ -35,6 +36,9 @@ pub struct ApiState {
     pub providers: crate::providers::ProviderCatalog,
     /// For backups that include it.
     pub secret_seed: crate::secret_seed::SecretSeed,
+    pub oauth_logins: crate::oauth::logins::OAuthLogins,
+    /// For OAuth token exchanges.
+    pub http: reqwest::Client,
 }
 
 /// One connected socket: where it comes from and who it is logged in as.
@@ -109,7 +113,7 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option
 }
 
 async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
-    use protocol::{auth as a, config as cfg, credentials as c, providers as p, system as s};
+    use protocol::{auth as a, config as cfg, credentials as c, oauth as o, providers as p, system as s};
     if !protocol::method::works_unauthenticated(method) {
         caller.require_user(&state.pool).await?;
     }
@@ -130,6 +134,10 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         c::Browse::NAME => call::<c::Browse, _>(params, |p| credentials::browse(state, p)).await,
         cfg::Export::NAME => call::<cfg::Export, _>(params, |p| config::export(state, p)).await,
         cfg::Import::NAME => call::<cfg::Import, _>(params, |p| config::import(state, p)).await,
+        o::Start::NAME => call::<o::Start, _>(params, |p| oauth::start(state, caller, p)).await,
+        o::Finish::NAME => call::<o::Finish, _>(params, |p| oauth::finish(state, caller, p)).await,
+        o::ClientList::NAME => call::<o::ClientList, _>(params, |_| oauth::client_list(state)).await,
+        o::ClientSet::NAME => call::<o::ClientSet, _>(params, |p| oauth::client_set(state, p)).await,
         other => Err(ApiError::MethodNotFound(other.to_string())),
     }
 }

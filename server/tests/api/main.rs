@@ -8,6 +8,7 @@ mod docs;
 mod embedded_cluster;
 mod http;
 mod jsonrpc;
+mod oauth;
 mod storage;
 mod system;
 
