@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { dataDir, freePort, launchBrowser, logIn, resultsDir, screenshot, startS3, startServer } from "./harness.js";
+import { dataDir, freePort, launchBrowser, logIn, resultsDir, screenshot, startOAuthMock, startS3, startServer } from "./harness.js";
 
 const ACCESS_KEY = "AKIAE2ETESTKEY";
 const SECRET_KEY = "e2e-secret-key-9b27c4";
@@ -124,4 +124,33 @@ test("a backup downloads with a seed warning and restoring it reports the name c
   assert.match(await report.textContent(), /Skipped “office backups 2”: a credential with this name already exists/);
   await screenshot(page, "backup-restore-report");
   await page.close();
+});
+
+test("Login to Provider fills the token through a popup and the credential saves", async () => {
+  const oauth = await startOAuthMock();
+  try {
+    const page = await browser.newPage();
+    await logIn(page, server.url);
+    await page.getByRole("link", { name: "Credentials" }).click();
+    await page.getByTestId("add-credential").click();
+    await page.getByTestId("cred-name").fill("my dropbox");
+    await page.getByTestId("cred-provider").selectOption("dropbox");
+    await page.getByTestId("opt-client_id").fill("cloudsync-e2e");
+    await page.locator("details.advanced summary").click();
+    await page.getByTestId("opt-auth_url").fill(`${oauth.url}/authorize`);
+    await page.getByTestId("opt-token_url").fill(`${oauth.url}/token`);
+    const [popup] = await Promise.all([page.waitForEvent("popup"), page.getByTestId("oauth-login").click()]);
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="oauth-status"]')?.textContent === "Logged in. The token is saved with the credential.",
+      null, { timeout: 30_000 });
+    assert.ok(popup.isClosed() || (await popup.content()).includes("Login complete"));
+    await screenshot(page, "oauth-logged-in");
+    await page.getByTestId("cred-save").click();
+    const row = page.locator('[data-testid="credential-row"][data-name="my dropbox"]');
+    await row.waitFor({ timeout: 15_000 });
+    assert.ok(!(await page.content()).includes("access_token"));
+    await page.close();
+  } finally {
+    oauth.stop();
+  }
 });

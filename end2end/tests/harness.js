@@ -110,3 +110,22 @@ export async function startS3({ accessKey, secretKey }) {
   }
   return { endpoint: `http://127.0.0.1:${port}`, dir, stop: () => child.kill() };
 }
+
+/** oauth2-mock-server (installed by scripts/setup) on a free port. */
+export async function startOAuthMock() {
+  const port = await freePort();
+  const version = process.env.OAUTH_MOCK_VERSION || "8";
+  const bin = join(tools, `oauth2-mock-server-${version}/node_modules/.bin/oauth2-mock-server`);
+  const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const up = await new Promise((res) => {
+      const s = connect(port, "127.0.0.1", () => { s.end(); res(true); });
+      s.on("error", () => res(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error("oauth2-mock-server did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}

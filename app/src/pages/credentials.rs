@@ -321,8 +321,8 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
             {move || provider.get().filter(|p| p.has_sub_providers()).and_then(|p| p.options.iter().find(|o| o.name == "provider").cloned()).map(|o| view! {
                 <OptionField option=o values=values saved_secret=false sub=None error=field_error("attributes.provider".into())/>
             })}
-            {move || provider.get().filter(|p| p.oauth).map(|_| view! {
-                <p class="muted small">"This provider logs in with OAuth: paste the token JSON that `rclone authorize` prints into the token field under Advanced."</p>
+            {move || provider.get().filter(|p| p.oauth).map(|p| view! {
+                <LoginToProvider provider=p.name.clone() values=values server_error=server_error/>
             })}
             <For each=move || visible.get().0 key=move |o| (o.name.clone(), sub_provider.get_untracked()) let:o>
                 <OptionField sub=sub_provider.get_untracked() saved_secret=saved_secrets.with_value(|s| s.contains(&o.name)) error=field_error(format!("attributes.{}", o.name)) option=o values=values/>
@@ -345,6 +345,88 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
                 <button type="button" on:click=move |_| on_done.run(None)>"Cancel"</button>
             </div>
         </form>
+    }
+}
+
+/// "Login to Provider": opens the provider's consent page in a popup, waits for the
+/// server's callback page to report back (same origin, `state` only), then collects the
+/// token over the socket and puts it in the form's `token` field.
+#[component]
+fn LoginToProvider(provider: String, values: RwSignal<BTreeMap<String, String>>, server_error: RwSignal<Option<RpcError>>) -> impl IntoView {
+    use protocol::oauth::{Finish, FinishParams, Start, StartParams};
+    let status = RwSignal::new(None::<String>);
+    let has_token = move || values.with(|v| v.get("token").is_some_and(|t| !t.is_empty()));
+    let provider = StoredValue::new(provider);
+    let login = move |_| {
+        server_error.set(None);
+        // Opened now, inside the click, so popup blockers allow it; pointed at the
+        // provider once the server has made the URL.
+        let popup = window().open_with_url_and_target_and_features("", "cloudsync-oauth", "width=620,height=720").ok().flatten();
+        let field = |k: &str| values.with_untracked(|v| v.get(k).cloned().filter(|s| !s.is_empty()));
+        let params = StartParams {
+            provider: provider.get_value(),
+            origin: window().location().origin().unwrap_or_default(),
+            client_id: field("client_id"),
+            client_secret: field("client_secret"),
+            auth_url: field("auth_url"),
+            token_url: field("token_url"),
+        };
+        status.set(Some("Waiting for the provider…".into()));
+        leptos::task::spawn_local(async move {
+            let started = match rpc::call::<Start>(params).await {
+                Ok(s) => s,
+                Err(e) => {
+                    if let Some(p) = &popup {
+                        let _ = p.close();
+                    }
+                    status.set(None);
+                    server_error.set(Some(e));
+                    return;
+                }
+            };
+            match &popup {
+                Some(p) => {
+                    let _ = p.location().set_href(&started.authorize_url);
+                }
+                None => {
+                    status.set(Some("The browser blocked the login window; allow popups for this site and try again.".into()));
+                    return;
+                }
+            }
+            let state = started.state.clone();
+            let handle = StoredValue::new_local(None::<WindowListenerHandle>);
+            let listener = window_event_listener(leptos::ev::message, move |e: web_sys::MessageEvent| {
+                let same_origin = window().location().origin().ok().as_deref() == Some(e.origin().as_str());
+                let data = e.data();
+                let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).ok().and_then(|v| v.as_string());
+                if !same_origin || get("type").as_deref() != Some("cloudsync-oauth") || get("state").as_deref() != Some(state.as_str()) {
+                    return;
+                }
+                if let Some(h) = handle.try_update_value(|h| h.take()).flatten() {
+                    h.remove();
+                }
+                let state = state.clone();
+                leptos::task::spawn_local(async move {
+                    match rpc::call::<Finish>(FinishParams { state }).await {
+                        Ok(t) => {
+                            values.update(|v| { v.insert("token".into(), t.token); });
+                            status.set(Some("Logged in. The token is saved with the credential.".into()));
+                        }
+                        Err(e) => status.set(Some(format!("Login failed: {}", e.message))),
+                    }
+                });
+            });
+            handle.set_value(Some(listener));
+        });
+    };
+    view! {
+        <div class="oauth">
+            <button type="button" class="inline" data-testid="oauth-login" on:click=login>"Login to Provider"</button>
+            <span class="small" data-testid="oauth-status">
+                {move || status.get().unwrap_or_else(|| if has_token() { "A token is set.".into() } else { String::new() })}
+            </span>
+            <p class="muted small">"Or run `rclone authorize` on any machine and paste the token it prints into the token field under Advanced."</p>
+        </div>
     }
 }
 
