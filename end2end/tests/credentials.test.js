@@ -154,3 +154,18 @@ test("Login to Provider fills the token through a popup and the credential saves
     oauth.stop();
   }
 });
+
+test("an OAuth app is saved per provider and its secret is not shown back", async () => {
+  const page = await browser.newPage();
+  await logIn(page, server.url);
+  await page.getByRole("link", { name: "System" }).click();
+  const form = page.getByTestId("oauth-apps");
+  await page.getByTestId("oauth-app-provider").selectOption("box");
+  await page.getByTestId("oauth-app-client-id").fill("box-client-e2e");
+  await page.getByTestId("oauth-app-client-secret").fill("box-secret-e2e-77");
+  await form.getByRole("button", { name: "Save OAuth app" }).click();
+  await page.getByTestId("oauth-app-saved").waitFor({ timeout: 15_000 });
+  await page.getByTestId("oauth-apps-saved").getByText("box: client id box-client-e2e, secret set").waitFor({ timeout: 15_000 });
+  assert.ok(!(await page.content()).includes("box-secret-e2e-77"));
+  await page.close();
+});

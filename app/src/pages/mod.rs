@@ -5,4 +5,5 @@ pub mod login;
 pub mod runs;
 pub mod system;
 pub mod system_backup;
+pub mod system_oauth;
 pub mod tasks;

@@ -24,6 +24,7 @@ pub fn SystemPage() -> impl IntoView {
             </ErrorBoundary>
             <ChangePasswordForm/>
             <super::system_backup::BackupSection/>
+            <super::system_oauth::OAuthAppsSection/>
         </section>
     }
 }
