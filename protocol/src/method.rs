@@ -40,6 +40,12 @@ pub const METHODS: &[&str] = &[
     crate::oauth::Finish::NAME,
     crate::oauth::ClientList::NAME,
     crate::oauth::ClientSet::NAME,
+    crate::tasks::List::NAME,
+    crate::tasks::Get::NAME,
+    crate::tasks::Create::NAME,
+    crate::tasks::Update::NAME,
+    crate::tasks::Delete::NAME,
+    crate::tasks::Restore::NAME,
 ];
 
 /// The methods a socket may call before it has authenticated.

@@ -22,6 +22,8 @@ pub struct Settings {
     pub admin_password: Option<String>,
     /// IANA zone for schedules; the system's when `None`.
     pub timezone: Option<String>,
+    /// Folders tasks' local paths must lie under; empty allows anything but `/`.
+    pub allowed_roots: Vec<PathBuf>,
 }
 
 impl Settings {
@@ -36,6 +38,7 @@ impl Settings {
             site_dir: PathBuf::from("target/site"),
             admin_password: None,
             timezone: None,
+            allowed_roots: Vec::new(),
         }
     }
 

@@ -16,6 +16,7 @@ pub mod runner;
 pub mod secret_seed;
 pub mod startup;
 pub mod system_facts;
+pub mod tasks;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -43,6 +43,10 @@ struct ServeArgs {
     /// IANA time zone for schedules [default: the system's].
     #[arg(long, env = "CLOUDSYNC_TIMEZONE")]
     timezone: Option<String>,
+    /// A folder tasks' local paths must lie under; repeat for more
+    /// [default: anything but / itself].
+    #[arg(long = "allowed-root", env = "CLOUDSYNC_ALLOWED_ROOTS", value_delimiter = ':')]
+    allowed_roots: Vec<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,6 +83,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         site_dir: args.site_dir,
         admin_password: std::env::var("CLOUDSYNC_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
         timezone: args.timezone,
+        allowed_roots: args.allowed_roots,
     };
     let app = Application::build(settings).await?;
     println!("cloudsync listening on http://{}", app.local_addr());

@@ -62,6 +62,7 @@ impl Application {
             providers: Default::default(),
             secret_seed,
             oauth_logins: Default::default(),
+            allowed_roots: crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()),
             http: reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?,
         });
         let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -126,6 +126,7 @@ mod tests {
             secret_seed: crate::secret_seed::SecretSeed::from_bytes([0; 32]),
             oauth_logins: Default::default(),
             http: reqwest::Client::new(),
+            allowed_roots: crate::tasks::AllowedRoots::new(vec![]),
         });
         let task = tokio::spawn(serve(out_tx, in_rx, state, "127.0.0.1".parse().unwrap(), stop_rx));
         (in_tx, out_rx, stop_tx, task)

@@ -124,6 +124,11 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<CloudCredential
 }
 
 pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
+    let users = crate::tasks::store::using_credential(&state.pool, p.id).await?;
+    if !users.is_empty() {
+        let names: Vec<String> = users.iter().map(|(id, d)| format!("“{d}” (task {id})")).collect();
+        return Err(ApiError::Conflict(format!("credential {} is used by {}; delete those tasks or give them another credential first", p.id, names.join(", "))));
+    }
     if !store::delete(&state.pool, p.id).await? {
         return Err(ApiError::NotFound(format!("credential {} does not exist", p.id)));
     }

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod error;
 pub mod oauth;
 pub mod system;
+pub mod tasks;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ pub struct ApiState {
     pub oauth_logins: crate::oauth::logins::OAuthLogins,
     /// For OAuth token exchanges.
     pub http: reqwest::Client,
+    /// Where tasks' local paths may be.
+    pub allowed_roots: crate::tasks::AllowedRoots,
 }
 
 /// One connected socket: where it comes from and who it is logged in as.
@@ -113,7 +116,7 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option
 }
 
 async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
-    use protocol::{auth as a, config as cfg, credentials as c, oauth as o, providers as p, system as s};
+    use protocol::{auth as a, config as cfg, credentials as c, oauth as o, providers as p, system as s, tasks as t};
     if !protocol::method::works_unauthenticated(method) {
         caller.require_user(&state.pool).await?;
     }
@@ -138,6 +141,12 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         o::Finish::NAME => call::<o::Finish, _>(params, |p| oauth::finish(state, caller, p)).await,
         o::ClientList::NAME => call::<o::ClientList, _>(params, |_| oauth::client_list(state)).await,
         o::ClientSet::NAME => call::<o::ClientSet, _>(params, |p| oauth::client_set(state, p)).await,
+        t::List::NAME => call::<t::List, _>(params, |_| tasks::list(state)).await,
+        t::Get::NAME => call::<t::Get, _>(params, |p| tasks::get(state, p)).await,
+        t::Create::NAME => call::<t::Create, _>(params, |p| tasks::create(state, p)).await,
+        t::Update::NAME => call::<t::Update, _>(params, |p| tasks::update(state, p)).await,
+        t::Delete::NAME => call::<t::Delete, _>(params, |p| tasks::delete(state, p)).await,
+        t::Restore::NAME => call::<t::Restore, _>(params, |p| tasks::restore(state, p)).await,
         other => Err(ApiError::MethodNotFound(other.to_string())),
     }
 }

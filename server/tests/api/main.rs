@@ -11,5 +11,6 @@ mod jsonrpc;
 mod oauth;
 mod storage;
 mod system;
+mod tasks;
 
 pub mod helpers;

@@ -1,0 +1,361 @@
+//! `task.*`: cloud sync tasks. Field names follow TrueNAS's cloud sync API so its users
+//! recognise them. The checks that need no server state live here, so the task form
+//! shows the same messages before a round trip.
+
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::{IdParams, SecretMask};
+use crate::{method, Empty, FieldError};
+
+method!(
+    /// Every task.
+    List = "task.list", Empty => Vec<SyncTask>
+);
+method!(
+    Get = "task.get", IdParams => SyncTask
+);
+method!(
+    /// Validates and stores a new task; the encryption password and salt are sealed.
+    Create = "task.create", TaskParams => SyncTask
+);
+method!(
+    /// Replaces a task's settings; encryption secrets left out or sent back masked keep
+    /// their stored values.
+    Update = "task.update", UpdateParams => SyncTask
+);
+method!(
+    Delete = "task.delete", IdParams => Empty
+);
+method!(
+    /// Creates the reverse task (direction flipped), disabled, as TrueNAS does.
+    Restore = "task.restore", RestoreParams => SyncTask
+);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Direction {
+    /// Local to cloud.
+    Push,
+    /// Cloud to local.
+    Pull,
+}
+
+impl Direction {
+    pub fn reversed(self) -> Direction {
+        match self {
+            Direction::Push => Direction::Pull,
+            Direction::Pull => Direction::Push,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TransferMode {
+    /// Make the destination identical to the source, deleting extra files.
+    Sync,
+    /// Copy new and changed files; delete nothing.
+    Copy,
+    /// Copy, then delete the copied files from the source.
+    Move,
+}
+
+/// One entry of the bandwidth timetable: from `time` ("HH:MM") on, at most
+/// `bandwidth` bytes per second (`None`: unlimited).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BwLimit {
+    pub time: String,
+    pub bandwidth: Option<u64>,
+}
+
+/// When the task runs (used by the schedules issue; stored now).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub minute: String,
+    pub hour: String,
+    pub dom: String,
+    pub month: String,
+    pub dow: String,
+    pub begin: String,
+    pub end: String,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Schedule {
+            minute: "0".into(),
+            hour: "*".into(),
+            dom: "*".into(),
+            month: "*".into(),
+            dow: "*".into(),
+            begin: "00:00".into(),
+            end: "23:59".into(),
+        }
+    }
+}
+
+/// Where on the remote: the bucket (bucket-based backends) and the folder in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoteLocation {
+    #[serde(default)]
+    pub bucket: String,
+    #[serde(default)]
+    pub folder: String,
+}
+
+/// The settings of a task as sent to `create` and `update`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskParams {
+    pub description: String,
+    pub credentials: i64,
+    pub direction: Direction,
+    pub transfer_mode: TransferMode,
+    /// The local directory.
+    pub path: String,
+    #[serde(default)]
+    pub attributes: RemoteLocation,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub pre_script: String,
+    #[serde(default)]
+    pub post_script: String,
+    #[serde(default)]
+    pub bwlimit: Vec<BwLimit>,
+    #[serde(default = "default_transfers")]
+    pub transfers: u32,
+    #[serde(default)]
+    pub follow_symlinks: bool,
+    #[serde(default)]
+    pub create_empty_src_dirs: bool,
+    #[serde(default)]
+    pub encryption: bool,
+    #[serde(default)]
+    pub filename_encryption: bool,
+    /// Write-only; sent back masked or left out, the stored value stays.
+    #[serde(default)]
+    pub encryption_password: Option<serde_json::Value>,
+    #[serde(default)]
+    pub encryption_salt: Option<serde_json::Value>,
+    /// `None`: manual runs only.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Refuse to delete more than this many files in one run.
+    #[serde(default)]
+    pub max_delete: Option<u64>,
+}
+
+fn default_transfers() -> u32 {
+    4
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `id` plus every field of [`TaskParams`] (serde cannot deny unknown fields through
+/// `flatten`; the inner struct still does).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateParams {
+    pub id: i64,
+    #[serde(flatten)]
+    pub task: TaskParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreParams {
+    pub id: i64,
+    pub transfer_mode: TransferMode,
+    /// The local directory to restore into.
+    pub path: String,
+}
+
+/// A task as the API returns it: secrets masked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SyncTask {
+    pub id: i64,
+    pub description: String,
+    pub credentials: i64,
+    pub direction: Direction,
+    pub transfer_mode: TransferMode,
+    pub path: String,
+    pub attributes: RemoteLocation,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub pre_script: String,
+    pub post_script: String,
+    pub bwlimit: Vec<BwLimit>,
+    pub transfers: u32,
+    pub follow_symlinks: bool,
+    pub create_empty_src_dirs: bool,
+    pub encryption: bool,
+    pub filename_encryption: bool,
+    pub encryption_password: Option<SecretMask>,
+    pub encryption_salt: Option<SecretMask>,
+    pub schedule: Option<Schedule>,
+    pub enabled: bool,
+    pub max_delete: Option<u64>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Backends whose remote paths start with a bucket (or container).
+pub const BUCKET_BACKENDS: &[&str] =
+    &["azureblob", "b2", "google cloud storage", "oracleobjectstorage", "qingstor", "s3", "storj", "swift", "tardigrade"];
+
+pub const MAX_TRANSFERS: u32 = 64;
+
+/// Checks an rclone filter pattern: one line, not empty, balanced `{}` and `[]`.
+pub fn check_pattern(p: &str) -> Result<(), String> {
+    if p.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if p.contains(['\n', '\r']) || p.chars().any(char::is_control) {
+        return Err("must be one line without control characters".into());
+    }
+    let (mut braces, mut brackets) = (0i32, 0i32);
+    let mut escaped = false;
+    for c in p.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '{' => braces += 1,
+            '}' => braces -= 1,
+            '[' => brackets += 1,
+            ']' => brackets -= 1,
+            _ => {}
+        }
+        if braces < 0 || brackets < 0 {
+            return Err(format!("`{p}` closes a bracket it did not open"));
+        }
+    }
+    if braces != 0 || brackets != 0 {
+        return Err(format!("`{p}` has an unclosed {{ or ["));
+    }
+    Ok(())
+}
+
+/// Minutes after midnight of an "HH:MM" time.
+pub fn parse_hhmm(s: &str) -> Result<u32, String> {
+    let (h, m) = s.split_once(':').ok_or_else(|| format!("`{s}` is not a time; expected HH:MM"))?;
+    let h: u32 = h.parse().map_err(|_| format!("`{s}` is not a time; expected HH:MM"))?;
+    let m: u32 = m.parse().map_err(|_| format!("`{s}` is not a time; expected HH:MM"))?;
+    if h > 23 || m > 59 || s.len() != 5 {
+        return Err(format!("`{s}` is not a time between 00:00 and 23:59"));
+    }
+    Ok(h * 60 + m)
+}
+
+/// The checks on a task's settings that need no server state. Field names are the
+/// params' (`include[2]`, `bwlimit[1].time`, …).
+pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let mut err = |field: String, message: String| errors.push(FieldError::new(field, message));
+    if t.description.trim().is_empty() {
+        err("description".into(), "must not be empty".into());
+    } else if t.description.chars().count() > 200 {
+        err("description".into(), "must be at most 200 characters".into());
+    }
+    if !t.path.starts_with('/') {
+        err("path".into(), "must be an absolute path".into());
+    }
+    for (name, list) in [("include", &t.include), ("exclude", &t.exclude)] {
+        for (i, p) in list.iter().enumerate() {
+            if let Err(why) = check_pattern(p) {
+                err(format!("{name}[{i}]"), why);
+            }
+        }
+    }
+    if let Err(why) = crate::credentials::check_remote_path(&t.attributes.folder) {
+        err("attributes.folder".into(), why);
+    }
+    if t.attributes.bucket.contains('/') {
+        err("attributes.bucket".into(), "must be a bucket name without /".into());
+    }
+    let mut previous: Option<u32> = None;
+    for (i, b) in t.bwlimit.iter().enumerate() {
+        match parse_hhmm(&b.time) {
+            Ok(m) => {
+                if previous.is_some_and(|p| m <= p) {
+                    err(format!("bwlimit[{i}].time"), "must be later than the entry before it".into());
+                }
+                previous = Some(m);
+            }
+            Err(why) => err(format!("bwlimit[{i}].time"), why),
+        }
+    }
+    if !(1..=MAX_TRANSFERS).contains(&t.transfers) {
+        err("transfers".into(), format!("must be between 1 and {MAX_TRANSFERS}"));
+    }
+    for (name, script) in [("pre_script", &t.pre_script), ("post_script", &t.post_script)] {
+        if script.len() > 64 * 1024 {
+            err(name.into(), "must be at most 64 KiB".into());
+        }
+    }
+    if let Some(s) = &t.schedule {
+        for (name, v) in [("schedule.begin", &s.begin), ("schedule.end", &s.end)] {
+            if let Err(why) = parse_hhmm(v) {
+                err(name.into(), why);
+            }
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> TaskParams {
+        serde_json::from_value(serde_json::json!({
+            "description": "photos", "credentials": 1, "direction": "PUSH", "transfer_mode": "SYNC", "path": "/srv/photos"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults_match_truenas() {
+        let t = task();
+        assert_eq!(t.transfers, 4);
+        assert!(t.enabled);
+        assert_eq!(t.schedule, None);
+        assert!(check_task(&t).is_empty());
+    }
+
+    #[test]
+    fn names_each_bad_field() {
+        let mut t = task();
+        t.description = " ".into();
+        t.path = "relative".into();
+        t.include = vec!["*.jpg".into(), "{a,b".into()];
+        t.bwlimit = vec![BwLimit { time: "08:00".into(), bandwidth: Some(1) }, BwLimit { time: "07:00".into(), bandwidth: None }, BwLimit { time: "25:00".into(), bandwidth: None }];
+        t.transfers = 0;
+        t.attributes.folder = "../etc".into();
+        let fields: Vec<String> = check_task(&t).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["description", "path", "include[1]", "attributes.folder", "bwlimit[1].time", "bwlimit[2].time", "transfers"]);
+    }
+
+    #[test]
+    fn patterns_and_times() {
+        assert!(check_pattern("**/*.{jpg,png}").is_ok());
+        assert!(check_pattern("/cache/**").is_ok());
+        assert!(check_pattern("a]").is_err());
+        assert!(check_pattern("").is_err());
+        assert_eq!(parse_hhmm("23:59"), Ok(1439));
+        assert!(parse_hhmm("7:00").is_err());
+        assert!(parse_hhmm("12:60").is_err());
+    }
+}

@@ -1,0 +1,92 @@
+//! `task.*` handlers (settings only; running them is the runner's, in the next issue).
+
+use protocol::credentials::IdParams;
+use protocol::tasks::{RestoreParams, SyncTask, TaskParams, UpdateParams};
+use protocol::Empty;
+
+use super::{ApiError, ApiState};
+use crate::credentials::store as credential_store;
+use crate::tasks::{self, store, CredentialFacts, CryptSecrets, ValidTask};
+
+async fn credential_facts(state: &ApiState, id: i64) -> Result<Option<CredentialFacts>, ApiError> {
+    Ok(credential_store::get(&state.pool, &state.secrets, id)
+        .await?
+        .map(|c| CredentialFacts { backend: c.provider, decrypts: c.attributes.is_ok() }))
+}
+
+async fn check(state: &ApiState, p: TaskParams, stored: Option<&CryptSecrets>) -> Result<ValidTask, ApiError> {
+    let facts = credential_facts(state, p.credentials).await?;
+    tasks::validate(p, facts.as_ref(), &state.allowed_roots, stored).map_err(ApiError::InvalidParams)
+}
+
+async fn load(state: &ApiState, id: i64) -> Result<store::StoredTask, ApiError> {
+    store::get(&state.pool, &state.secrets, id).await?.ok_or_else(|| ApiError::NotFound(format!("task {id} does not exist")))
+}
+
+pub async fn list(state: &ApiState) -> Result<Vec<SyncTask>, ApiError> {
+    Ok(store::list(&state.pool, &state.secrets).await?.into_iter().map(|t| t.task).collect())
+}
+
+pub async fn get(state: &ApiState, p: IdParams) -> Result<SyncTask, ApiError> {
+    Ok(load(state, p.id).await?.task)
+}
+
+pub async fn create(state: &ApiState, p: TaskParams) -> Result<SyncTask, ApiError> {
+    let valid = check(state, p, None).await?;
+    let id = store::create(&state.pool, &state.secrets, &valid).await?;
+    tracing::info!(id, description = valid.settings.description, "task created");
+    Ok(load(state, id).await?.task)
+}
+
+pub async fn update(state: &ApiState, p: UpdateParams) -> Result<SyncTask, ApiError> {
+    let current = load(state, p.id).await?;
+    let stored = current.crypt.and_then(Result::ok);
+    let valid = check(state, p.task, stored.as_ref()).await?;
+    store::update(&state.pool, &state.secrets, p.id, &valid).await?;
+    Ok(load(state, p.id).await?.task)
+}
+
+pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
+    if !store::delete(&state.pool, p.id).await? {
+        return Err(ApiError::NotFound(format!("task {} does not exist", p.id)));
+    }
+    tracing::info!(id = p.id, "task deleted");
+    Ok(Empty {})
+}
+
+pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, ApiError> {
+    let current = load(state, p.id).await?;
+    let stored = match current.crypt {
+        Some(Err(_)) => return Err(ApiError::Conflict(format!("task {}'s encryption settings cannot be decrypted", p.id))),
+        Some(Ok(c)) => Some(c),
+        None => None,
+    };
+    let t = current.task;
+    let mask = Some(serde_json::json!({"secret": true, "set": true}));
+    let params = TaskParams {
+        description: format!("Restore of {}", t.description),
+        credentials: t.credentials,
+        direction: t.direction.reversed(),
+        transfer_mode: p.transfer_mode,
+        path: p.path,
+        attributes: t.attributes,
+        include: t.include,
+        exclude: t.exclude,
+        pre_script: String::new(),
+        post_script: String::new(),
+        bwlimit: t.bwlimit,
+        transfers: t.transfers,
+        follow_symlinks: t.follow_symlinks,
+        create_empty_src_dirs: t.create_empty_src_dirs,
+        encryption: t.encryption,
+        filename_encryption: t.filename_encryption,
+        encryption_password: mask.clone(),
+        encryption_salt: mask,
+        schedule: None,
+        enabled: false,
+        max_delete: t.max_delete,
+    };
+    let valid = check(state, params, stored.as_ref()).await?;
+    let id = store::create(&state.pool, &state.secrets, &valid).await?;
+    Ok(load(state, id).await?.task)
+}

@@ -1,0 +1,175 @@
+//! Cloud sync tasks: checking settings against the server's state (`validate`) and
+//! keeping them (`store`). Running them is the runner's job.
+
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use protocol::credentials::SecretMask;
+use protocol::tasks::{check_task, TaskParams, BUCKET_BACKENDS};
+use protocol::FieldError;
+use serde_json::Value;
+
+/// The crypt password and salt of a task; never serialised into the task's settings.
+#[derive(Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CryptSecrets {
+    pub password: String,
+    pub salt: String,
+}
+
+impl std::fmt::Debug for CryptSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CryptSecrets(..)")
+    }
+}
+
+/// A task's settings that passed `validate`, secrets split off.
+#[derive(Clone, Debug)]
+pub struct ValidTask {
+    pub settings: TaskParams,
+    pub crypt: Option<CryptSecrets>,
+}
+
+/// Where local paths may be. `/` itself only when configured explicitly.
+#[derive(Clone, Debug)]
+pub struct AllowedRoots {
+    roots: Vec<PathBuf>,
+    explicit: bool,
+}
+
+impl AllowedRoots {
+    /// With no configured roots, anything but `/` itself is allowed.
+    pub fn new(configured: Vec<PathBuf>) -> Self {
+        if configured.is_empty() {
+            AllowedRoots { roots: vec![PathBuf::from("/")], explicit: false }
+        } else {
+            AllowedRoots { roots: configured, explicit: true }
+        }
+    }
+
+    pub fn check(&self, path: &Path) -> Result<PathBuf, String> {
+        let real = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "does not exist".to_string(),
+            _ => format!("cannot be read: {e}"),
+        })?;
+        if !real.is_dir() {
+            return Err("is not a directory".into());
+        }
+        if real == Path::new("/") && !(self.explicit && self.roots.iter().any(|r| r == Path::new("/"))) {
+            return Err("must not be / itself; choose a folder (or start the server with --allowed-root /)".into());
+        }
+        if !self.roots.iter().any(|r| real.starts_with(r)) {
+            let list: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
+            return Err(format!("must be under one of the allowed roots: {}", list.join(", ")));
+        }
+        Ok(real)
+    }
+}
+
+/// What `validate` needs to know about the task's credential.
+pub struct CredentialFacts {
+    pub backend: String,
+    pub decrypts: bool,
+}
+
+/// Checks `t` against the rules in `protocol::tasks::check_task` and the server's
+/// state. `stored` holds the task's current crypt secrets on an update.
+pub fn validate(
+    mut t: TaskParams,
+    credential: Option<&CredentialFacts>,
+    roots: &AllowedRoots,
+    stored: Option<&CryptSecrets>,
+) -> Result<ValidTask, Vec<FieldError>> {
+    let mut errors = check_task(&t);
+    match credential {
+        None => errors.push(FieldError::new("credentials", format!("credential {} does not exist", t.credentials))),
+        Some(c) if !c.decrypts => errors.push(FieldError::new("credentials", "this credential cannot be decrypted; enter its settings again first")),
+        Some(c) => {
+            if BUCKET_BACKENDS.contains(&c.backend.as_str()) && t.attributes.bucket.trim().is_empty() {
+                errors.push(FieldError::new("attributes.bucket", format!("is required for {}", c.backend)));
+            }
+        }
+    }
+    if t.path.starts_with('/') && !errors.iter().any(|e| e.field == "path") {
+        match roots.check(Path::new(&t.path)) {
+            Ok(real) => t.path = real.display().to_string(),
+            Err(why) => errors.push(FieldError::new("path", why)),
+        }
+    }
+    let secret = |v: &Option<Value>, keep: Option<&str>, field: &str, errors: &mut Vec<FieldError>| -> String {
+        match v {
+            None => keep.unwrap_or_default().to_string(),
+            Some(v) if SecretMask::is_mask(v) => keep.unwrap_or_default().to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) => String::new(),
+            Some(_) => {
+                errors.push(FieldError::new(field, "must be a string"));
+                String::new()
+            }
+        }
+    };
+    let password = secret(&t.encryption_password, stored.map(|s| s.password.as_str()), "encryption_password", &mut errors);
+    let salt = secret(&t.encryption_salt, stored.map(|s| s.salt.as_str()), "encryption_salt", &mut errors);
+    let crypt = if t.encryption {
+        if password.is_empty() && !errors.iter().any(|e| e.field == "encryption_password") {
+            errors.push(FieldError::new("encryption_password", "is required when encryption is on"));
+        }
+        Some(CryptSecrets { password, salt })
+    } else {
+        None
+    };
+    t.encryption_password = None;
+    t.encryption_salt = None;
+    t.description = t.description.trim().to_string();
+    if errors.is_empty() {
+        Ok(ValidTask { settings: t, crypt })
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(path: &str) -> TaskParams {
+        serde_json::from_value(serde_json::json!({
+            "description": "d", "credentials": 1, "direction": "PUSH", "transfer_mode": "COPY", "path": path
+        }))
+        .unwrap()
+    }
+
+    fn s3() -> CredentialFacts {
+        CredentialFacts { backend: "s3".into(), decrypts: true }
+    }
+
+    #[test]
+    fn paths_must_exist_be_directories_and_lie_under_a_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        let roots = AllowedRoots::new(vec![dir.path().to_path_buf()]);
+        assert!(roots.check(dir.path()).is_ok());
+        assert_eq!(roots.check(&dir.path().join("missing")).unwrap_err(), "does not exist");
+        assert_eq!(roots.check(&file).unwrap_err(), "is not a directory");
+        assert!(roots.check(Path::new("/usr")).unwrap_err().starts_with("must be under one of the allowed roots"));
+        assert!(AllowedRoots::new(vec![]).check(Path::new("/")).unwrap_err().starts_with("must not be / itself"));
+        assert!(AllowedRoots::new(vec!["/".into()]).check(Path::new("/")).is_ok());
+    }
+
+    #[test]
+    fn bucket_and_crypt_password_are_required_where_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let roots = AllowedRoots::new(vec![]);
+        let mut t = params(dir.path().to_str().unwrap());
+        t.encryption = true;
+        let errors = validate(t.clone(), Some(&s3()), &roots, None).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["attributes.bucket", "encryption_password"]);
+        t.attributes.bucket = "b".into();
+        t.encryption_password = Some(serde_json::json!({"secret": true, "set": true}));
+        let kept = validate(t, Some(&s3()), &roots, Some(&CryptSecrets { password: "old".into(), salt: String::new() })).unwrap();
+        assert_eq!(kept.crypt.unwrap().password, "old", "a masked password keeps the stored one");
+        assert_eq!(kept.settings.encryption_password, None, "secrets are split off the settings");
+    }
+}

@@ -1,0 +1,116 @@
+//! Tasks in PostgreSQL: the settings as JSON, the crypt secrets sealed and bound to
+//! `task:<id>`.
+
+use protocol::credentials::SecretMask;
+use protocol::tasks::{SyncTask, TaskParams};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use super::{CryptSecrets, ValidTask};
+use crate::crypto::{CannotDecrypt, SecretBox};
+
+fn label(id: i64) -> String {
+    format!("task:{id}")
+}
+
+fn seal(secrets: &SecretBox, id: i64, crypt: &Option<CryptSecrets>) -> Option<Vec<u8>> {
+    crypt.as_ref().map(|c| secrets.seal(&label(id), &serde_json::to_vec(c).expect("serialisable")))
+}
+
+/// A stored task with its crypt secrets opened (or why not).
+pub struct StoredTask {
+    pub task: SyncTask,
+    pub crypt: Option<Result<CryptSecrets, CannotDecrypt>>,
+}
+
+type Row = (i64, String, Option<Vec<u8>>, OffsetDateTime, OffsetDateTime);
+
+fn from_row(secrets: &SecretBox, (id, settings, sealed, created_at, updated_at): Row) -> sqlx::Result<StoredTask> {
+    let p: TaskParams = serde_json::from_str(&settings).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    let crypt = sealed.map(|s| secrets.open(&label(id), &s).and_then(|b| serde_json::from_slice::<CryptSecrets>(&b).map_err(|_| CannotDecrypt)));
+    let mask = |present: bool| present.then_some(SecretMask::SET);
+    let (has_password, has_salt) = match &crypt {
+        Some(Ok(c)) => (!c.password.is_empty(), !c.salt.is_empty()),
+        Some(Err(_)) => (true, true),
+        None => (false, false),
+    };
+    let task = SyncTask {
+        id,
+        description: p.description,
+        credentials: p.credentials,
+        direction: p.direction,
+        transfer_mode: p.transfer_mode,
+        path: p.path,
+        attributes: p.attributes,
+        include: p.include,
+        exclude: p.exclude,
+        pre_script: p.pre_script,
+        post_script: p.post_script,
+        bwlimit: p.bwlimit,
+        transfers: p.transfers,
+        follow_symlinks: p.follow_symlinks,
+        create_empty_src_dirs: p.create_empty_src_dirs,
+        encryption: p.encryption,
+        filename_encryption: p.filename_encryption,
+        encryption_password: mask(has_password),
+        encryption_salt: mask(has_salt),
+        schedule: p.schedule,
+        enabled: p.enabled,
+        max_delete: p.max_delete,
+        created_at: crate::auth::sessions::rfc3339(created_at),
+        updated_at: crate::auth::sessions::rfc3339(updated_at),
+    };
+    Ok(StoredTask { task, crypt })
+}
+
+const SELECT: &str = "SELECT id, settings, encryption_sealed, created_at, updated_at FROM sync_tasks";
+
+pub async fn list(pool: &PgPool, secrets: &SecretBox) -> sqlx::Result<Vec<StoredTask>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY lower(description), id")).fetch_all(pool).await?;
+    rows.into_iter().map(|r| from_row(secrets, r)).collect()
+}
+
+pub async fn get(pool: &PgPool, secrets: &SecretBox, id: i64) -> sqlx::Result<Option<StoredTask>> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1")).bind(id).fetch_optional(pool).await?;
+    row.map(|r| from_row(secrets, r)).transpose()
+}
+
+pub async fn create(pool: &PgPool, secrets: &SecretBox, t: &ValidTask) -> sqlx::Result<i64> {
+    let mut tx = pool.begin().await?;
+    let id: i64 = sqlx::query_scalar("SELECT nextval('sync_tasks_id_seq')").fetch_one(&mut *tx).await?;
+    sqlx::query("INSERT INTO sync_tasks (id, description, credential_id, enabled, settings, encryption_sealed) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(id)
+        .bind(&t.settings.description)
+        .bind(t.settings.credentials)
+        .bind(t.settings.enabled)
+        .bind(serde_json::to_string(&t.settings).expect("serialisable"))
+        .bind(seal(secrets, id, &t.crypt))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn update(pool: &PgPool, secrets: &SecretBox, id: i64, t: &ValidTask) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sync_tasks SET description = $2, credential_id = $3, enabled = $4, settings = $5, encryption_sealed = $6, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&t.settings.description)
+    .bind(t.settings.credentials)
+    .bind(t.settings.enabled)
+    .bind(serde_json::to_string(&t.settings).expect("serialisable"))
+    .bind(seal(secrets, id, &t.crypt))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("DELETE FROM sync_tasks WHERE id = $1").bind(id).execute(pool).await?.rows_affected() == 1)
+}
+
+/// `(id, description)` of the tasks that use a credential.
+pub async fn using_credential(pool: &PgPool, credential_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as("SELECT id, description FROM sync_tasks WHERE credential_id = $1 ORDER BY id").bind(credential_id).fetch_all(pool).await
+}
