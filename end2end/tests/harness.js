@@ -129,3 +129,17 @@ export async function startOAuthMock() {
   }
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }
+
+/** Adds an S3 credential for `s3` through the Credentials page. */
+export async function addS3Credential(page, s3, { name, accessKey, secretKey }) {
+  await page.getByRole("link", { name: "Credentials" }).click();
+  await page.getByTestId("add-credential").click();
+  await page.getByTestId("cred-name").fill(name);
+  await page.getByTestId("cred-provider").selectOption("s3");
+  await page.getByTestId("opt-provider").selectOption("Rclone");
+  await page.getByTestId("opt-endpoint").fill(s3.endpoint);
+  await page.getByTestId("opt-access_key_id").fill(accessKey);
+  await page.getByTestId("opt-secret_access_key").fill(secretKey);
+  await page.getByTestId("cred-save").click();
+  await page.locator(`[data-testid="credential-row"][data-name="${name}"]`).waitFor({ timeout: 15_000 });
+}

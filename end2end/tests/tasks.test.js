@@ -1,0 +1,68 @@
+// Creating a sync task through the form, with the remote folder picker browsing a real
+// S3 server (rclone serve s3).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { addS3Credential, dataDir, freePort, launchBrowser, logIn, screenshot, startS3, startServer } from "./harness.js";
+
+const keys = { accessKey: "AKIATASKSE2E", secretKey: "tasks-e2e-secret-31" };
+let server, browser, s3;
+
+before(async () => {
+  server = await startServer({ port: await freePort(), data: dataDir() });
+  s3 = await startS3(keys);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  s3?.stop();
+  await server?.stop();
+});
+
+test("a task is created with the folder picker and listed with its places", async () => {
+  const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-local-")));
+  const page = await browser.newPage();
+  await logIn(page, server.url);
+  await addS3Credential(page, s3, { name: "nas s3", ...keys });
+
+  await page.getByRole("link", { name: "Tasks" }).click();
+  await page.getByTestId("no-tasks").waitFor({ timeout: 15_000 });
+  await page.getByTestId("add-task").click();
+  await page.getByTestId("task-description").fill("photos backup");
+  await page.getByTestId("task-mode").selectOption("SYNC");
+  assert.match(await page.getByTestId("task-form").textContent(), /Sync deletes files at the destination/);
+  await page.getByTestId("task-path").fill("/no/such/folder");
+  await page.getByTestId("browse-remote").click();
+  await page.getByTestId("picker-entry").filter({ hasText: "backups" }).click();
+  assert.equal(await page.getByTestId("task-bucket").inputValue(), "backups");
+
+  // A bad time in the bandwidth timetable is caught before saving.
+  await page.getByTestId("bw-add").click();
+  await page.getByTestId("bw-time").fill("25:00");
+  await page.getByTestId("task-save").click();
+  await page.getByTestId("task-form").getByText("`25:00` is not a time between 00:00 and 23:59").waitFor({ timeout: 5_000 });
+  await page.getByTestId("bw-time").fill("08:00");
+  await page.getByTestId("bw-rate").fill("2");
+
+  // The server checks the local folder.
+  await page.getByTestId("task-save").click();
+  await page.getByTestId("task-form").getByText("does not exist").waitFor({ timeout: 15_000 });
+  await page.getByTestId("task-path").fill(local);
+  await screenshot(page, "task-form");
+  await page.getByTestId("task-save").click();
+
+  const row = page.locator('[data-testid="task-row"][data-name="photos backup"]');
+  await row.waitFor({ timeout: 15_000 });
+  assert.equal(await row.getByTestId("task-place").textContent(), `${local} → nas s3:backups`);
+  assert.match(await row.textContent(), /Push · sync/);
+  await screenshot(page, "task-list");
+
+  // Editing shows the saved timetable.
+  await row.getByTestId("task-edit").click();
+  assert.equal(await page.getByTestId("bw-time").inputValue(), "08:00");
+  assert.equal(await page.getByTestId("bw-rate").inputValue(), "2");
+  await page.close();
+});
