@@ -12,6 +12,7 @@ pub mod jsonrpc;
 pub mod method;
 pub mod oauth;
 pub mod providers;
+pub mod runs;
 pub mod system;
 pub mod tasks;
 pub mod validation;

@@ -46,6 +46,11 @@ pub const METHODS: &[&str] = &[
     crate::tasks::Update::NAME,
     crate::tasks::Delete::NAME,
     crate::tasks::Restore::NAME,
+    crate::runs::RunTask::NAME,
+    crate::runs::Abort::NAME,
+    crate::runs::List::NAME,
+    crate::runs::Get::NAME,
+    crate::runs::Log::NAME,
 ];
 
 /// The methods a socket may call before it has authenticated.

@@ -24,6 +24,8 @@ pub struct Settings {
     pub timezone: Option<String>,
     /// Folders tasks' local paths must lie under; empty allows anything but `/`.
     pub allowed_roots: Vec<PathBuf>,
+    /// How many sync runs may run at once.
+    pub max_concurrent_runs: usize,
 }
 
 impl Settings {
@@ -39,6 +41,7 @@ impl Settings {
             admin_password: None,
             timezone: None,
             allowed_roots: Vec::new(),
+            max_concurrent_runs: 1,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod crypto;
 pub mod db;
 pub mod http;
+pub mod logstore;
 pub mod oauth;
 pub mod providers;
 pub mod rclone;

@@ -47,6 +47,9 @@ struct ServeArgs {
     /// [default: anything but / itself].
     #[arg(long = "allowed-root", env = "CLOUDSYNC_ALLOWED_ROOTS", value_delimiter = ':')]
     allowed_roots: Vec<PathBuf>,
+    /// How many sync runs may run at the same time; others wait in order.
+    #[arg(long, env = "CLOUDSYNC_MAX_CONCURRENT_RUNS", default_value_t = 1)]
+    max_concurrent_runs: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -84,6 +87,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_password: std::env::var("CLOUDSYNC_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
         timezone: args.timezone,
         allowed_roots: args.allowed_roots,
+        max_concurrent_runs: args.max_concurrent_runs,
     };
     let app = Application::build(settings).await?;
     println!("cloudsync listening on http://{}", app.local_addr());

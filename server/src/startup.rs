@@ -51,6 +51,13 @@ impl Application {
             (None, None) => {}
         }
 
+        let interrupted = crate::runner::records::interrupt_leftovers(&db.pool).await?;
+        if interrupted > 0 {
+            tracing::warn!(interrupted, "runs left queued or running by the previous process are now INTERRUPTED");
+        }
+        let secrets = Arc::new(crate::crypto::SecretBox::new(&secret_seed, crate::backup::CREDENTIALS_PURPOSE));
+        let providers = Arc::new(crate::providers::ProviderCatalog::default());
+        let runner = crate::runner::Runner::new(db.pool.clone(), secrets.clone(), providers.clone(), rclone.path.clone(), settings.max_concurrent_runs);
         let api = Arc::new(ApiState {
             pool: db.pool.clone(),
             login_limiter: LoginRateLimiter::default(),
@@ -58,8 +65,9 @@ impl Application {
             postgres_version,
             data_dir,
             timezone: crate::system_facts::timezone(settings.timezone.as_deref()),
-            secrets: crate::crypto::SecretBox::new(&secret_seed, crate::backup::CREDENTIALS_PURPOSE),
-            providers: Default::default(),
+            secrets,
+            providers,
+            runner,
             secret_seed,
             oauth_logins: Default::default(),
             allowed_roots: crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()),
@@ -87,13 +95,19 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let router = http::router(HttpState { api: self.api.clone(), shutdown: stop_rx }, &self.settings.site_dir);
-        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: closing connections");
-                let _ = stop_tx.send(true);
-            })
-            .await;
+        let http = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing connections");
+            let _ = stop_tx.send(true);
+        });
+        // The API and the runner run side by side; the runner only ends with the process.
+        let served = tokio::select! {
+            served = http => served,
+            () = self.api.runner.clone().run_forever() => {
+                tracing::error!("the runner stopped unexpectedly");
+                Ok(())
+            }
+        };
         match &served {
             Ok(()) => tracing::info!("HTTP server stopped"),
             Err(e) => tracing::error!(error = %e, "HTTP server failed"),

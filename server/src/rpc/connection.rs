@@ -114,15 +114,19 @@ mod tests {
         let (in_tx, in_rx) = fmpsc::unbounded::<Inbound>();
         let (out_tx, out_rx) = fmpsc::unbounded::<String>();
         let (stop_tx, stop_rx) = watch::channel(false);
+        let pool = sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:9/none").unwrap();
+        let secrets = Arc::new(crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"));
+        let providers = Arc::new(crate::providers::ProviderCatalog::default());
         let state = Arc::new(ApiState {
-            pool: sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:9/none").unwrap(),
+            pool: pool.clone(),
             login_limiter: Default::default(),
             rclone: crate::rclone::RcloneStatus { path: "rclone".into(), version: None, problem: None },
             postgres_version: String::new(),
             data_dir: "/nonexistent".into(),
             timezone: "UTC".into(),
-            secrets: crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"),
-            providers: Default::default(),
+            secrets: secrets.clone(),
+            providers: providers.clone(),
+            runner: crate::runner::Runner::new(pool.clone(), secrets, providers, "rclone".into(), 1),
             secret_seed: crate::secret_seed::SecretSeed::from_bytes([0; 32]),
             oauth_logins: Default::default(),
             http: reqwest::Client::new(),

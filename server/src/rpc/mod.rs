@@ -8,6 +8,7 @@ pub mod connection;
 pub mod credentials;
 pub mod error;
 pub mod oauth;
+pub mod runs;
 pub mod system;
 pub mod tasks;
 
@@ -33,8 +34,8 @@ pub struct ApiState {
     pub data_dir: PathBuf,
     pub timezone: String,
     /// Seals and opens credential attributes (derived from the secret seed).
-    pub secrets: crate::crypto::SecretBox,
-    pub providers: crate::providers::ProviderCatalog,
+    pub secrets: std::sync::Arc<crate::crypto::SecretBox>,
+    pub providers: std::sync::Arc<crate::providers::ProviderCatalog>,
     /// For backups that include it.
     pub secret_seed: crate::secret_seed::SecretSeed,
     pub oauth_logins: crate::oauth::logins::OAuthLogins,
@@ -42,6 +43,7 @@ pub struct ApiState {
     pub http: reqwest::Client,
     /// Where tasks' local paths may be.
     pub allowed_roots: crate::tasks::AllowedRoots,
+    pub runner: crate::runner::Runner,
 }
 
 /// One connected socket: where it comes from and who it is logged in as.
@@ -116,7 +118,7 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option
 }
 
 async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
-    use protocol::{auth as a, config as cfg, credentials as c, oauth as o, providers as p, system as s, tasks as t};
+    use protocol::{auth as a, config as cfg, credentials as c, oauth as o, providers as p, runs as r, system as s, tasks as t};
     if !protocol::method::works_unauthenticated(method) {
         caller.require_user(&state.pool).await?;
     }
@@ -147,6 +149,11 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         t::Update::NAME => call::<t::Update, _>(params, |p| tasks::update(state, p)).await,
         t::Delete::NAME => call::<t::Delete, _>(params, |p| tasks::delete(state, p)).await,
         t::Restore::NAME => call::<t::Restore, _>(params, |p| tasks::restore(state, p)).await,
+        r::RunTask::NAME => call::<r::RunTask, _>(params, |p| runs::run(state, p)).await,
+        r::Abort::NAME => call::<r::Abort, _>(params, |p| runs::abort(state, p)).await,
+        r::List::NAME => call::<r::List, _>(params, |p| runs::list(state, p)).await,
+        r::Get::NAME => call::<r::Get, _>(params, |p| runs::get(state, p)).await,
+        r::Log::NAME => call::<r::Log, _>(params, |p| runs::log(state, p)).await,
         other => Err(ApiError::MethodNotFound(other.to_string())),
     }
 }

@@ -47,6 +47,10 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<SyncTask, ApiEr
 }
 
 pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
+    // A running task is stopped first; its run records go with it.
+    if state.runner.abort(p.id).await? {
+        tracing::info!(id = p.id, "stopped the task's run before deleting it");
+    }
     if !store::delete(&state.pool, p.id).await? {
         return Err(ApiError::NotFound(format!("task {} does not exist", p.id)));
     }

@@ -1,6 +1,13 @@
-//! The runner: the only part of cloudsync that starts rclone. Today it runs the short
-//! commands credentials need (`version`, `config providers`, listing a remote); the sync
-//! runs of the tasks issue will be queued and supervised here too.
+//! The runner: the only part of cloudsync that starts rclone. `rclone` starts it (for
+//! the short commands credentials need and for sync runs); `runs` queues and
+//! supervises task runs; `sync` builds a run's command line; `progress` reads rclone's
+//! JSON log; `records` keeps the run records.
 
 pub mod obscure;
+pub mod progress;
 pub mod rclone;
+pub mod records;
+pub mod runs;
+pub mod sync;
+
+pub use runs::Runner;

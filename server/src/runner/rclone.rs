@@ -56,6 +56,12 @@ impl RemoteEnv {
         env
     }
 
+    /// Adds another remote's variables (a crypt remote wrapping this one).
+    pub fn extend(&mut self, other: RemoteEnv) {
+        self.vars.extend(other.vars);
+        self.secrets.extend(other.secrets);
+    }
+
     /// Replaces every secret value in `text` with `***`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
@@ -81,8 +87,8 @@ pub struct Output {
     pub timed_out: bool,
 }
 
-/// Runs rclone to completion (or the deadline) and collects its output.
-pub async fn run(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>, deadline: Duration) -> std::io::Result<Output> {
+/// Starts rclone with stdout and stderr piped; the caller must read both.
+pub fn spawn(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>) -> std::io::Result<tokio::process::Child> {
     let mut cmd = tokio::process::Command::new(rclone);
     cmd.args(args)
         .env_clear()
@@ -104,7 +110,18 @@ pub async fn run(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>, d
             Ok(())
         });
     }
-    let mut child = cmd.spawn()?;
+    cmd.spawn()
+}
+
+/// Signals rclone's whole process group (rclone and anything it started).
+pub fn signal_group(pid: u32, signal: i32) {
+    // SAFETY: the child was started as the leader of its own process group.
+    unsafe { libc::killpg(pid as i32, signal) };
+}
+
+/// Runs rclone to completion (or the deadline) and collects its output.
+pub async fn run(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>, deadline: Duration) -> std::io::Result<Output> {
+    let mut child = spawn(rclone, args, remote)?;
     let pid = child.id().map(|p| p as i32);
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");

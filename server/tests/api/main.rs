@@ -9,6 +9,7 @@ mod embedded_cluster;
 mod http;
 mod jsonrpc;
 mod oauth;
+mod runs;
 mod storage;
 mod system;
 mod tasks;

@@ -55,7 +55,8 @@ impl StorageServer {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut cmd = Command::new(rclone_path());
-        cmd.args(["serve", kind]).arg(dir.path()).args(["--addr", &format!("127.0.0.1:{port}")]).args(extra);
+        // No directory cache: tests write into the served folder directly.
+        cmd.args(["serve", kind]).arg(dir.path()).args(["--addr", &format!("127.0.0.1:{port}"), "--dir-cache-time", "0s"]).args(extra);
         cmd.env("RCLONE_CONFIG", "/dev/null").stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().expect("rclone serve starts");
         wait_for_port(port, &mut child, &format!("rclone serve {kind}"));

@@ -1,0 +1,144 @@
+//! `task.run`, `task.abort` and `run.*`: running tasks and reading what happened.
+
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::IdParams;
+use crate::{method, Empty};
+
+method!(
+    /// Queues a run of the task; if it already has a queued or running run, returns that.
+    RunTask = "task.run", RunParams => RunStarted
+);
+method!(
+    /// Removes the task's queued run, or stops its running one (SIGTERM, SIGKILL after 10 s).
+    Abort = "task.abort", IdParams => Empty
+);
+method!(
+    /// Runs, newest first.
+    List = "run.list", ListParams => Vec<Run>
+);
+method!(
+    Get = "run.get", IdParams => Run
+);
+method!(
+    /// A run's log lines after `after_seq`, oldest first.
+    Log = "run.log", LogParams => Vec<LogLine>
+);
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunParams {
+    pub id: i64,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub run_id: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RunState {
+    Queued,
+    Running,
+    Success,
+    Failed,
+    Aborted,
+    /// The server stopped while the run was queued or running.
+    Interrupted,
+}
+
+impl RunState {
+    pub fn is_active(self) -> bool {
+        matches!(self, RunState::Queued | RunState::Running)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "QUEUED",
+            RunState::Running => "RUNNING",
+            RunState::Success => "SUCCESS",
+            RunState::Failed => "FAILED",
+            RunState::Aborted => "ABORTED",
+            RunState::Interrupted => "INTERRUPTED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunState> {
+        [RunState::Queued, RunState::Running, RunState::Success, RunState::Failed, RunState::Aborted, RunState::Interrupted]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// What rclone's stats say about a run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub bytes: u64,
+    pub total_bytes: u64,
+    /// 0 to 100.
+    pub percent: f64,
+    /// Bytes per second.
+    pub speed: f64,
+    /// Seconds, when rclone knows.
+    pub eta: Option<u64>,
+    pub transfers: u64,
+    pub total_transfers: u64,
+    pub checks: u64,
+    pub deletes: u64,
+    pub errors: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: i64,
+    pub task_id: i64,
+    pub state: RunState,
+    pub dry_run: bool,
+    /// RFC 3339, UTC.
+    pub queued_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub exit_code: Option<i32>,
+    /// One line saying why a run failed.
+    pub error: Option<String>,
+    /// The last stats (final ones once the run ended).
+    pub stats: Option<Progress>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    #[serde(default)]
+    pub task_id: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Only runs with an id below this (paging).
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogParams {
+    pub id: i64,
+    #[serde(default)]
+    pub after_seq: i64,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// 1, 2, 3… per run.
+    pub seq: i64,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// `error`, `warning`, `notice`, `info` or `debug`.
+    pub level: String,
+    /// `rclone`, `runner`, `pre_script` or `post_script`.
+    pub source: String,
+    pub message: String,
+}

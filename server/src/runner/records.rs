@@ -1,0 +1,74 @@
+//! Run records in `runs`: state, times, exit code, error line and final stats. The log
+//! lines are elsewhere (`logstore`).
+
+use protocol::runs::{Progress, Run, RunState};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use crate::auth::sessions::rfc3339;
+
+type Row = (i64, i64, String, bool, OffsetDateTime, Option<OffsetDateTime>, Option<OffsetDateTime>, Option<i32>, Option<String>, Option<String>);
+
+const SELECT: &str = "SELECT id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats FROM runs";
+
+fn from_row((id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats): Row) -> Run {
+    Run {
+        id,
+        task_id,
+        state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
+        dry_run,
+        queued_at: rfc3339(queued_at),
+        started_at: started_at.map(rfc3339),
+        finished_at: finished_at.map(rfc3339),
+        exit_code,
+        error,
+        stats: stats.and_then(|s| serde_json::from_str::<Progress>(&s).ok()),
+    }
+}
+
+pub async fn insert_queued(pool: &PgPool, task_id: i64, dry_run: bool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("INSERT INTO runs (task_id, state, dry_run) VALUES ($1, 'QUEUED', $2) RETURNING id").bind(task_id).bind(dry_run).fetch_one(pool).await
+}
+
+pub async fn mark_running(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE runs SET state = 'RUNNING', started_at = now() WHERE id = $1").bind(id).execute(pool).await?;
+    Ok(())
+}
+
+pub async fn finish(pool: &PgPool, id: i64, state: RunState, exit_code: Option<i32>, error: Option<&str>, stats: Option<&Progress>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE runs SET state = $2, finished_at = now(), exit_code = $3, error = $4, stats = $5 WHERE id = $1")
+        .bind(id)
+        .bind(state.as_str())
+        .bind(exit_code)
+        .bind(error)
+        .bind(stats.map(|s| serde_json::to_string(s).expect("serialisable")))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// At start: runs a previous process left queued or running did not finish.
+pub async fn interrupt_leftovers(pool: &PgPool) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE runs SET state = 'INTERRUPTED', finished_at = now(), error = 'the server stopped before this run finished' WHERE state IN ('QUEUED', 'RUNNING')",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+pub async fn get(pool: &PgPool, id: i64) -> sqlx::Result<Option<Run>> {
+    Ok(sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE id = $1")).bind(id).fetch_optional(pool).await?.map(from_row))
+}
+
+pub async fn list(pool: &PgPool, task_id: Option<i64>, before: Option<i64>, limit: i64) -> sqlx::Result<Vec<Run>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "{SELECT} WHERE ($1::bigint IS NULL OR task_id = $1) AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(task_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}

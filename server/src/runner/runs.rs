@@ -1,0 +1,270 @@
+//! The run queue and the runs themselves. `Runner` owns the queue (FIFO), the running
+//! runs and their cancellation handles: by default one sync runs at a time across the
+//! server, a task never has two active runs, and two tasks whose local folders overlap
+//! never run together. Each run starts rclone through `runner::rclone`, turns its JSON
+//! log into progress and log lines, and records how it ended.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::runs::{Progress, RunState};
+use sqlx::PgPool;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::sync::{oneshot, Mutex, Notify};
+
+use super::progress::{self, RcloneLine};
+use super::records;
+use crate::crypto::SecretBox;
+use crate::logstore::LogWriter;
+use crate::providers::ProviderCatalog;
+
+/// How long a stopped rclone gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    secrets: Arc<SecretBox>,
+    providers: Arc<ProviderCatalog>,
+    rclone: PathBuf,
+    max_concurrent: usize,
+    state: Mutex<Queue>,
+    wake: Notify,
+}
+
+struct Queued {
+    run_id: i64,
+    task_id: i64,
+    dry_run: bool,
+    path: PathBuf,
+}
+
+struct Active {
+    run_id: i64,
+    path: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Queued>,
+    running: HashMap<i64, Active>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("task {0} does not exist")]
+    NoSuchTask(i64),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+fn overlaps(a: &Path, b: &Path) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+impl Runner {
+    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, providers: Arc<ProviderCatalog>, rclone: PathBuf, max_concurrent: usize) -> Runner {
+        Runner {
+            inner: Arc::new(Inner { pool, secrets, providers, rclone, max_concurrent: max_concurrent.max(1), state: Mutex::new(Queue::default()), wake: Notify::new() }),
+        }
+    }
+
+    /// Queues a run; returns the task's active run instead if it has one.
+    pub async fn enqueue(&self, task_id: i64, dry_run: bool) -> Result<i64, RunError> {
+        let task = crate::tasks::store::get(&self.inner.pool, &self.inner.secrets, task_id).await?.ok_or(RunError::NoSuchTask(task_id))?;
+        let mut q = self.inner.state.lock().await;
+        if let Some(a) = q.running.get(&task_id) {
+            return Ok(a.run_id);
+        }
+        if let Some(w) = q.waiting.iter().find(|w| w.task_id == task_id) {
+            return Ok(w.run_id);
+        }
+        let run_id = records::insert_queued(&self.inner.pool, task_id, dry_run).await?;
+        q.waiting.push_back(Queued { run_id, task_id, dry_run, path: PathBuf::from(&task.task.path) });
+        drop(q);
+        self.inner.wake.notify_one();
+        Ok(run_id)
+    }
+
+    /// Removes a queued run or stops a running one. Returns whether there was one.
+    pub async fn abort(&self, task_id: i64) -> sqlx::Result<bool> {
+        let mut q = self.inner.state.lock().await;
+        if let Some(pos) = q.waiting.iter().position(|w| w.task_id == task_id) {
+            let w = q.waiting.remove(pos).expect("position is valid");
+            drop(q);
+            records::finish(&self.inner.pool, w.run_id, RunState::Aborted, None, Some("aborted before it started"), None).await?;
+            return Ok(true);
+        }
+        if let Some(a) = q.running.get_mut(&task_id) {
+            if let Some(stop) = a.stop.take() {
+                let _ = stop.send(());
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Starts queued runs as slots free up, until the process ends.
+    pub async fn run_forever(self) {
+        loop {
+            self.start_what_fits().await;
+            self.inner.wake.notified().await;
+        }
+    }
+
+    async fn start_what_fits(&self) {
+        let mut q = self.inner.state.lock().await;
+        let mut i = 0;
+        while q.running.len() < self.inner.max_concurrent && i < q.waiting.len() {
+            let busy = q.running.values().any(|a| overlaps(&a.path, &q.waiting[i].path));
+            if busy {
+                i += 1;
+                continue;
+            }
+            let next = q.waiting.remove(i).expect("index checked");
+            let (stop_tx, stop_rx) = oneshot::channel();
+            q.running.insert(next.task_id, Active { run_id: next.run_id, path: next.path.clone(), stop: Some(stop_tx) });
+            let me = self.clone();
+            tokio::spawn(async move {
+                let (task_id, run_id) = (next.task_id, next.run_id);
+                if let Err(e) = me.execute(run_id, task_id, next.dry_run, stop_rx).await {
+                    tracing::error!(run_id, error = %e, "recording a run failed");
+                }
+                me.inner.state.lock().await.running.remove(&task_id);
+                me.inner.wake.notify_one();
+            });
+        }
+    }
+
+    async fn execute(&self, run_id: i64, task_id: i64, dry_run: bool, mut stop: oneshot::Receiver<()>) -> sqlx::Result<()> {
+        let pool = &self.inner.pool;
+        records::mark_running(pool, run_id).await?;
+        let mut log = LogWriter::new(pool.clone(), run_id);
+        let command = match self.prepare(task_id, dry_run).await {
+            Ok(c) => c,
+            Err(why) => {
+                log.push("error", "runner", &why);
+                log.flush().await?;
+                return records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await;
+            }
+        };
+        log.push("info", "runner", &format!("starting rclone {}", command.args.first().and_then(|a| a.to_str()).unwrap_or("")));
+        let mut child = match super::rclone::spawn(&self.inner.rclone, &command.args, Some(&command.remote)) {
+            Ok(c) => c,
+            Err(e) => {
+                let why = format!("cannot start rclone at {}: {e}", self.inner.rclone.display());
+                log.push("error", "runner", &why);
+                log.flush().await?;
+                return records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await;
+            }
+        };
+        let pid = child.id();
+        let mut stdout = child.stdout.take().expect("piped");
+        let drain_stdout = tokio::spawn(async move {
+            let mut sink = Vec::new();
+            let _ = stdout.read_to_end(&mut sink).await;
+        });
+        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+        let mut last_stats: Option<Progress> = None;
+        let mut last_error: Option<String> = None;
+        // rclone's crypt skips files it cannot decrypt and still exits 0; a run that
+        // meets any must fail loudly instead of reporting success with nothing done.
+        let mut undecryptable = 0u64;
+        let mut aborted = false;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => match progress::parse(&line) {
+                        RcloneLine::Stats(p) => last_stats = Some(p),
+                        RcloneLine::Log { mut level, message } => {
+                            let message = command.remote.redact(&message);
+                            if message.contains("undecryptable") || message.contains("failed to authenticate decrypted block") {
+                                undecryptable += 1;
+                                level = "error".into();
+                            }
+                            if matches!(level.as_str(), "error" | "critical" | "fatal") {
+                                last_error = Some(message.clone());
+                            }
+                            log.push(&level, "rclone", &message);
+                        }
+                    },
+                    _ => break,
+                },
+                _ = &mut stop, if !aborted => {
+                    aborted = true;
+                    log.push("warning", "runner", "stopping rclone (SIGTERM) on request");
+                    if let Some(pid) = pid {
+                        super::rclone::signal_group(pid, libc::SIGTERM);
+                    }
+                    kill_at = Some(tokio::time::Instant::now() + KILL_GRACE);
+                }
+                _ = tick.tick() => {
+                    if let (Some(at), Some(pid)) = (kill_at, pid) {
+                        if tokio::time::Instant::now() >= at {
+                            super::rclone::signal_group(pid, libc::SIGKILL);
+                            kill_at = None;
+                        }
+                    }
+                    log.flush_if_due().await?;
+                }
+            }
+        }
+        let status = child.wait().await;
+        let _ = drain_stdout.await;
+        let code = status.as_ref().ok().and_then(|s| s.code());
+        let errors = last_stats.as_ref().map_or(0, |s| s.errors);
+        let (state, error) = if aborted {
+            (RunState::Aborted, Some("stopped on request".to_string()))
+        } else if undecryptable > 0 {
+            let why = format!("{undecryptable} item(s) on the remote cannot be decrypted with this task's encryption password and salt; check them");
+            (RunState::Failed, Some(why))
+        } else if code == Some(0) && errors == 0 {
+            (RunState::Success, None)
+        } else {
+            let why = last_error.unwrap_or_else(|| match code {
+                Some(c) => format!("rclone exited with code {c}"),
+                None => "rclone was killed by a signal".to_string(),
+            });
+            (RunState::Failed, Some(why))
+        };
+        log.push(if state == RunState::Success { "info" } else { "error" }, "runner", &format!("run ended: {}", state.as_str()));
+        log.flush().await?;
+        records::finish(pool, run_id, state, code, error.as_deref(), last_stats.as_ref()).await
+    }
+
+    /// The rclone command of a task, or why it cannot run.
+    async fn prepare(&self, task_id: i64, dry_run: bool) -> Result<super::sync::SyncCommand, String> {
+        let pool = &self.inner.pool;
+        let task = crate::tasks::store::get(pool, &self.inner.secrets, task_id)
+            .await
+            .map_err(|e| format!("cannot load the task: {e}"))?
+            .ok_or_else(|| format!("task {task_id} no longer exists"))?;
+        let crypt = match task.crypt {
+            Some(Err(e)) => return Err(format!("the task's encryption settings: {e}")),
+            Some(Ok(c)) => Some(c),
+            None => None,
+        };
+        let cred = crate::credentials::store::get(pool, &self.inner.secrets, task.task.credentials)
+            .await
+            .map_err(|e| format!("cannot load the credential: {e}"))?
+            .ok_or_else(|| format!("credential {} no longer exists", task.task.credentials))?;
+        let attrs = cred.attributes.map_err(|e| format!("credential “{}”: {e}; enter its settings again", cred.name))?;
+        let provider = self
+            .inner
+            .providers
+            .find(&self.inner.rclone, &cred.provider)
+            .await
+            .map_err(|e| format!("cannot read rclone's providers: {e}"))?
+            .ok_or_else(|| format!("the installed rclone has no backend `{}`", cred.provider))?;
+        Ok(super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run))
+    }
+}

@@ -1,0 +1,272 @@
+//! Running tasks with the real rclone against real servers: every direction and mode,
+//! dry runs, the one-at-a-time queue, abort, encryption, and the stored logs.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, RpcClient, TestApp};
+use crate::storage::StorageServer;
+
+async fn credential(c: &mut RpcClient, server: &StorageServer, name: &str) -> i64 {
+    let (provider, attrs) = server.credential();
+    c.call("credential.create", json!({"name": name, "provider": provider, "attributes": attrs})).await.unwrap()["id"].as_i64().unwrap()
+}
+
+async fn make_task(c: &mut RpcClient, cred: i64, direction: &str, mode: &str, local: &Path, bucket: &str, folder: &str, extra: Value) -> i64 {
+    let mut t = json!({"description": format!("{direction} {mode} {}", local.display()), "credentials": cred, "direction": direction,
+                       "transfer_mode": mode, "path": local, "attributes": {"bucket": bucket, "folder": folder}});
+    if let (Some(t), Some(extra)) = (t.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+    c.call("task.create", t).await.unwrap()["id"].as_i64().unwrap()
+}
+
+/// Waits until the run has ended (60 s at most) and returns it.
+async fn finished(c: &mut RpcClient, run_id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let run = c.call("run.get", json!({"id": run_id})).await.unwrap();
+        if !matches!(run["state"].as_str(), Some("QUEUED" | "RUNNING")) {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "run {run_id} did not end: {run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn run_to_end(c: &mut RpcClient, task: i64, dry_run: bool) -> Value {
+    let run_id = c.call("task.run", json!({"id": task, "dry_run": dry_run})).await.unwrap()["run_id"].as_i64().unwrap();
+    finished(c, run_id).await
+}
+
+fn write(p: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.push(p.strip_prefix(base).unwrap().display().to_string());
+                }
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Push and pull × sync, copy and move, checking names and bytes on the other side.
+async fn every_direction_and_mode(app: &TestApp, server: &StorageServer, bucket: &str) {
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, server, "store").await;
+    let remote = |folder: &str| if bucket.is_empty() { server.root().join(folder) } else { server.root().join(bucket).join(folder) };
+    if !bucket.is_empty() {
+        server.mkdir(bucket);
+    }
+    let big = pattern(300_000);
+
+    for mode in ["COPY", "SYNC", "MOVE"] {
+        // Push.
+        let local = tempfile::tempdir().unwrap();
+        write(&local.path().join("a.txt"), b"alpha");
+        write(&local.path().join("sub/b.bin"), &big);
+        let folder = format!("push-{}", mode.to_lowercase());
+        write(&remote(&folder).join("stale.txt"), b"old");
+        let task = make_task(&mut c, cred, "PUSH", mode, local.path(), bucket, &folder, json!({})).await;
+        let run = run_to_end(&mut c, task, false).await;
+        assert_eq!(run["state"], "SUCCESS", "PUSH {mode}: {run}");
+        assert_eq!(std::fs::read(remote(&folder).join("a.txt")).unwrap(), b"alpha", "PUSH {mode}");
+        assert_eq!(std::fs::read(remote(&folder).join("sub/b.bin")).unwrap(), big, "PUSH {mode}");
+        assert_eq!(remote(&folder).join("stale.txt").exists(), mode != "SYNC", "PUSH {mode}: only sync deletes extra files");
+        assert_eq!(names(local.path()).is_empty(), mode == "MOVE", "PUSH {mode}: only move empties the source");
+
+        // Pull.
+        let folder = format!("pull-{}", mode.to_lowercase());
+        write(&remote(&folder).join("c.txt"), b"gamma");
+        write(&remote(&folder).join("deep/d.bin"), &big);
+        let local = tempfile::tempdir().unwrap();
+        write(&local.path().join("extra.txt"), b"mine");
+        let task = make_task(&mut c, cred, "PULL", mode, local.path(), bucket, &folder, json!({})).await;
+        let run = run_to_end(&mut c, task, false).await;
+        assert_eq!(run["state"], "SUCCESS", "PULL {mode}: {run}");
+        assert_eq!(std::fs::read(local.path().join("c.txt")).unwrap(), b"gamma", "PULL {mode}");
+        assert_eq!(std::fs::read(local.path().join("deep/d.bin")).unwrap(), big, "PULL {mode}");
+        assert_eq!(local.path().join("extra.txt").exists(), mode != "SYNC", "PULL {mode}");
+        assert_eq!(remote(&folder).join("c.txt").exists(), mode != "MOVE", "PULL {mode}");
+    }
+}
+
+#[tokio::test]
+async fn every_direction_and_mode_against_s3() {
+    let app = spawn_app().await;
+    every_direction_and_mode(&app, &StorageServer::s3(), "bucket1").await;
+}
+
+#[tokio::test]
+async fn every_direction_and_mode_against_sftp() {
+    let app = spawn_app().await;
+    every_direction_and_mode(&app, &StorageServer::sftp(), "").await;
+}
+
+#[tokio::test]
+async fn a_dry_run_changes_nothing_and_logs_what_it_would_do() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("dry");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    write(&local.path().join("would-copy.txt"), b"x");
+    let task = make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "dry", "", json!({})).await;
+    let run = run_to_end(&mut c, task, true).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    assert_eq!(run["dry_run"], true);
+    assert!(names(&s3.root().join("dry")).is_empty(), "nothing was copied");
+    let log = c.call("run.log", json!({"id": run["id"], "after_seq": 0})).await.unwrap();
+    let lines = log.as_array().unwrap();
+    let text: Vec<String> = lines.iter().map(|l| l["message"].as_str().unwrap().to_string()).collect();
+    assert!(text.iter().any(|m| m.contains("would-copy.txt") && m.contains("dry-run")), "{text:#?}");
+    let seqs: Vec<i64> = lines.iter().map(|l| l["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "sequence numbers 1, 2, 3…");
+    let tail = c.call("run.log", json!({"id": run["id"], "after_seq": seqs.len() as i64 - 1})).await.unwrap();
+    assert_eq!(tail.as_array().unwrap().len(), 1, "after_seq returns only later lines");
+}
+
+#[tokio::test]
+async fn runs_go_one_at_a_time_and_a_task_never_has_two() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("queue");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let mut tasks = Vec::new();
+    let mut dirs = Vec::new();
+    for i in 0..3 {
+        let local = tempfile::tempdir().unwrap();
+        write(&local.path().join("f.bin"), &pattern(1_000_000));
+        // 2 MiB/s: each run takes about half a second.
+        let bw = json!({"bwlimit": [{"time": "00:00", "bandwidth": 2_097_152}]});
+        tasks.push(make_task(&mut c, cred, "PUSH", "COPY", local.path(), "queue", &format!("t{i}"), bw).await);
+        dirs.push(local);
+    }
+    let mut runs = Vec::new();
+    for t in &tasks {
+        let first = c.call("task.run", json!({"id": t})).await.unwrap()["run_id"].clone();
+        let again = c.call("task.run", json!({"id": t})).await.unwrap()["run_id"].clone();
+        assert_eq!(first, again, "asking again returns the active run");
+        runs.push(first.as_i64().unwrap());
+    }
+    let mut spans = Vec::new();
+    for r in &runs {
+        let run = finished(&mut c, *r).await;
+        assert_eq!(run["state"], "SUCCESS", "{run}");
+        spans.push((run["started_at"].as_str().unwrap().to_string(), run["finished_at"].as_str().unwrap().to_string()));
+    }
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "runs overlapped: {spans:?}");
+    }
+    assert_eq!(c.call("run.list", json!({})).await.unwrap().as_array().unwrap().len(), 3);
+}
+
+fn rclone_processes_mentioning(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|cmd| {
+            let text = String::from_utf8_lossy(cmd);
+            text.contains("rclone") && text.contains(marker)
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn abort_stops_a_running_sync_and_removes_a_queued_one() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("abort");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let slow_dir = tempfile::tempdir().unwrap();
+    write(&slow_dir.path().join("big.bin"), &pattern(20_000_000));
+    let slow = make_task(&mut c, cred, "PUSH", "COPY", slow_dir.path(), "abort", "slow", json!({"bwlimit": [{"time": "00:00", "bandwidth": 1_048_576}]})).await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = make_task(&mut c, cred, "PUSH", "COPY", other_dir.path(), "abort", "other", json!({})).await;
+
+    let running = c.call("task.run", json!({"id": slow})).await.unwrap()["run_id"].as_i64().unwrap();
+    let queued = c.call("task.run", json!({"id": other})).await.unwrap()["run_id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.call("run.get", json!({"id": running})).await.unwrap()["state"] != "RUNNING" {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(c.call("run.get", json!({"id": queued})).await.unwrap()["state"], "QUEUED", "one at a time");
+    c.call("task.abort", json!({"id": other})).await.unwrap();
+    assert_eq!(c.call("run.get", json!({"id": queued})).await.unwrap()["state"], "ABORTED");
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let marker = slow_dir.path().to_str().unwrap();
+    assert_eq!(rclone_processes_mentioning(marker), 1, "rclone is running");
+    let asked = Instant::now();
+    c.call("task.abort", json!({"id": slow})).await.unwrap();
+    let run = finished(&mut c, running).await;
+    assert!(asked.elapsed() < Duration::from_secs(2), "aborted within 2 s ({:?})", asked.elapsed());
+    assert_eq!(run["state"], "ABORTED");
+    assert_eq!(rclone_processes_mentioning(marker), 0, "no rclone process is left");
+    let log = c.call("run.log", json!({"id": running})).await.unwrap();
+    assert!(log.to_string().contains("stopping rclone"), "the log is kept: {log}");
+}
+
+#[tokio::test]
+async fn encrypted_push_then_pull_restores_identical_bytes_and_a_wrong_password_fails() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("vault");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let source = tempfile::tempdir().unwrap();
+    write(&source.path().join("secret-plans.txt"), b"the plans");
+    write(&source.path().join("photos/holiday.jpg"), &pattern(123_456));
+    let crypt = json!({"encryption": true, "filename_encryption": true, "encryption_password": "vault-pass-1", "encryption_salt": "vault-salt-2"});
+    let push = make_task(&mut c, cred, "PUSH", "SYNC", source.path(), "vault", "enc", crypt.clone()).await;
+    assert_eq!(run_to_end(&mut c, push, false).await["state"], "SUCCESS");
+    let stored = names(&s3.root().join("vault/enc"));
+    assert_eq!(stored.len(), 2);
+    for n in &stored {
+        assert!(!n.contains("secret-plans") && !n.contains("holiday") && !n.contains("photos"), "plaintext name on the remote: {n}");
+    }
+    for n in &stored {
+        let bytes = std::fs::read(s3.root().join("vault/enc").join(n)).unwrap();
+        assert!(!bytes.windows(9).any(|w| w == b"the plans"), "plaintext content on the remote");
+    }
+
+    let restored = tempfile::tempdir().unwrap();
+    let pull = make_task(&mut c, cred, "PULL", "COPY", restored.path(), "vault", "enc", crypt).await;
+    assert_eq!(run_to_end(&mut c, pull, false).await["state"], "SUCCESS");
+    assert_eq!(std::fs::read(restored.path().join("secret-plans.txt")).unwrap(), b"the plans");
+    assert_eq!(std::fs::read(restored.path().join("photos/holiday.jpg")).unwrap(), pattern(123_456));
+
+    let wrong = tempfile::tempdir().unwrap();
+    let bad = json!({"encryption": true, "filename_encryption": true, "encryption_password": "not-the-password", "encryption_salt": "vault-salt-2"});
+    let pull = make_task(&mut c, cred, "PULL", "COPY", wrong.path(), "vault", "enc", bad).await;
+    let run = run_to_end(&mut c, pull, false).await;
+    assert_eq!(run["state"], "FAILED", "a wrong crypt password fails loudly: {run}");
+    assert!(run["error"].as_str().is_some_and(|e| !e.is_empty()));
+    assert!(names(wrong.path()).is_empty());
+}
