@@ -7,6 +7,7 @@
 pub mod pages;
 pub mod rpc;
 mod shell;
+pub mod ticker;
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;

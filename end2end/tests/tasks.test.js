@@ -2,7 +2,7 @@
 // S3 server (rclone serve s3).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, realpathSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addS3Credential, dataDir, freePort, launchBrowser, logIn, screenshot, startS3, startServer } from "./harness.js";
@@ -24,6 +24,7 @@ after(async () => {
 
 test("a task is created with the folder picker and listed with its places", async () => {
   const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-local-")));
+  writeFileSync(join(local, "hello.txt"), "hello from the browser test");
   const page = await browser.newPage();
   await logIn(page, server.url);
   await addS3Credential(page, s3, { name: "nas s3", ...keys });
@@ -60,7 +61,25 @@ test("a task is created with the folder picker and listed with its places", asyn
   assert.match(await row.textContent(), /Push · sync/);
   await screenshot(page, "task-list");
 
+  // Run it: the state follows the run, the bytes arrive, the log tells what happened.
+  assert.equal(await row.getByTestId("task-state").textContent(), "never run");
+  await row.getByTestId("task-run").click();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="task-row"] [data-testid="task-state"]')?.textContent === "SUCCESS",
+    null, { timeout: 60_000 });
+  assert.equal(readFileSync(join(s3.dir, "backups", "hello.txt"), "utf8"), "hello from the browser test");
+  await screenshot(page, "task-list-after-run");
+  await row.getByTestId("task-state").click();
+  const log = page.getByTestId("log-lines");
+  await log.getByText("hello.txt: Copied (new)").waitFor({ timeout: 15_000 });
+  assert.equal(await page.getByTestId("run-state").textContent(), "SUCCESS");
+  await page.getByTestId("log-level").selectOption("error");
+  assert.equal(await log.getByText("hello.txt: Copied (new)").count(), 0, "the level filter hides info lines");
+  await page.getByTestId("log-level").selectOption("all");
+  await screenshot(page, "run-log");
+
   // Editing shows the saved timetable.
+  await page.getByRole("link", { name: "Tasks" }).click();
   await row.getByTestId("task-edit").click();
   assert.equal(await page.getByTestId("bw-time").inputValue(), "08:00");
   assert.equal(await page.getByTestId("bw-rate").inputValue(), "2");

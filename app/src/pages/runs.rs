@@ -1,13 +1,174 @@
-//! The Runs page (a placeholder until its issue lands).
+//! The Runs page: the history of runs across tasks, and a run's log, which follows the
+//! end while the run is active unless the user scrolls up, with a level filter, a text
+//! search and a download.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use protocol::credentials::IdParams;
+use protocol::runs::{Get as GetRun, List, ListParams, Log, LogLine, LogParams, Run, RunState};
+use protocol::tasks;
+use protocol::Empty;
+
+use crate::rpc;
+use crate::ticker::{human_bytes, ticker};
 
 #[component]
 pub fn RunsPage() -> impl IntoView {
+    let tick = ticker(std::time::Duration::from_millis(1500));
+    let runs = LocalResource::new(move || {
+        tick.track();
+        rpc::call::<List>(ListParams { task_id: None, limit: Some(100), before: None })
+    });
+    let task_names = LocalResource::new(|| rpc::call::<tasks::List>(Empty {}));
+    let query = use_query_map();
+    let selected = Memo::new(move |_| query.with(|q| q.get("run").and_then(|v| v.parse::<i64>().ok())));
+
     view! {
         <section data-testid="page-runs">
             <h2>"Runs"</h2>
-            <p class="muted">"Runs: live progress and logs of every sync. Coming soon."</p>
+            {move || selected.get().map(|id| view! { <RunLog id=id/> })}
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let names = task_names.await.unwrap_or_default();
+                    match runs.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-runs">"No runs yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="list" data-testid="run-list">
+                                <thead><tr><th>"Run"</th><th>"Task"</th><th>"State"</th><th>"Started"</th><th>"Transferred"</th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|r| {
+                                        let task = names.iter().find(|t| t.id == r.task_id).map(|t| t.description.clone()).unwrap_or_else(|| format!("task {}", r.task_id));
+                                        view! { <RunRow run=r task=task/> }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
+    }
+}
+
+#[component]
+fn RunRow(run: Run, task: String) -> impl IntoView {
+    let class = match run.state {
+        RunState::Success => "badge ok",
+        RunState::Queued | RunState::Running => "badge wait",
+        _ => "badge bad",
+    };
+    let moved = run.stats.as_ref().map(|s| human_bytes(s.bytes as f64)).unwrap_or_default();
+    view! {
+        <tr data-testid="run-row">
+            <td data-label="Run"><a href=format!("/runs?run={}", run.id) data-testid="run-open">{format!("#{}", run.id)}</a></td>
+            <td data-label="Task">{task}</td>
+            <td data-label="State">
+                <span class=class>{run.state.as_str()}</span>
+                {run.dry_run.then(|| view! { <span class="badge">"dry run"</span> })}
+                {run.error.map(|e| view! { <div class="small error">{e}</div> })}
+            </td>
+            <td data-label="Started">{run.started_at.unwrap_or_else(|| "—".into()).chars().take(19).collect::<String>().replace('T', " ")}</td>
+            <td data-label="Transferred">{moved}</td>
+        </tr>
+    }
+}
+
+/// A run's log: fetched after the last seen `seq` while the run is active.
+#[component]
+fn RunLog(id: i64) -> impl IntoView {
+    let lines = RwSignal::new(Vec::<LogLine>::new());
+    let run = RwSignal::new(None::<Run>);
+    let level = RwSignal::new(String::from("all"));
+    let search = RwSignal::new(String::new());
+    let follow = RwSignal::new(true);
+    let tick = ticker(std::time::Duration::from_millis(1000));
+    let fetching = StoredValue::new(false);
+    let fetch = move || {
+        if fetching.get_value() || run.get_untracked().is_some_and(|r| !r.state.is_active() && !lines.with_untracked(Vec::is_empty)) {
+            return;
+        }
+        fetching.set_value(true);
+        leptos::task::spawn_local(async move {
+            let current = rpc::call::<GetRun>(IdParams { id }).await.ok();
+            let after_seq = lines.with_untracked(|l| l.last().map_or(0, |x| x.seq));
+            if let Ok(more) = rpc::call::<Log>(LogParams { id, after_seq, limit: Some(5000) }).await {
+                if !more.is_empty() {
+                    lines.update(|l| l.extend(more));
+                }
+            }
+            run.set(current);
+            fetching.set_value(false);
+        });
+    };
+    Effect::new(move |_| {
+        tick.track();
+        fetch();
+    });
+    let log_box = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        lines.track();
+        if follow.get_untracked() {
+            if let Some(el) = log_box.get() {
+                el.set_scroll_top(el.scroll_height());
+            }
+        }
+    });
+    let on_scroll = move |_| {
+        if let Some(el) = log_box.get() {
+            follow.set(el.scroll_top() + el.client_height() >= el.scroll_height() - 8);
+        }
+    };
+    let visible = move || {
+        let lvl = level.get();
+        let needle = search.get().to_lowercase();
+        lines.with(|l| {
+            l.iter()
+                .filter(|x| lvl == "all" || x.level == lvl)
+                .filter(|x| needle.is_empty() || x.message.to_lowercase().contains(&needle))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let download = move |_| {
+        let text: String = lines.with(|l| l.iter().map(|x| format!("{} {:7} {:8} {}\n", x.at, x.level, x.source, x.message)).collect());
+        let _ = super::system_backup::save_file_with_type(&format!("cloudsync-run-{id}.log"), &text, "text/plain");
+    };
+    view! {
+        <div class="card log" data-testid="run-log">
+            <div class="heading">
+                <h3>{format!("Run #{id}")}</h3>
+                <span data-testid="run-state">{move || run.get().map(|r| r.state.as_str().to_string()).unwrap_or_default()}</span>
+            </div>
+            {move || run.get().and_then(|r| r.stats).map(|s| view! {
+                <p class="small muted" data-testid="run-stats">
+                    {format!("{} of {} · {} of {} files · {} checks · {} deletes · {} errors",
+                        human_bytes(s.bytes as f64), human_bytes(s.total_bytes as f64), s.transfers, s.total_transfers, s.checks, s.deletes, s.errors)}
+                </p>
+            })}
+            <div class="row log-tools">
+                <select prop:value=move || level.get() on:change=move |ev| level.set(event_target_value(&ev)) data-testid="log-level">
+                    <option value="all">"All levels"</option>
+                    <option value="error">"Errors"</option>
+                    <option value="warning">"Warnings"</option>
+                    <option value="notice">"Notices"</option>
+                    <option value="info">"Info"</option>
+                </select>
+                <input placeholder="Search the log" data-testid="log-search" prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
+            </div>
+            <div class="log-lines" node_ref=log_box on:scroll=on_scroll data-testid="log-lines">
+                <For each=visible key=|l| l.seq let:l>
+                    <div class=format!("line {}", l.level)>
+                        <span class="seq">{l.seq}</span>" "
+                        <span class="lvl">{l.level.clone()}</span>" "
+                        <span class="msg">{l.message.clone()}</span>
+                    </div>
+                </For>
+            </div>
+            <div class="buttons">
+                <button type="button" on:click=download data-testid="log-download">"Download log"</button>
+                <a href="/runs" class="small">"Close"</a>
+            </div>
+        </div>
     }
 }

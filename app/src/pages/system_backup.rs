@@ -96,10 +96,15 @@ fn Report(report: ImportReport) -> impl IntoView {
 }
 
 /// Offers `text` to the browser as a file download.
-fn save_file(name: &str, text: &str) -> Result<(), JsValue> {
+pub fn save_file(name: &str, text: &str) -> Result<(), JsValue> {
+    save_file_with_type(name, text, "application/json")
+}
+
+/// The same with a MIME type.
+pub fn save_file_with_type(name: &str, text: &str, mime: &str) -> Result<(), JsValue> {
     let parts = js_sys::Array::of1(&JsValue::from_str(text));
     let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/json");
+    options.set_type(mime);
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options)?;
     let url = web_sys::Url::create_object_url_with_blob(&blob)?;
     let a: web_sys::HtmlAnchorElement = document().create_element("a")?.unchecked_into();

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use protocol::credentials::{self, Browse, BrowseParams, CloudCredential, CredentialState, IdParams, RemoteEntry};
 use protocol::tasks::{BwLimit, Create, Delete, Direction, List, RemoteLocation, SyncTask, TaskParams, TransferMode, Update as UpdateTask, UpdateParams};
+use protocol::runs::{Abort, ListParams, Run, RunParams, RunState, RunTask};
 use protocol::{Empty, RpcError};
 use serde_json::{json, Value};
 
@@ -21,6 +22,12 @@ pub fn TasksPage() -> impl IntoView {
     let creds = LocalResource::new(move || {
         reload.track();
         rpc::call::<credentials::List>(Empty {})
+    });
+    let tick = crate::ticker::ticker(std::time::Duration::from_millis(1000));
+    let runs = LocalResource::new(move || {
+        tick.track();
+        reload.track();
+        rpc::call::<protocol::runs::List>(ListParams { task_id: None, limit: Some(500), before: None })
     });
     let editing = RwSignal::new(None::<Option<SyncTask>>);
     let notice = RwSignal::new(None::<String>);
@@ -59,11 +66,13 @@ pub fn TasksPage() -> impl IntoView {
                         }.into_any(),
                         Ok(list) => view! {
                             <table class="list" data-testid="task-list">
-                                <thead><tr><th>"Task"</th><th>"What"</th><th>"Where"</th><th></th></tr></thead>
+                                <thead><tr><th>"Task"</th><th>"What"</th><th>"Where"</th><th>"Last run"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|t| {
                                         let cred = names.iter().find(|c| c.id == t.credentials).map(|c| c.name.clone()).unwrap_or_else(|| format!("credential {}", t.credentials));
-                                        view! { <TaskRow task=t credential=cred on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m))/> }
+                                        let id = t.id;
+                                        let last = Signal::derive(move || runs.get().and_then(|r| r.ok()).and_then(|list| list.into_iter().find(|r| r.task_id == id)));
+                                        view! { <TaskRow task=t credential=cred last_run=last on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m))/> }
                                     }).collect_view()}
                                 </tbody>
                             </table>
@@ -92,8 +101,21 @@ fn remote_path(a: &RemoteLocation) -> String {
 }
 
 #[component]
-fn TaskRow(task: SyncTask, credential: String, on_edit: Callback<SyncTask>, on_changed: Callback<Option<String>>) -> impl IntoView {
+fn TaskRow(task: SyncTask, credential: String, last_run: Signal<Option<Run>>, on_edit: Callback<SyncTask>, on_changed: Callback<Option<String>>) -> impl IntoView {
     let id = task.id;
+    let start = move |dry_run: bool| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = rpc::call::<RunTask>(RunParams { id, dry_run }).await {
+                leptos::logging::warn!("{e}");
+            }
+        });
+    };
+    let stop = move |_| {
+        leptos::task::spawn_local(async move {
+            let _ = rpc::call::<Abort>(IdParams { id }).await;
+        });
+    };
+    let active = move || last_run.get().is_some_and(|r| r.state.is_active());
     let description = task.description.clone();
     let error = RwSignal::new(None::<String>);
     let delete = move |_| {
@@ -120,12 +142,47 @@ fn TaskRow(task: SyncTask, credential: String, on_edit: Callback<SyncTask>, on_c
             </td>
             <td data-label="What">{describe(task.direction, task.transfer_mode)}</td>
             <td data-label="Where"><code data-testid="task-place">{place}</code></td>
+            <td data-label="Last run"><RunBadge run=last_run/></td>
             <td class="actions">
+                <Show when=move || !active() fallback=move || view! {
+                    <button data-testid="task-stop" class="danger" on:click=stop>"Stop"</button>
+                }>
+                    <button data-testid="task-run" on:click=move |_| start(false)>"Run now"</button>
+                    <button data-testid="task-dry-run" on:click=move |_| start(true)>"Dry run"</button>
+                </Show>
                 <button on:click=move |_| on_edit.run(edit.clone()) data-testid="task-edit">"Edit"</button>
                 <button class="danger" on:click=delete data-testid="task-delete">"Delete"</button>
                 {move || error.get().map(|e| view! { <div class="error small">{e}</div> })}
             </td>
         </tr>
+    }
+}
+
+/// The state of a task's last run, with progress while it runs; links to its log.
+#[component]
+pub fn RunBadge(run: Signal<Option<Run>>) -> impl IntoView {
+    move || match run.get() {
+        None => view! { <span class="badge" data-testid="task-state">"never run"</span> }.into_any(),
+        Some(r) => {
+            let class = match r.state {
+                RunState::Success => "badge ok",
+                RunState::Queued | RunState::Running => "badge wait",
+                _ => "badge bad",
+            };
+            let progress = (r.state == RunState::Running).then(|| r.stats.clone()).flatten().map(|p| {
+                let eta = p.eta.map(|s| format!(", {s} s left")).unwrap_or_default();
+                format!("{:.0}% · {}/s{eta}", p.percent, crate::ticker::human_bytes(p.speed))
+            });
+            let label = if r.dry_run { format!("{} (dry run)", r.state.as_str()) } else { r.state.as_str().to_string() };
+            view! {
+                <a href=format!("/runs?run={}", r.id) class=class data-testid="task-state">{label}</a>
+                {progress.map(|p| view! {
+                    <div class="progress"><div class="bar" style=format!("width: {:.0}%", r.stats.as_ref().map_or(0.0, |s| s.percent))></div></div>
+                    <div class="small muted" data-testid="task-progress">{p}</div>
+                })}
+                {r.error.map(|e| view! { <div class="small error">{e}</div> })}
+            }.into_any()
+        }
     }
 }
 
