@@ -26,6 +26,8 @@ pub struct Settings {
     pub allowed_roots: Vec<PathBuf>,
     /// How many sync runs may run at once.
     pub max_concurrent_runs: usize,
+    /// How many finished runs (with their logs) to keep per task.
+    pub keep_runs: usize,
 }
 
 impl Settings {
@@ -42,6 +44,7 @@ impl Settings {
             timezone: None,
             allowed_roots: Vec::new(),
             max_concurrent_runs: 1,
+            keep_runs: 50,
         }
     }
 

@@ -50,6 +50,9 @@ struct ServeArgs {
     /// How many sync runs may run at the same time; others wait in order.
     #[arg(long, env = "CLOUDSYNC_MAX_CONCURRENT_RUNS", default_value_t = 1)]
     max_concurrent_runs: usize,
+    /// How many finished runs, with their logs, to keep per task.
+    #[arg(long, env = "CLOUDSYNC_KEEP_RUNS", default_value_t = 50)]
+    keep_runs: usize,
 }
 
 fn main() -> std::process::ExitCode {
@@ -88,6 +91,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         timezone: args.timezone,
         allowed_roots: args.allowed_roots,
         max_concurrent_runs: args.max_concurrent_runs,
+        keep_runs: args.keep_runs,
     };
     let app = Application::build(settings).await?;
     println!("cloudsync listening on http://{}", app.local_addr());

@@ -57,7 +57,8 @@ impl Application {
         }
         let secrets = Arc::new(crate::crypto::SecretBox::new(&secret_seed, crate::backup::CREDENTIALS_PURPOSE));
         let providers = Arc::new(crate::providers::ProviderCatalog::default());
-        let runner = crate::runner::Runner::new(db.pool.clone(), secrets.clone(), providers.clone(), rclone.path.clone(), settings.max_concurrent_runs);
+        let runner = crate::runner::Runner::new(db.pool.clone(), secrets.clone(), providers.clone(), rclone.path.clone(), settings.max_concurrent_runs)
+            .keep_runs(settings.keep_runs);
         let api = Arc::new(ApiState {
             pool: db.pool.clone(),
             login_limiter: LoginRateLimiter::default(),

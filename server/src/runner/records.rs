@@ -72,3 +72,16 @@ pub async fn list(pool: &PgPool, task_id: Option<i64>, before: Option<i64>, limi
     .await?;
     Ok(rows.into_iter().map(from_row).collect())
 }
+
+/// Keeps the newest `keep` finished runs of a task (and their logs); older ones go.
+pub async fn prune(pool: &PgPool, task_id: i64, keep: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM runs WHERE task_id = $1 AND state NOT IN ('QUEUED', 'RUNNING')
+         AND id NOT IN (SELECT id FROM runs WHERE task_id = $1 ORDER BY id DESC LIMIT $2)",
+    )
+    .bind(task_id)
+    .bind(keep)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

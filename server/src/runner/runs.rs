@@ -34,6 +34,7 @@ struct Inner {
     providers: Arc<ProviderCatalog>,
     rclone: PathBuf,
     max_concurrent: usize,
+    keep_runs: i64,
     state: Mutex<Queue>,
     wake: Notify,
 }
@@ -65,6 +66,37 @@ pub enum RunError {
     Sql(#[from] sqlx::Error),
 }
 
+fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(c) => format!("exit code {c}"),
+        None => "killed by a signal".into(),
+    }
+}
+
+/// What scripts learn about the run: the task's description and places, never a secret.
+fn script_env(task: &protocol::tasks::SyncTask, run_id: i64, dry_run: bool) -> Vec<(String, String)> {
+    use protocol::tasks::{Direction, TransferMode};
+    let direction = match task.direction {
+        Direction::Push => "PUSH",
+        Direction::Pull => "PULL",
+    };
+    let mode = match task.transfer_mode {
+        TransferMode::Sync => "SYNC",
+        TransferMode::Copy => "COPY",
+        TransferMode::Move => "MOVE",
+    };
+    vec![
+        ("CLOUDSYNC_TASK_ID".into(), task.id.to_string()),
+        ("CLOUDSYNC_RUN_ID".into(), run_id.to_string()),
+        ("CLOUDSYNC_DESCRIPTION".into(), task.description.clone()),
+        ("CLOUDSYNC_DIRECTION".into(), direction.into()),
+        ("CLOUDSYNC_TRANSFER_MODE".into(), mode.into()),
+        ("CLOUDSYNC_PATH".into(), task.path.clone()),
+        ("CLOUDSYNC_REMOTE".into(), super::sync::remote_path(task)),
+        ("CLOUDSYNC_DRY_RUN".into(), dry_run.to_string()),
+    ]
+}
+
 fn overlaps(a: &Path, b: &Path) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
@@ -72,8 +104,24 @@ fn overlaps(a: &Path, b: &Path) -> bool {
 impl Runner {
     pub fn new(pool: PgPool, secrets: Arc<SecretBox>, providers: Arc<ProviderCatalog>, rclone: PathBuf, max_concurrent: usize) -> Runner {
         Runner {
-            inner: Arc::new(Inner { pool, secrets, providers, rclone, max_concurrent: max_concurrent.max(1), state: Mutex::new(Queue::default()), wake: Notify::new() }),
+            inner: Arc::new(Inner {
+                pool,
+                secrets,
+                providers,
+                rclone,
+                max_concurrent: max_concurrent.max(1),
+                keep_runs: 50,
+                state: Mutex::new(Queue::default()),
+                wake: Notify::new(),
+            }),
         }
+    }
+
+    /// How many finished runs (with their logs) to keep per task; the default is 50.
+    pub fn keep_runs(self, keep: usize) -> Runner {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("keep_runs is set before the runner is shared"));
+        inner.keep_runs = keep.max(1) as i64;
+        Runner { inner: Arc::new(inner) }
     }
 
     /// Queues a run; returns the task's active run instead if it has one.
@@ -137,6 +185,9 @@ impl Runner {
                 if let Err(e) = me.execute(run_id, task_id, next.dry_run, stop_rx).await {
                     tracing::error!(run_id, error = %e, "recording a run failed");
                 }
+                if let Err(e) = records::prune(&me.inner.pool, task_id, me.inner.keep_runs).await {
+                    tracing::warn!(task_id, error = %e, "removing old runs failed");
+                }
                 me.inner.state.lock().await.running.remove(&task_id);
                 me.inner.wake.notify_one();
             });
@@ -147,7 +198,7 @@ impl Runner {
         let pool = &self.inner.pool;
         records::mark_running(pool, run_id).await?;
         let mut log = LogWriter::new(pool.clone(), run_id);
-        let command = match self.prepare(task_id, dry_run).await {
+        let (task, command) = match self.prepare(task_id, dry_run).await {
             Ok(c) => c,
             Err(why) => {
                 log.push("error", "runner", &why);
@@ -155,6 +206,23 @@ impl Runner {
                 return records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await;
             }
         };
+        let env = script_env(&task, run_id, dry_run);
+        if !task.pre_script.trim().is_empty() {
+            log.push("info", "runner", "running the pre-script");
+            match super::scripts::run("pre_script", &task.pre_script, &env, &mut log, &mut stop).await {
+                super::scripts::ScriptOutcome::Exited(Some(0)) => {}
+                outcome => {
+                    let (state, why) = match outcome {
+                        super::scripts::ScriptOutcome::Aborted => (RunState::Aborted, "stopped on request during the pre-script".to_string()),
+                        super::scripts::ScriptOutcome::CouldNotStart(why) => (RunState::Failed, why),
+                        super::scripts::ScriptOutcome::Exited(code) => (RunState::Failed, format!("the pre-script failed ({}); rclone was not started", exit_text(code))),
+                    };
+                    log.push("error", "runner", &why);
+                    log.flush().await?;
+                    return records::finish(pool, run_id, state, None, Some(&why), None).await;
+                }
+            }
+        }
         log.push("info", "runner", &format!("starting rclone {}", command.args.first().and_then(|a| a.to_str()).unwrap_or("")));
         let mut child = match super::rclone::spawn(&self.inner.rclone, &command.args, Some(&command.remote)) {
             Ok(c) => c,
@@ -236,13 +304,30 @@ impl Runner {
             });
             (RunState::Failed, Some(why))
         };
+        let (state, error) = if state == RunState::Success && !task.post_script.trim().is_empty() {
+            let mut env = env;
+            env.push(("CLOUDSYNC_RESULT".into(), "SUCCESS".into()));
+            if let Some(s) = &last_stats {
+                env.push(("CLOUDSYNC_BYTES".into(), s.bytes.to_string()));
+                env.push(("CLOUDSYNC_FILES".into(), s.transfers.to_string()));
+            }
+            log.push("info", "runner", "running the post-script");
+            match super::scripts::run("post_script", &task.post_script, &env, &mut log, &mut stop).await {
+                super::scripts::ScriptOutcome::Exited(Some(0)) => (state, error),
+                super::scripts::ScriptOutcome::Aborted => (RunState::Aborted, Some("stopped on request during the post-script".to_string())),
+                super::scripts::ScriptOutcome::CouldNotStart(why) => (RunState::Failed, Some(why)),
+                super::scripts::ScriptOutcome::Exited(code) => (RunState::Failed, Some(format!("the transfer worked but the post-script failed ({})", exit_text(code)))),
+            }
+        } else {
+            (state, error)
+        };
         log.push(if state == RunState::Success { "info" } else { "error" }, "runner", &format!("run ended: {}", state.as_str()));
         log.flush().await?;
         records::finish(pool, run_id, state, code, error.as_deref(), last_stats.as_ref()).await
     }
 
     /// The rclone command of a task, or why it cannot run.
-    async fn prepare(&self, task_id: i64, dry_run: bool) -> Result<super::sync::SyncCommand, String> {
+    async fn prepare(&self, task_id: i64, dry_run: bool) -> Result<(protocol::tasks::SyncTask, super::sync::SyncCommand), String> {
         let pool = &self.inner.pool;
         let task = crate::tasks::store::get(pool, &self.inner.secrets, task_id)
             .await
@@ -265,6 +350,7 @@ impl Runner {
             .await
             .map_err(|e| format!("cannot read rclone's providers: {e}"))?
             .ok_or_else(|| format!("the installed rclone has no backend `{}`", cred.provider))?;
-        Ok(super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run))
+        let command = super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run);
+        Ok((task.task, command))
     }
 }

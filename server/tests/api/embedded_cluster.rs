@@ -154,3 +154,58 @@ fn a_seed_readable_by_others_stops_the_start_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("secret seed file {}: permissions 0644 are wider than 0600", seed.display())), "{err}");
 }
+
+#[tokio::test]
+async fn a_server_killed_mid_run_leaves_no_rclone_behind_and_the_run_becomes_interrupted() {
+    let s3 = crate::storage::StorageServer::s3();
+    s3.mkdir("killed");
+    let root = traversable_tempdir();
+    let data = root.path().join("data");
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("big.bin"), vec![7u8; 20_000_000]).unwrap();
+    let marker = local.path().to_str().unwrap().to_string();
+    let rclone_count = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .filter(|c| String::from_utf8_lossy(c).contains(&marker))
+            .count()
+    };
+
+    let mut server = start_server(&data, "kill-test-password");
+    let mut c = RpcClient::connect(&format!("ws://{}/api/ws", server.addr)).await;
+    c.login("admin", "kill-test-password").await.unwrap();
+    let (provider, attrs) = s3.credential();
+    let cred = c.call("credential.create", json!({"name": "s3", "provider": provider, "attributes": attrs})).await.unwrap()["id"].clone();
+    let task = c
+        .call(
+            "task.create",
+            json!({"description": "slow", "credentials": cred, "direction": "PUSH", "transfer_mode": "COPY", "path": local.path(),
+                   "attributes": {"bucket": "killed"}, "bwlimit": [{"time": "00:00", "bandwidth": 1048576}]}),
+        )
+        .await
+        .unwrap()["id"]
+        .clone();
+    let run = c.call("task.run", json!({"id": task})).await.unwrap()["run_id"].clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while rclone_count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "rclone started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while rclone_count() > 0 {
+        assert!(std::time::Instant::now() < deadline, "rclone outlived the server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let server = start_server(&data, "kill-test-password");
+    let mut c = RpcClient::connect(&format!("ws://{}/api/ws", server.addr)).await;
+    c.login("admin", "kill-test-password").await.unwrap();
+    let after = c.call("run.get", json!({"id": run})).await.unwrap();
+    assert_eq!(after["state"], "INTERRUPTED", "{after}");
+}

@@ -270,3 +270,91 @@ async fn encrypted_push_then_pull_restores_identical_bytes_and_a_wrong_password_
     assert!(run["error"].as_str().is_some_and(|e| !e.is_empty()));
     assert!(names(wrong.path()).is_empty());
 }
+
+#[tokio::test]
+async fn scripts_run_around_the_transfer_without_secrets_and_a_failing_pre_script_stops_it() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("scripts");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    write(&local.path().join("data.txt"), b"payload");
+    let env_dump = tempfile::tempdir().unwrap();
+    let pre = format!("#!/bin/sh\necho pre-script says hello\nenv > {}/pre.env\n", env_dump.path().display());
+    let post = format!("env > {}/post.env\necho done >&2\n", env_dump.path().display());
+    let crypt = json!({"pre_script": pre, "post_script": post, "encryption": true, "encryption_password": "script-crypt-pw"});
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "scripts", "ok", crypt).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+
+    let pre_env = std::fs::read_to_string(env_dump.path().join("pre.env")).unwrap();
+    assert!(pre_env.contains(&format!("CLOUDSYNC_TASK_ID={task}")) && pre_env.contains("CLOUDSYNC_DIRECTION=PUSH"), "{pre_env}");
+    assert!(pre_env.contains("CLOUDSYNC_REMOTE=cloudsync:scripts/ok"));
+    let post_env = std::fs::read_to_string(env_dump.path().join("post.env")).unwrap();
+    assert!(post_env.contains("CLOUDSYNC_RESULT=SUCCESS"));
+    for env in [&pre_env, &post_env] {
+        for secret in [crate::storage::SECRET_KEY, crate::storage::ACCESS_KEY, "script-crypt-pw", "RCLONE_CONFIG"] {
+            assert!(!env.contains(secret), "{secret} leaked into a script's environment");
+        }
+    }
+    let log = c.call("run.log", json!({"id": run["id"]})).await.unwrap();
+    let lines = log.as_array().unwrap();
+    assert!(lines.iter().any(|l| l["source"] == "pre_script" && l["message"] == "pre-script says hello"), "{log}");
+    assert!(lines.iter().any(|l| l["source"] == "post_script" && l["message"] == "done"), "{log}");
+
+    // A failing pre-script fails the run before rclone starts.
+    let fresh = tempfile::tempdir().unwrap();
+    write(&fresh.path().join("never.txt"), b"never copied");
+    let task = make_task(&mut c, cred, "PUSH", "COPY", fresh.path(), "scripts", "blocked", json!({"pre_script": "exit 3"})).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED");
+    assert_eq!(run["error"], "the pre-script failed (exit code 3); rclone was not started");
+    assert!(!s3.root().join("scripts/blocked/never.txt").exists());
+}
+
+#[tokio::test]
+async fn a_bandwidth_limit_slows_the_transfer_to_the_limit() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("bw");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    write(&local.path().join("twenty.bin"), &pattern(20 * 1024 * 1024));
+    let limit = json!({"bwlimit": [{"time": "00:00", "bandwidth": 4 * 1024 * 1024}]});
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "bw", "", limit).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS");
+    let parse = |k: &str| time_of(run[k].as_str().unwrap());
+    let seconds = parse("finished_at") - parse("started_at");
+    assert!((4.0..=6.0).contains(&seconds), "20 MiB at 4 MiB/s took {seconds:.2} s, expected 5 s ± 20%");
+    assert_eq!(std::fs::read(s3.root().join("bw/twenty.bin")).unwrap().len(), 20 * 1024 * 1024);
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC timestamp.
+fn time_of(s: &str) -> f64 {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+    t.unix_timestamp_nanos() as f64 / 1e9
+}
+
+#[tokio::test]
+async fn old_runs_and_their_logs_are_pruned_to_the_newest_ones() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("prune");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "prune", "", json!({})).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(run_to_end(&mut c, task, false).await["id"].as_i64().unwrap());
+    }
+    let removed = cloudsync::runner::records::prune(&app.pool, task, 2).await.unwrap();
+    assert_eq!(removed, 1);
+    let left: Vec<i64> = c.call("run.list", json!({"task_id": task})).await.unwrap().as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(left, vec![ids[2], ids[1]]);
+    let orphan_logs: i64 = sqlx::query_scalar("SELECT count(*) FROM run_logs WHERE run_id = $1").bind(ids[0]).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(orphan_logs, 0, "its log went with it");
+}
