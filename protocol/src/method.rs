@@ -51,6 +51,10 @@ pub const METHODS: &[&str] = &[
     crate::runs::List::NAME,
     crate::runs::Get::NAME,
     crate::runs::Log::NAME,
+    crate::runs::Follow::NAME,
+    crate::runs::Unfollow::NAME,
+    crate::runs::Subscribe::NAME,
+    crate::runs::Unsubscribe::NAME,
 ];
 
 /// The methods a socket may call before it has authenticated.

@@ -25,6 +25,71 @@ method!(
     Log = "run.log", LogParams => Vec<LogLine>
 );
 
+method!(
+    /// Sends the run's stored log lines after `after_seq` as `run.log` notifications,
+    /// then its live lines, `run.progress` and `run.state`, until the run ends or
+    /// `run.unfollow`.
+    Follow = "run.follow", FollowParams => Run
+);
+method!(
+    Unfollow = "run.unfollow", IdParams => Empty
+);
+method!(
+    /// Pushes `run.state` and `run.progress` of every run to this socket, so task lists
+    /// update live, until `events.unsubscribe`.
+    Subscribe = "events.subscribe", Empty => Empty
+);
+method!(
+    Unsubscribe = "events.unsubscribe", Empty => Empty
+);
+
+/// Notification names and payloads.
+pub mod notify {
+    use super::{LogLine, Progress, RunState};
+    use serde::{Deserialize, Serialize};
+
+    pub const LOG: &str = "run.log";
+    pub const PROGRESS: &str = "run.progress";
+    pub const STATE: &str = "run.state";
+    /// The socket fell behind: follow again from `resume_after_seq`.
+    pub const LAGGED: &str = "run.lagged";
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct LogBatch {
+        pub run_id: i64,
+        pub lines: Vec<LogLine>,
+    }
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct ProgressUpdate {
+        pub run_id: i64,
+        pub task_id: i64,
+        pub progress: Progress,
+    }
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct StateChange {
+        pub run_id: i64,
+        pub task_id: i64,
+        pub state: RunState,
+        pub error: Option<String>,
+    }
+
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Lagged {
+        pub run_id: i64,
+        pub resume_after_seq: i64,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowParams {
+    pub id: i64,
+    #[serde(default)]
+    pub after_seq: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunParams {

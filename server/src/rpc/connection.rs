@@ -34,8 +34,8 @@ where
     S: Sink<String> + Unpin + Send + 'static,
     R: Stream<Item = Inbound> + Unpin,
 {
-    let caller = Arc::new(Caller::new(addr));
     let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND_BUFFER);
+    let caller = Arc::new(Caller::new(addr, tx.clone()));
     let mut writer = tokio::spawn(async move {
         let mut sink = sink;
         while let Some(text) = rx.recv().await {
@@ -95,6 +95,7 @@ where
         }
     }
     // Let the writer flush what is queued, briefly; then end it.
+    caller.end_streams();
     drop(tx);
     if !writer_done {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut writer).await;

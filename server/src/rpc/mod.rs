@@ -7,6 +7,7 @@ pub mod config;
 pub mod connection;
 pub mod credentials;
 pub mod error;
+pub mod follow;
 pub mod oauth;
 pub mod runs;
 pub mod system;
@@ -50,11 +51,33 @@ pub struct ApiState {
 pub struct Caller {
     pub addr: IpAddr,
     user: Mutex<Option<AuthenticatedUser>>,
+    /// The socket's outbound queue, for notifications.
+    pub outbound: tokio::sync::mpsc::Sender<String>,
+    /// Live streams feeding this socket (`run.follow` per run, `events.subscribe`),
+    /// ended when the socket closes.
+    streams: Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>,
 }
 
 impl Caller {
-    pub fn new(addr: IpAddr) -> Self {
-        Caller { addr, user: Mutex::new(None) }
+    pub fn new(addr: IpAddr, outbound: tokio::sync::mpsc::Sender<String>) -> Self {
+        Caller { addr, user: Mutex::new(None), outbound, streams: Mutex::new(Default::default()) }
+    }
+
+    /// Registers a stream under `key`, ending the one it replaces.
+    pub fn add_stream(&self, key: String, handle: tokio::task::AbortHandle) {
+        if let Some(old) = self.streams.lock().expect("caller lock").insert(key, handle) {
+            old.abort();
+        }
+    }
+
+    pub fn end_stream(&self, key: &str) -> bool {
+        self.streams.lock().expect("caller lock").remove(key).map(|h| h.abort()).is_some()
+    }
+
+    pub fn end_streams(&self) {
+        for (_, h) in self.streams.lock().expect("caller lock").drain() {
+            h.abort();
+        }
     }
 
     pub fn user(&self) -> Option<AuthenticatedUser> {
@@ -154,6 +177,10 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         r::List::NAME => call::<r::List, _>(params, |p| runs::list(state, p)).await,
         r::Get::NAME => call::<r::Get, _>(params, |p| runs::get(state, p)).await,
         r::Log::NAME => call::<r::Log, _>(params, |p| runs::log(state, p)).await,
+        r::Follow::NAME => call::<r::Follow, _>(params, |p| follow::follow(state, caller, p)).await,
+        r::Unfollow::NAME => call::<r::Unfollow, _>(params, |p| follow::unfollow(caller, p)).await,
+        r::Subscribe::NAME => call::<r::Subscribe, _>(params, |_| follow::subscribe(state, caller)).await,
+        r::Unsubscribe::NAME => call::<r::Unsubscribe, _>(params, |_| follow::unsubscribe(caller)).await,
         other => Err(ApiError::MethodNotFound(other.to_string())),
     }
 }

@@ -35,6 +35,7 @@ struct Inner {
     rclone: PathBuf,
     max_concurrent: usize,
     keep_runs: i64,
+    hub: crate::logstore::live::LiveHub,
     state: Mutex<Queue>,
     wake: Notify,
 }
@@ -111,10 +112,20 @@ impl Runner {
                 rclone,
                 max_concurrent: max_concurrent.max(1),
                 keep_runs: 50,
+                hub: Default::default(),
                 state: Mutex::new(Queue::default()),
                 wake: Notify::new(),
             }),
         }
+    }
+
+    /// Where runs publish their live events.
+    pub fn hub(&self) -> &crate::logstore::live::LiveHub {
+        &self.inner.hub
+    }
+
+    fn publish_state(&self, run_id: i64, task_id: i64, state: RunState, error: Option<String>) {
+        self.inner.hub.publish(crate::logstore::live::RunEvent::State { run_id, task_id, state, error });
     }
 
     /// How many finished runs (with their logs) to keep per task; the default is 50.
@@ -135,6 +146,7 @@ impl Runner {
             return Ok(w.run_id);
         }
         let run_id = records::insert_queued(&self.inner.pool, task_id, dry_run).await?;
+        self.publish_state(run_id, task_id, RunState::Queued, None);
         q.waiting.push_back(Queued { run_id, task_id, dry_run, path: PathBuf::from(&task.task.path) });
         drop(q);
         self.inner.wake.notify_one();
@@ -148,6 +160,7 @@ impl Runner {
             let w = q.waiting.remove(pos).expect("position is valid");
             drop(q);
             records::finish(&self.inner.pool, w.run_id, RunState::Aborted, None, Some("aborted before it started"), None).await?;
+            self.publish_state(w.run_id, task_id, RunState::Aborted, Some("aborted before it started".into()));
             return Ok(true);
         }
         if let Some(a) = q.running.get_mut(&task_id) {
@@ -182,8 +195,9 @@ impl Runner {
             let me = self.clone();
             tokio::spawn(async move {
                 let (task_id, run_id) = (next.task_id, next.run_id);
-                if let Err(e) = me.execute(run_id, task_id, next.dry_run, stop_rx).await {
-                    tracing::error!(run_id, error = %e, "recording a run failed");
+                match me.execute(run_id, task_id, next.dry_run, stop_rx).await {
+                    Ok((state, error)) => me.publish_state(run_id, task_id, state, error),
+                    Err(e) => tracing::error!(run_id, error = %e, "recording a run failed"),
                 }
                 if let Err(e) = records::prune(&me.inner.pool, task_id, me.inner.keep_runs).await {
                     tracing::warn!(task_id, error = %e, "removing old runs failed");
@@ -194,16 +208,18 @@ impl Runner {
         }
     }
 
-    async fn execute(&self, run_id: i64, task_id: i64, dry_run: bool, mut stop: oneshot::Receiver<()>) -> sqlx::Result<()> {
+    async fn execute(&self, run_id: i64, task_id: i64, dry_run: bool, mut stop: oneshot::Receiver<()>) -> sqlx::Result<(RunState, Option<String>)> {
         let pool = &self.inner.pool;
         records::mark_running(pool, run_id).await?;
-        let mut log = LogWriter::new(pool.clone(), run_id);
+        self.publish_state(run_id, task_id, RunState::Running, None);
+        let mut log = LogWriter::new(pool.clone(), run_id).live(self.inner.hub.clone());
         let (task, command) = match self.prepare(task_id, dry_run).await {
             Ok(c) => c,
             Err(why) => {
                 log.push("error", "runner", &why);
                 log.flush().await?;
-                return records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await;
+                records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await?;
+                return Ok((RunState::Failed, Some(why)));
             }
         };
         let env = script_env(&task, run_id, dry_run);
@@ -219,7 +235,8 @@ impl Runner {
                     };
                     log.push("error", "runner", &why);
                     log.flush().await?;
-                    return records::finish(pool, run_id, state, None, Some(&why), None).await;
+                    records::finish(pool, run_id, state, None, Some(&why), None).await?;
+                    return Ok((state, Some(why)));
                 }
             }
         }
@@ -230,7 +247,8 @@ impl Runner {
                 let why = format!("cannot start rclone at {}: {e}", self.inner.rclone.display());
                 log.push("error", "runner", &why);
                 log.flush().await?;
-                return records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await;
+                records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await?;
+                return Ok((RunState::Failed, Some(why)));
             }
         };
         let pid = child.id();
@@ -252,7 +270,10 @@ impl Runner {
             tokio::select! {
                 line = lines.next_line() => match line {
                     Ok(Some(line)) => match progress::parse(&line) {
-                        RcloneLine::Stats(p) => last_stats = Some(p),
+                        RcloneLine::Stats(p) => {
+                            self.inner.hub.publish(crate::logstore::live::RunEvent::Progress { run_id, task_id, progress: p.clone() });
+                            last_stats = Some(p);
+                        }
                         RcloneLine::Log { mut level, message } => {
                             let message = command.remote.redact(&message);
                             if message.contains("undecryptable") || message.contains("failed to authenticate decrypted block") {
@@ -323,7 +344,8 @@ impl Runner {
         };
         log.push(if state == RunState::Success { "info" } else { "error" }, "runner", &format!("run ended: {}", state.as_str()));
         log.flush().await?;
-        records::finish(pool, run_id, state, code, error.as_deref(), last_stats.as_ref()).await
+        records::finish(pool, run_id, state, code, error.as_deref(), last_stats.as_ref()).await?;
+        Ok((state, error))
     }
 
     /// The rclone command of a task, or why it cannot run.

@@ -153,12 +153,14 @@ impl TestApp {
 pub struct RpcClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     next_id: u64,
+    /// Notifications that arrived while waiting for a response.
+    notifications: std::collections::VecDeque<Value>,
 }
 
 impl RpcClient {
     pub async fn connect(url: &str) -> RpcClient {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("WebSocket connects");
-        RpcClient { ws, next_id: 1 }
+        RpcClient { ws, next_id: 1, notifications: Default::default() }
     }
 
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, RpcError> {
@@ -170,7 +172,24 @@ impl RpcClient {
             if msg.get("id") == Some(&json!(id)) {
                 return response_outcome(msg);
             }
+            if msg.get("id").is_none() {
+                self.notifications.push_back(msg);
+            }
         }
+    }
+
+    /// The next notification (`method`, `params`), waiting 10 s at most.
+    pub async fn notification(&mut self) -> (String, Value) {
+        let msg = match self.notifications.pop_front() {
+            Some(m) => m,
+            None => loop {
+                let m = self.recv().await;
+                if m.get("id").is_none() {
+                    break m;
+                }
+            },
+        };
+        (msg["method"].as_str().unwrap().to_string(), msg["params"].clone())
     }
 
     pub async fn login(&mut self, username: &str, password: &str) -> Result<Value, RpcError> {

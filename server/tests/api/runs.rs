@@ -358,3 +358,73 @@ async fn old_runs_and_their_logs_are_pruned_to_the_newest_ones() {
     let orphan_logs: i64 = sqlx::query_scalar("SELECT count(*) FROM run_logs WHERE run_id = $1").bind(ids[0]).fetch_one(&app.pool).await.unwrap();
     assert_eq!(orphan_logs, 0, "its log went with it");
 }
+
+/// Collects `run.log` lines and the final state from a follower until the run ends or
+/// `stop_after` lines have arrived.
+async fn collect(c: &mut RpcClient, seqs: &mut Vec<i64>, stop_after: Option<usize>) -> Option<String> {
+    loop {
+        let (method, params) = c.notification().await;
+        match method.as_str() {
+            "run.log" => {
+                for l in params["lines"].as_array().unwrap() {
+                    seqs.push(l["seq"].as_i64().unwrap());
+                }
+                if stop_after.is_some_and(|n| seqs.len() >= n) {
+                    return None;
+                }
+            }
+            "run.state" if !matches!(params["state"].as_str(), Some("QUEUED" | "RUNNING")) => return Some(params["state"].as_str().unwrap().to_string()),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_follower_that_reconnects_with_its_last_seq_gets_every_line_exactly_once() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("follow");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    for i in 0..12 {
+        write(&local.path().join(format!("f{i:02}.bin")), &pattern(200_000));
+    }
+    let bw = json!({"bwlimit": [{"time": "00:00", "bandwidth": 1_048_576}], "transfers": 1});
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "follow", "", bw).await;
+    let mut events = app.logged_in_client().await;
+    events.call("events.subscribe", json!({})).await.unwrap();
+
+    let run_id = c.call("task.run", json!({"id": task})).await.unwrap()["run_id"].as_i64().unwrap();
+    let mut first = app.logged_in_client().await;
+    let mut seqs = Vec::new();
+    first.call("run.follow", json!({"id": run_id, "after_seq": 0})).await.unwrap();
+    assert_eq!(collect(&mut first, &mut seqs, Some(4)).await, None, "the run is still going");
+    drop(first);
+
+    let mut second = app.logged_in_client().await;
+    let resume = *seqs.last().unwrap();
+    second.call("run.follow", json!({"id": run_id, "after_seq": resume})).await.unwrap();
+    let end = collect(&mut second, &mut seqs, None).await;
+    assert_eq!(end.as_deref(), Some("SUCCESS"));
+
+    let stored: Vec<i64> = c.call("run.log", json!({"id": run_id, "limit": 10000})).await.unwrap().as_array().unwrap().iter().map(|l| l["seq"].as_i64().unwrap()).collect();
+    assert!(stored.len() > 12, "a line per file and more: {}", stored.len());
+    assert_eq!(seqs, stored, "every line exactly once, in order");
+
+    // The events subscriber saw the task's run go through its states.
+    let mut states = Vec::new();
+    let mut progress = 0;
+    while states.last().map(String::as_str) != Some("SUCCESS") {
+        let (method, params) = events.notification().await;
+        if method == "run.state" && params["run_id"] == run_id {
+            states.push(params["state"].as_str().unwrap().to_string());
+        }
+        if method == "run.progress" && params["run_id"] == run_id {
+            assert!(params["progress"]["total_bytes"].as_u64().unwrap() > 0);
+            progress += 1;
+        }
+    }
+    assert_eq!(states, ["QUEUED", "RUNNING", "SUCCESS"]);
+    assert!(progress >= 1, "progress was pushed while the run went on");
+}

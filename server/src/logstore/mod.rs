@@ -2,6 +2,8 @@
 //! per-run sequence number, a timestamp and a level, kept apart from the run records
 //! and written in batches rather than one insert per line.
 
+pub mod live;
+
 use std::time::{Duration, Instant};
 
 use protocol::runs::LogLine;
@@ -14,6 +16,7 @@ const BATCH_AGE: Duration = Duration::from_millis(250);
 
 pub struct LogWriter {
     pool: PgPool,
+    hub: Option<live::LiveHub>,
     run_id: i64,
     next_seq: i64,
     buffer: Vec<(i64, OffsetDateTime, String, String, String)>,
@@ -22,7 +25,13 @@ pub struct LogWriter {
 
 impl LogWriter {
     pub fn new(pool: PgPool, run_id: i64) -> Self {
-        LogWriter { pool, run_id, next_seq: 1, buffer: Vec::new(), oldest: None }
+        LogWriter { pool, hub: None, run_id, next_seq: 1, buffer: Vec::new(), oldest: None }
+    }
+
+    /// Also publishes every stored line to live followers.
+    pub fn live(mut self, hub: live::LiveHub) -> Self {
+        self.hub = Some(hub);
+        self
     }
 
     /// Buffers a line; `flush_if_due` or `flush` writes it.
@@ -55,6 +64,20 @@ impl LogWriter {
         let mut levels = Vec::with_capacity(lines.len());
         let mut sources = Vec::with_capacity(lines.len());
         let mut messages = Vec::with_capacity(lines.len());
+        let published: Vec<LogLine> = if self.hub.is_some() {
+            lines
+                .iter()
+                .map(|(seq, at, level, source, message)| LogLine {
+                    seq: *seq,
+                    at: crate::auth::sessions::rfc3339(*at),
+                    level: level.clone(),
+                    source: source.clone(),
+                    message: message.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (seq, at, level, source, message) in lines {
             seqs.push(seq);
             ats.push(at);
@@ -74,6 +97,11 @@ impl LogWriter {
         .bind(messages)
         .execute(&self.pool)
         .await?;
+        if let Some(hub) = &self.hub {
+            for line in published {
+                hub.publish(live::RunEvent::Log { run_id: self.run_id, line });
+            }
+        }
         Ok(())
     }
 }
