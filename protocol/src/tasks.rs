@@ -204,6 +204,8 @@ pub struct SyncTask {
     pub schedule: Option<Schedule>,
     pub enabled: bool,
     pub max_delete: Option<u64>,
+    /// The newest run: its state, and while it runs its live progress in `stats`.
+    pub last_run: Option<crate::runs::Run>,
     /// RFC 3339, UTC.
     pub created_at: String,
     pub updated_at: String,

@@ -23,12 +23,30 @@ async fn load(state: &ApiState, id: i64) -> Result<store::StoredTask, ApiError> 
     store::get(&state.pool, &state.secrets, id).await?.ok_or_else(|| ApiError::NotFound(format!("task {id} does not exist")))
 }
 
+/// Adds each task's newest run, with live progress while it runs.
+async fn with_runs(state: &ApiState, mut tasks: Vec<SyncTask>) -> Result<Vec<SyncTask>, ApiError> {
+    let mut latest = crate::runner::records::latest_per_task(&state.pool).await?;
+    let live = state.runner.progress().await;
+    for t in &mut tasks {
+        if let Some(pos) = latest.iter().position(|r| r.task_id == t.id) {
+            let mut run = latest.swap_remove(pos);
+            if let Some(p) = live.get(&t.id) {
+                run.stats = Some(p.clone());
+            }
+            t.last_run = Some(run);
+        }
+    }
+    Ok(tasks)
+}
+
 pub async fn list(state: &ApiState) -> Result<Vec<SyncTask>, ApiError> {
-    Ok(store::list(&state.pool, &state.secrets).await?.into_iter().map(|t| t.task).collect())
+    let tasks = store::list(&state.pool, &state.secrets).await?.into_iter().map(|t| t.task).collect();
+    with_runs(state, tasks).await
 }
 
 pub async fn get(state: &ApiState, p: IdParams) -> Result<SyncTask, ApiError> {
-    Ok(load(state, p.id).await?.task)
+    let task = load(state, p.id).await?.task;
+    Ok(with_runs(state, vec![task]).await?.remove(0))
 }
 
 pub async fn create(state: &ApiState, p: TaskParams) -> Result<SyncTask, ApiError> {

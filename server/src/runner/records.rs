@@ -85,3 +85,9 @@ pub async fn prune(pool: &PgPool, task_id: i64, keep: i64) -> sqlx::Result<u64> 
     .await?
     .rows_affected())
 }
+
+/// The newest run of each task.
+pub async fn latest_per_task(pool: &PgPool) -> sqlx::Result<Vec<Run>> {
+    let rows: Vec<Row> = sqlx::query_as(&format!("SELECT DISTINCT ON (task_id) * FROM ({SELECT}) r ORDER BY task_id, id DESC")).fetch_all(pool).await?;
+    Ok(rows.into_iter().map(from_row).collect())
+}

@@ -45,12 +45,17 @@ struct Queued {
     task_id: i64,
     dry_run: bool,
     path: PathBuf,
+    /// `<credential id>:<bucket>/<folder>`: two runs on the same remote folder (or one
+    /// inside the other) never run together either.
+    remote: String,
 }
 
 struct Active {
     run_id: i64,
     path: PathBuf,
+    remote: String,
     stop: Option<oneshot::Sender<()>>,
+    progress: Option<Progress>,
 }
 
 #[derive(Default)]
@@ -102,6 +107,11 @@ fn overlaps(a: &Path, b: &Path) -> bool {
     a.starts_with(b) || b.starts_with(a)
 }
 
+fn remote_overlaps(a: &str, b: &str) -> bool {
+    let within = |x: &str, y: &str| x == y || (x.starts_with(y) && (y.ends_with(':') || y.ends_with('/') || x[y.len()..].starts_with('/')));
+    within(a, b) || within(b, a)
+}
+
 impl Runner {
     pub fn new(pool: PgPool, secrets: Arc<SecretBox>, providers: Arc<ProviderCatalog>, rclone: PathBuf, max_concurrent: usize) -> Runner {
         Runner {
@@ -117,6 +127,11 @@ impl Runner {
                 wake: Notify::new(),
             }),
         }
+    }
+
+    /// The live progress of each running task.
+    pub async fn progress(&self) -> HashMap<i64, Progress> {
+        self.inner.state.lock().await.running.iter().filter_map(|(t, a)| a.progress.clone().map(|p| (*t, p))).collect()
     }
 
     /// Where runs publish their live events.
@@ -147,7 +162,8 @@ impl Runner {
         }
         let run_id = records::insert_queued(&self.inner.pool, task_id, dry_run).await?;
         self.publish_state(run_id, task_id, RunState::Queued, None);
-        q.waiting.push_back(Queued { run_id, task_id, dry_run, path: PathBuf::from(&task.task.path) });
+        let remote = format!("{}:{}", task.task.credentials, super::sync::remote_path(&task.task));
+        q.waiting.push_back(Queued { run_id, task_id, dry_run, path: PathBuf::from(&task.task.path), remote });
         drop(q);
         self.inner.wake.notify_one();
         Ok(run_id)
@@ -184,14 +200,15 @@ impl Runner {
         let mut q = self.inner.state.lock().await;
         let mut i = 0;
         while q.running.len() < self.inner.max_concurrent && i < q.waiting.len() {
-            let busy = q.running.values().any(|a| overlaps(&a.path, &q.waiting[i].path));
+            let w = &q.waiting[i];
+            let busy = q.running.values().any(|a| overlaps(&a.path, &w.path) || remote_overlaps(&a.remote, &w.remote));
             if busy {
                 i += 1;
                 continue;
             }
             let next = q.waiting.remove(i).expect("index checked");
             let (stop_tx, stop_rx) = oneshot::channel();
-            q.running.insert(next.task_id, Active { run_id: next.run_id, path: next.path.clone(), stop: Some(stop_tx) });
+            q.running.insert(next.task_id, Active { run_id: next.run_id, path: next.path.clone(), remote: next.remote.clone(), stop: Some(stop_tx), progress: None });
             let me = self.clone();
             tokio::spawn(async move {
                 let (task_id, run_id) = (next.task_id, next.run_id);
@@ -272,6 +289,9 @@ impl Runner {
                     Ok(Some(line)) => match progress::parse(&line) {
                         RcloneLine::Stats(p) => {
                             self.inner.hub.publish(crate::logstore::live::RunEvent::Progress { run_id, task_id, progress: p.clone() });
+                            if let Some(a) = self.inner.state.lock().await.running.get_mut(&task_id) {
+                                a.progress = Some(p.clone());
+                            }
                             last_stats = Some(p);
                         }
                         RcloneLine::Log { mut level, message } => {
@@ -374,5 +394,20 @@ impl Runner {
             .ok_or_else(|| format!("the installed rclone has no backend `{}`", cred.provider))?;
         let command = super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run);
         Ok((task.task, command))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_overlap_when_one_holds_the_other() {
+        assert!(overlaps(Path::new("/srv/a"), Path::new("/srv/a/b")));
+        assert!(!overlaps(Path::new("/srv/a"), Path::new("/srv/ab")));
+        assert!(remote_overlaps("3:cloudsync:photos", "3:cloudsync:photos/2024"));
+        assert!(remote_overlaps("3:cloudsync:", "3:cloudsync:photos"));
+        assert!(!remote_overlaps("3:cloudsync:photos", "3:cloudsync:photos2"));
+        assert!(!remote_overlaps("3:cloudsync:photos", "4:cloudsync:photos"));
     }
 }

@@ -149,7 +149,7 @@ async fn a_dry_run_changes_nothing_and_logs_what_it_would_do() {
 }
 
 #[tokio::test]
-async fn runs_go_one_at_a_time_and_a_task_never_has_two() {
+async fn ten_concurrent_requests_for_five_tasks_make_five_runs_one_at_a_time() {
     let app = spawn_app().await;
     let s3 = StorageServer::s3();
     s3.mkdir("queue");
@@ -157,31 +157,69 @@ async fn runs_go_one_at_a_time_and_a_task_never_has_two() {
     let cred = credential(&mut c, &s3, "s3").await;
     let mut tasks = Vec::new();
     let mut dirs = Vec::new();
-    for i in 0..3 {
+    for i in 0..5 {
         let local = tempfile::tempdir().unwrap();
-        write(&local.path().join("f.bin"), &pattern(1_000_000));
-        // 2 MiB/s: each run takes about half a second.
+        write(&local.path().join("f.bin"), &pattern(600_000));
+        // 2 MiB/s: each run takes a moment, so the queue is really used.
         let bw = json!({"bwlimit": [{"time": "00:00", "bandwidth": 2_097_152}]});
         tasks.push(make_task(&mut c, cred, "PUSH", "COPY", local.path(), "queue", &format!("t{i}"), bw).await);
         dirs.push(local);
     }
-    let mut runs = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..10 {
+        clients.push(app.logged_in_client().await);
+    }
+    let requests = clients.iter_mut().enumerate().map(|(i, client)| {
+        let task = tasks[i % 5];
+        async move { (task, client.call("task.run", json!({"id": task})).await.unwrap()["run_id"].as_i64().unwrap()) }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let mut runs: Vec<i64> = answers.iter().map(|(_, r)| *r).collect();
+    runs.sort();
+    runs.dedup();
+    assert_eq!(runs.len(), 5, "one run per task: {answers:?}");
     for t in &tasks {
-        let first = c.call("task.run", json!({"id": t})).await.unwrap()["run_id"].clone();
-        let again = c.call("task.run", json!({"id": t})).await.unwrap()["run_id"].clone();
-        assert_eq!(first, again, "asking again returns the active run");
-        runs.push(first.as_i64().unwrap());
+        let ids: Vec<i64> = answers.iter().filter(|(task, _)| task == t).map(|(_, r)| *r).collect();
+        assert_eq!(ids[0], ids[1], "asking again returns the active run");
     }
     let mut spans = Vec::new();
     for r in &runs {
         let run = finished(&mut c, *r).await;
         assert_eq!(run["state"], "SUCCESS", "{run}");
-        spans.push((run["started_at"].as_str().unwrap().to_string(), run["finished_at"].as_str().unwrap().to_string()));
+        spans.push((time_of(run["started_at"].as_str().unwrap()), time_of(run["finished_at"].as_str().unwrap())));
     }
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
     for w in spans.windows(2) {
         assert!(w[0].1 <= w[1].0, "runs overlapped: {spans:?}");
     }
-    assert_eq!(c.call("run.list", json!({})).await.unwrap().as_array().unwrap().len(), 3);
+    let listed = c.call("task.list", json!({})).await.unwrap();
+    for t in listed.as_array().unwrap() {
+        assert_eq!(t["last_run"]["state"], "SUCCESS", "task.list carries the last run: {t}");
+        assert_eq!(t["last_run"]["stats"]["total_bytes"], 600_000);
+    }
+}
+
+#[tokio::test]
+async fn a_sync_whose_source_cannot_be_read_deletes_nothing_at_the_destination() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("keep");
+    write(&s3.root().join("keep/precious.txt"), b"do not delete me");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    write(&local.path().join("fine.txt"), b"fine");
+    // Tests run as root, so permissions cannot make a read fail; a symlink loop followed
+    // with --copy-links does.
+    std::os::unix::fs::symlink(local.path().join("loop-b"), local.path().join("loop-a")).unwrap();
+    std::os::unix::fs::symlink(local.path().join("loop-a"), local.path().join("loop-b")).unwrap();
+    let task = make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "keep", "", json!({"follow_symlinks": true})).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    assert_eq!(std::fs::read(s3.root().join("keep/precious.txt")).unwrap(), b"do not delete me", "nothing deleted");
+    let log = c.call("run.log", json!({"id": run["id"]})).await.unwrap().to_string();
+    assert!(log.contains("too many levels of symbolic links"), "the read error is the reason: {log}");
+    assert!(log.contains("not deleting"), "rclone held back deletions: {log}");
 }
 
 fn rclone_processes_mentioning(marker: &str) -> usize {
