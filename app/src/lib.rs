@@ -4,10 +4,11 @@
 //! Every page talks to the server through the one typed client in `rpc`; shared state
 //! (connection, logged-in user) is a small `Copy` struct of signals in context.
 
+pub mod live;
 pub mod pages;
 pub mod rpc;
 mod shell;
-pub mod ticker;
+pub mod units;
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;

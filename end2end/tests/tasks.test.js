@@ -72,7 +72,8 @@ test("a task is created with the folder picker and listed with its places", asyn
   await row.getByTestId("task-state").click();
   const log = page.getByTestId("log-lines");
   await log.getByText("hello.txt: Copied (new)").waitFor({ timeout: 15_000 });
-  assert.equal(await page.getByTestId("run-state").textContent(), "SUCCESS");
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="run-state"]')?.textContent === "SUCCESS", null, { timeout: 15_000 });
   await page.getByTestId("log-level").selectOption("error");
   assert.equal(await log.getByText("hello.txt: Copied (new)").count(), 0, "the level filter hides info lines");
   await page.getByTestId("log-level").selectOption("all");
@@ -83,5 +84,34 @@ test("a task is created with the folder picker and listed with its places", asyn
   await row.getByTestId("task-edit").click();
   assert.equal(await page.getByTestId("bw-time").inputValue(), "08:00");
   assert.equal(await page.getByTestId("bw-rate").inputValue(), "2");
+  await page.close();
+});
+
+test("a long run shows live progress and can be stopped", async () => {
+  const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-big-")));
+  writeFileSync(join(local, "big.bin"), Buffer.alloc(24 * 1024 * 1024, 7));
+  const page = await browser.newPage();
+  await logIn(page, server.url);
+  await page.getByRole("link", { name: "Tasks" }).click();
+  await page.getByTestId("add-task").click();
+  await page.getByTestId("task-description").fill("slow upload");
+  await page.getByTestId("task-path").fill(local);
+  await page.getByTestId("task-bucket").fill("backups");
+  await page.getByTestId("task-folder").fill("slow");
+  await page.getByTestId("bw-add").click();
+  await page.getByTestId("bw-time").fill("00:00");
+  await page.getByTestId("bw-rate").fill("2");
+  await page.getByTestId("task-save").click();
+  const row = page.locator('[data-testid="task-row"][data-name="slow upload"]');
+  await row.waitFor({ timeout: 15_000 });
+  await row.getByTestId("task-run").click();
+  const progress = row.getByTestId("task-progress");
+  await progress.waitFor({ timeout: 30_000 });
+  assert.match(await progress.textContent(), /^\d+% · [\d.]+ (B|KiB|MiB)\/s/);
+  await screenshot(page, "task-running");
+  await row.getByTestId("task-stop").click();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="task-row"][data-name="slow upload"] [data-testid="task-state"]')?.textContent === "ABORTED",
+    null, { timeout: 15_000 });
   await page.close();
 });

@@ -4,21 +4,21 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use protocol::credentials::IdParams;
-use protocol::runs::{Get as GetRun, List, ListParams, Log, LogLine, LogParams, Run, RunState};
+use protocol::runs::{List, ListParams, LogLine, Run, RunState};
 use protocol::tasks;
 use protocol::Empty;
 
 use crate::rpc;
-use crate::ticker::{human_bytes, ticker};
+use crate::units::human_bytes;
 
 #[component]
 pub fn RunsPage() -> impl IntoView {
-    let tick = ticker(std::time::Duration::from_millis(1500));
+    let reload = RwSignal::new(0u32);
     let runs = LocalResource::new(move || {
-        tick.track();
+        reload.track();
         rpc::call::<List>(ListParams { task_id: None, limit: Some(100), before: None })
     });
+    crate::live::use_run_events(move |_| reload.update(|n| *n += 1), |_| {});
     let task_names = LocalResource::new(|| rpc::call::<tasks::List>(Empty {}));
     let query = use_query_map();
     let selected = Memo::new(move |_| query.with(|q| q.get("run").and_then(|v| v.parse::<i64>().ok())));
@@ -74,37 +74,16 @@ fn RunRow(run: Run, task: String) -> impl IntoView {
     }
 }
 
-/// A run's log: fetched after the last seen `seq` while the run is active.
+/// A run's log, streamed by `run.follow` (stored lines, then live ones).
 #[component]
 fn RunLog(id: i64) -> impl IntoView {
     let lines = RwSignal::new(Vec::<LogLine>::new());
     let run = RwSignal::new(None::<Run>);
+    let live_progress = RwSignal::new(None::<protocol::runs::Progress>);
     let level = RwSignal::new(String::from("all"));
     let search = RwSignal::new(String::new());
     let follow = RwSignal::new(true);
-    let tick = ticker(std::time::Duration::from_millis(1000));
-    let fetching = StoredValue::new(false);
-    let fetch = move || {
-        if fetching.get_value() || run.get_untracked().is_some_and(|r| !r.state.is_active() && !lines.with_untracked(Vec::is_empty)) {
-            return;
-        }
-        fetching.set_value(true);
-        leptos::task::spawn_local(async move {
-            let current = rpc::call::<GetRun>(IdParams { id }).await.ok();
-            let after_seq = lines.with_untracked(|l| l.last().map_or(0, |x| x.seq));
-            if let Ok(more) = rpc::call::<Log>(LogParams { id, after_seq, limit: Some(5000) }).await {
-                if !more.is_empty() {
-                    lines.update(|l| l.extend(more));
-                }
-            }
-            run.set(current);
-            fetching.set_value(false);
-        });
-    };
-    Effect::new(move |_| {
-        tick.track();
-        fetch();
-    });
+    crate::live::follow_run(id, lines, run, live_progress);
     let log_box = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {
         lines.track();
@@ -140,7 +119,7 @@ fn RunLog(id: i64) -> impl IntoView {
                 <h3>{format!("Run #{id}")}</h3>
                 <span data-testid="run-state">{move || run.get().map(|r| r.state.as_str().to_string()).unwrap_or_default()}</span>
             </div>
-            {move || run.get().and_then(|r| r.stats).map(|s| view! {
+            {move || live_progress.get().filter(|_| run.get().is_some_and(|r| r.state.is_active())).or_else(|| run.get().and_then(|r| r.stats)).map(|s| view! {
                 <p class="small muted" data-testid="run-stats">
                     {format!("{} of {} · {} of {} files · {} checks · {} deletes · {} errors",
                         human_bytes(s.bytes as f64), human_bytes(s.total_bytes as f64), s.transfers, s.total_transfers, s.checks, s.deletes, s.errors)}

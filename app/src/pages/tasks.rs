@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use protocol::credentials::{self, Browse, BrowseParams, CloudCredential, CredentialState, IdParams, RemoteEntry};
 use protocol::tasks::{BwLimit, Create, Delete, Direction, List, RemoteLocation, SyncTask, TaskParams, TransferMode, Update as UpdateTask, UpdateParams};
-use protocol::runs::{Abort, ListParams, Run, RunParams, RunState, RunTask};
+use protocol::runs::{Abort, Run, RunParams, RunState, RunTask};
 use protocol::{Empty, RpcError};
 use serde_json::{json, Value};
 
@@ -23,12 +23,19 @@ pub fn TasksPage() -> impl IntoView {
         reload.track();
         rpc::call::<credentials::List>(Empty {})
     });
-    let tick = crate::ticker::ticker(std::time::Duration::from_millis(1000));
-    let runs = LocalResource::new(move || {
-        tick.track();
-        reload.track();
-        rpc::call::<protocol::runs::List>(ListParams { task_id: None, limit: Some(500), before: None })
-    });
+    // Live: a state change reloads the list; progress updates the bars in place.
+    let live = RwSignal::new(std::collections::HashMap::<i64, protocol::runs::Progress>::new());
+    crate::live::use_run_events(
+        move |s| {
+            live.update(|m| {
+                m.remove(&s.task_id);
+            });
+            reload.update(|n| *n += 1);
+        },
+        move |p| live.update(|m| {
+            m.insert(p.task_id, p.progress);
+        }),
+    );
     let editing = RwSignal::new(None::<Option<SyncTask>>);
     let notice = RwSignal::new(None::<String>);
     let done = move |m: Option<String>| {
@@ -71,7 +78,15 @@ pub fn TasksPage() -> impl IntoView {
                                     {list.into_iter().map(|t| {
                                         let cred = names.iter().find(|c| c.id == t.credentials).map(|c| c.name.clone()).unwrap_or_else(|| format!("credential {}", t.credentials));
                                         let id = t.id;
-                                        let last = Signal::derive(move || runs.get().and_then(|r| r.ok()).and_then(|list| list.into_iter().find(|r| r.task_id == id)));
+                                        let stored = t.last_run.clone();
+                                        let last = Signal::derive(move || {
+                                            stored.clone().map(|mut r| {
+                                                if let Some(p) = live.with(|m| m.get(&id).cloned()) {
+                                                    r.stats = Some(p);
+                                                }
+                                                r
+                                            })
+                                        });
                                         view! { <TaskRow task=t credential=cred last_run=last on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m))/> }
                                     }).collect_view()}
                                 </tbody>
@@ -171,7 +186,7 @@ pub fn RunBadge(run: Signal<Option<Run>>) -> impl IntoView {
             };
             let progress = (r.state == RunState::Running).then(|| r.stats.clone()).flatten().map(|p| {
                 let eta = p.eta.map(|s| format!(", {s} s left")).unwrap_or_default();
-                format!("{:.0}% · {}/s{eta}", p.percent, crate::ticker::human_bytes(p.speed))
+                format!("{:.0}% · {}/s{eta}", p.percent, crate::units::human_bytes(p.speed))
             });
             let label = if r.dry_run { format!("{} (dry run)", r.state.as_str()) } else { r.state.as_str().to_string() };
             view! {
