@@ -126,12 +126,30 @@ pub fn masked(provider: Option<&Provider>, attrs: &ValidAttributes) -> BTreeMap<
         .collect()
 }
 
-/// The remote `cloudsync:` configured for rclone from a credential.
+/// The remote `cloudsync:` configured for rclone from a credential. OAuth remotes with
+/// a token get a private config file, so a token rclone refreshes can be saved back
+/// (`refreshed_attributes`).
 pub fn remote_env(provider: &Provider, attrs: &ValidAttributes) -> RemoteEnv {
     let sub = attrs.sub_provider();
     let obscured = |k: &str| provider.option(k, sub).is_some_and(|o| o.obscured);
     let secret = |k: &str| provider.option(k, sub).is_none_or(|o| o.secret);
-    RemoteEnv::new(REMOTE, &provider.name, &attrs.0, &obscured, &secret)
+    let env = RemoteEnv::new(REMOTE, &provider.name, &attrs.0, &obscured, &secret);
+    if provider.oauth && attrs.0.get("token").is_some_and(|t| !t.is_empty()) {
+        match env.clone().with_config_file() {
+            Ok(with_file) => return with_file,
+            Err(e) => tracing::warn!(error = %e, "cannot write a private rclone config file; a refreshed token will not be saved"),
+        }
+    }
+    env
+}
+
+/// The credential's attributes with the token rclone refreshed during a command, if it
+/// did.
+pub fn refreshed_attributes(remote: &RemoteEnv, attrs: &ValidAttributes) -> Option<ValidAttributes> {
+    let token = remote.refreshed_token()?;
+    let mut map = attrs.0.clone();
+    map.insert("token".into(), token);
+    Some(ValidAttributes(map))
 }
 
 #[cfg(test)]

@@ -132,6 +132,18 @@ pub async fn update(pool: &PgPool, secrets: &SecretBox, id: i64, name: &str, att
     Ok(done.rows_affected() == 1)
 }
 
+/// Saves attributes rclone changed (a refreshed OAuth token), keeping the name and the
+/// last verification.
+pub async fn save_refreshed(pool: &PgPool, secrets: &SecretBox, id: i64, attrs: &ValidAttributes) -> sqlx::Result<()> {
+    sqlx::query("UPDATE cloud_credentials SET attributes_sealed = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(seal(secrets, id, attrs))
+        .execute(pool)
+        .await?;
+    tracing::info!(id, "saved a token rclone refreshed");
+    Ok(())
+}
+
 pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query("DELETE FROM cloud_credentials WHERE id = $1").bind(id).execute(pool).await?.rows_affected() == 1)
 }

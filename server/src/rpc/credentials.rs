@@ -175,6 +175,9 @@ pub async fn verify(state: &ApiState, p: VerifyParams) -> Result<VerifyResult, A
     let out = rclone::run(&state.rclone.path, &args, Some(&remote), DEADLINE)
         .await
         .map_err(|e| ApiError::RcloneFailed(format!("cannot run rclone at {}: {e}", state.rclone.path.display())))?;
+    if let (Some(id), Some(updated)) = (p.id.filter(|_| p.attributes.is_none()), credentials::refreshed_attributes(&remote, &attrs)) {
+        store::save_refreshed(&state.pool, &state.secrets, id, &updated).await?;
+    }
     let result = if out.timed_out {
         VerifyResult { ok: false, reason: Some(format!("no answer within {} s", DEADLINE.as_secs())) }
     } else if out.code == Some(0) {
@@ -199,6 +202,9 @@ pub async fn browse(state: &ApiState, p: BrowseParams) -> Result<Vec<RemoteEntry
     let out = rclone::run(&state.rclone.path, &args, Some(&remote), DEADLINE)
         .await
         .map_err(|e| ApiError::RcloneFailed(format!("cannot run rclone at {}: {e}", state.rclone.path.display())))?;
+    if let Some(updated) = credentials::refreshed_attributes(&remote, &attrs) {
+        store::save_refreshed(&state.pool, &state.secrets, p.id, &updated).await?;
+    }
     match out.code {
         _ if out.timed_out => Err(ApiError::RcloneFailed(format!("the remote did not answer within {} s", DEADLINE.as_secs()))),
         Some(0) => {

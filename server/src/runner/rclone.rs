@@ -22,12 +22,26 @@ const PASSED_THROUGH: &[&str] = &[
     "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
 ];
 
-/// A remote's configuration as environment variables.
+/// A remote's configuration, given to rclone as environment variables, or, for OAuth
+/// remotes whose token rclone may refresh, as a 0600 config file in a private temporary
+/// folder (removed when the last clone of this value is dropped) so the refreshed token
+/// can be read back.
 #[derive(Clone, Default)]
 pub struct RemoteEnv {
     vars: Vec<(String, String)>,
+    /// `(remote, option, value)` as rclone's config file holds them.
+    entries: Vec<(String, String, String)>,
     /// Values that must never appear in anything shown to a user.
     secrets: Vec<String>,
+    config_file: Option<std::sync::Arc<ConfigFile>>,
+}
+
+/// A private rclone config file.
+pub struct ConfigFile {
+    _dir: tempfile::TempDir,
+    pub path: std::path::PathBuf,
+    /// The `token` of [`REMOTE`] as written, to notice a refresh.
+    token_written: Option<String>,
 }
 
 impl std::fmt::Debug for RemoteEnv {
@@ -45,8 +59,10 @@ impl RemoteEnv {
         let prefix = format!("RCLONE_CONFIG_{}_", env_name(name));
         let mut env = RemoteEnv::default();
         env.vars.push((format!("{prefix}TYPE"), backend.to_string()));
+        env.entries.push((name.to_string(), "type".into(), backend.to_string()));
         for (key, value) in attributes {
             let value = if obscured(key) && !value.is_empty() { super::obscure::obscure(value) } else { value.clone() };
+            env.entries.push((name.to_string(), key.clone(), value.clone()));
             if (secret(key) || obscured(key)) && !value.is_empty() {
                 env.secrets.push(attributes[key].clone());
                 env.secrets.push(value.clone());
@@ -59,7 +75,42 @@ impl RemoteEnv {
     /// Adds another remote's variables (a crypt remote wrapping this one).
     pub fn extend(&mut self, other: RemoteEnv) {
         self.vars.extend(other.vars);
+        self.entries.extend(other.entries);
         self.secrets.extend(other.secrets);
+        if let Some(file) = &self.config_file {
+            // Rewrite so the file holds every remote.
+            if let Ok(f) = write_config(&self.entries) {
+                self.config_file = Some(std::sync::Arc::new(ConfigFile { token_written: file.token_written.clone(), ..f }));
+            }
+        }
+    }
+
+    /// Switches to a config file (see the type's comment).
+    pub fn with_config_file(mut self) -> std::io::Result<RemoteEnv> {
+        let mut file = write_config(&self.entries)?;
+        file.token_written = self.entries.iter().find(|(r, k, _)| r == REMOTE && k == "token").map(|(_, _, v)| v.clone());
+        self.config_file = Some(std::sync::Arc::new(file));
+        Ok(self)
+    }
+
+    /// The token of [`REMOTE`] if rclone changed it in the config file.
+    pub fn refreshed_token(&self) -> Option<String> {
+        let file = self.config_file.as_ref()?;
+        let text = std::fs::read_to_string(&file.path).ok()?;
+        let mut section = String::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_string();
+            } else if section == REMOTE {
+                if let Some((k, v)) = line.split_once('=') {
+                    if k.trim() == "token" {
+                        let v = v.trim().to_string();
+                        return (Some(&v) != file.token_written.as_ref() && !v.is_empty()).then_some(v);
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Replaces every secret value in `text` with `***`.
@@ -72,6 +123,26 @@ impl RemoteEnv {
         }
         out
     }
+}
+
+fn write_config(entries: &[(String, String, String)]) -> std::io::Result<ConfigFile> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::Builder::new().prefix("cloudsync-rclone-").tempdir()?;
+    let path = dir.path().join("rclone.conf");
+    let mut text = String::new();
+    let mut current = "";
+    for (remote, key, value) in entries {
+        if remote != current {
+            text.push_str(&format!("[{remote}]\n"));
+            current = remote;
+        }
+        // One line per value: rclone's config format has no continuation lines.
+        text.push_str(&format!("{key} = {}\n", value.replace(['\n', '\r'], " ")));
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(ConfigFile { _dir: dir, path, token_written: None })
 }
 
 fn env_name(s: &str) -> String {
@@ -93,14 +164,15 @@ pub fn spawn(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>) -> st
     cmd.args(args)
         .env_clear()
         .envs(PASSED_THROUGH.iter().filter_map(|k| std::env::var_os(k).map(|v| (k, v))))
-        // No config file of the server's user: every remote comes from the environment.
-        .env("RCLONE_CONFIG", "/dev/null")
+        // Never the server user's config file: remotes come from the environment, or
+        // from our own private file.
+        .env("RCLONE_CONFIG", remote.and_then(|r| r.config_file.as_ref()).map(|f| f.path.as_os_str().to_owned()).unwrap_or_else(|| "/dev/null".into()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    if let Some(remote) = remote {
+    if let Some(remote) = remote.filter(|r| r.config_file.is_none()) {
         cmd.envs(remote.vars.iter().map(|(k, v)| (k, v)));
     }
     // SAFETY: prctl is async-signal-safe; rclone dies with the server.

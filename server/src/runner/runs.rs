@@ -72,6 +72,12 @@ pub enum RunError {
     Sql(#[from] sqlx::Error),
 }
 
+/// The credential a run uses, to save a refreshed token back to.
+struct ValidCredential {
+    id: i64,
+    attrs: crate::credentials::ValidAttributes,
+}
+
 fn exit_text(code: Option<i32>) -> String {
     match code {
         Some(c) => format!("exit code {c}"),
@@ -230,7 +236,7 @@ impl Runner {
         records::mark_running(pool, run_id).await?;
         self.publish_state(run_id, task_id, RunState::Running, None);
         let mut log = LogWriter::new(pool.clone(), run_id).live(self.inner.hub.clone());
-        let (task, command) = match self.prepare(task_id, dry_run).await {
+        let (task, command, credential) = match self.prepare(task_id, dry_run).await {
             Ok(c) => c,
             Err(why) => {
                 log.push("error", "runner", &why);
@@ -329,6 +335,11 @@ impl Runner {
         }
         let status = child.wait().await;
         let _ = drain_stdout.await;
+        // Also after a failed run: a token rclone refreshed must not be lost.
+        if let Some(updated) = crate::credentials::refreshed_attributes(&command.remote, &credential.attrs) {
+            crate::credentials::store::save_refreshed(pool, &self.inner.secrets, credential.id, &updated).await?;
+            log.push("info", "runner", "saved the OAuth token rclone refreshed");
+        }
         let code = status.as_ref().ok().and_then(|s| s.code());
         let errors = last_stats.as_ref().map_or(0, |s| s.errors);
         let (state, error) = if aborted {
@@ -369,7 +380,7 @@ impl Runner {
     }
 
     /// The rclone command of a task, or why it cannot run.
-    async fn prepare(&self, task_id: i64, dry_run: bool) -> Result<(protocol::tasks::SyncTask, super::sync::SyncCommand), String> {
+    async fn prepare(&self, task_id: i64, dry_run: bool) -> Result<(protocol::tasks::SyncTask, super::sync::SyncCommand, ValidCredential), String> {
         let pool = &self.inner.pool;
         let task = crate::tasks::store::get(pool, &self.inner.secrets, task_id)
             .await
@@ -393,7 +404,7 @@ impl Runner {
             .map_err(|e| format!("cannot read rclone's providers: {e}"))?
             .ok_or_else(|| format!("the installed rclone has no backend `{}`", cred.provider))?;
         let command = super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run);
-        Ok((task.task, command))
+        Ok((task.task, command, ValidCredential { id: cred.id, attrs }))
     }
 }
 

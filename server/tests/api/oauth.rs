@@ -149,3 +149,36 @@ async fn start_explains_what_is_missing() {
     let e = c.call("oauth.start", json!({"provider": "dropbox", "origin": "javascript:x", "client_id": "x"})).await.unwrap_err();
     assert!(e.field_error("origin").is_some());
 }
+
+#[tokio::test]
+async fn a_token_rclone_refreshes_is_saved_back_encrypted_even_when_the_command_fails() {
+    let mock = start_mock();
+    let app = spawn_app().await;
+    let mut c = app.logged_in_client().await;
+    let expired = json!({"access_token": "old-access-token", "token_type": "Bearer", "refresh_token": "refresh-1", "expiry": "2020-01-01T00:00:00Z"});
+    let created = c
+        .call(
+            "credential.create",
+            json!({"name": "box", "provider": "box", "attributes": {
+                "client_id": "cid", "client_secret": "csecret", "token": expired.to_string(),
+                "token_url": format!("http://127.0.0.1:{}/token", mock.port), "auth_url": format!("http://127.0.0.1:{}/authorize", mock.port)}}),
+        )
+        .await
+        .unwrap();
+    let id = created["id"].as_i64().unwrap();
+
+    // rclone refreshes the expired token at the (local) token URL, then fails to reach
+    // Box itself, which this machine cannot.
+    let r = c.call("credential.verify", json!({"id": id})).await.unwrap();
+    assert_eq!(r["ok"], false);
+
+    let seed = cloudsync::secret_seed::load_or_create(&app.data_dir.path().join("data/secret-seed")).unwrap();
+    let secrets = cloudsync::crypto::SecretBox::new(&seed, cloudsync::backup::CREDENTIALS_PURPOSE);
+    let stored = cloudsync::credentials::store::get(&app.pool, &secrets, id).await.unwrap().unwrap();
+    let token: Value = serde_json::from_str(&stored.attributes.unwrap().as_map()["token"]).unwrap();
+    assert_ne!(token["access_token"], "old-access-token", "the refreshed token was saved: {token}");
+    assert!(token["access_token"].as_str().unwrap().len() > 20);
+    let row: Vec<u8> = sqlx::query_scalar("SELECT attributes_sealed FROM cloud_credentials WHERE id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
+    let new_access = token["access_token"].as_str().unwrap();
+    assert!(!row.windows(16).any(|w| new_access.as_bytes().windows(16).any(|t| t == w)), "stored encrypted");
+}
