@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 use protocol::runs::notify::{self, Lagged, LogBatch, ProgressUpdate, StateChange};
-use protocol::runs::{Follow, FollowParams, LogLine, Progress, Run, Subscribe, Unfollow, Unsubscribe};
+use protocol::runs::{Follow, FollowParams, LogLine, Progress, Run, Subscribe};
 use protocol::credentials::IdParams;
 use protocol::Empty;
 
@@ -33,12 +33,12 @@ pub fn use_run_events(on_state: impl Fn(StateChange) + 'static, on_progress: imp
             });
         }
     });
+    // Only the local handlers go: the socket's subscription stays, because a page
+    // mounted right after this one subscribes again and an unsubscribe racing it would
+    // end that page's events. It is cheap, bounded and ends with the socket.
     on_cleanup(move || {
         rpc::unsubscribe(a);
         rpc::unsubscribe(b);
-        leptos::task::spawn_local(async move {
-            let _ = rpc::call::<Unsubscribe>(Empty {}).await;
-        });
     });
 }
 
@@ -94,12 +94,11 @@ pub fn follow_run(id: i64, lines: RwSignal<Vec<LogLine>>, run: RwSignal<Option<R
             start();
         }
     });
+    // As above, the server-side follow is left to end with the run: an unfollow racing
+    // a new follow of the same run would cut the new view off.
     on_cleanup(move || {
         for h in [log, state, prog, lag] {
             rpc::unsubscribe(h);
         }
-        leptos::task::spawn_local(async move {
-            let _ = rpc::call::<Unfollow>(IdParams { id }).await;
-        });
     });
 }

@@ -79,8 +79,19 @@ test("a task is created with the folder picker and listed with its places", asyn
   await page.getByTestId("log-level").selectOption("all");
   await screenshot(page, "run-log");
 
-  // Editing shows the saved timetable.
+  // Restore creates the reverse task, disabled.
   await page.getByRole("link", { name: "Tasks" }).click();
+  const restoreInto = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-restore-")));
+  page.once("dialog", (d) => d.accept(restoreInto));
+  await row.getByTestId("task-restore").click();
+  await page.getByTestId("tasks-notice").waitFor({ timeout: 15_000 });
+  assert.match(await page.getByTestId("tasks-notice").textContent(), /^Created “Restore of photos backup”, disabled/);
+  const restored = page.locator('[data-testid="task-row"][data-name="Restore of photos backup"]');
+  await restored.waitFor({ timeout: 15_000 });
+  assert.equal(await restored.getByTestId("task-place").textContent(), `${restoreInto} ← nas s3:backups`);
+  assert.match(await restored.textContent(), /disabled/);
+
+  // Editing shows the saved timetable.
   await row.getByTestId("task-edit").click();
   assert.equal(await page.getByTestId("bw-time").inputValue(), "08:00");
   assert.equal(await page.getByTestId("bw-rate").inputValue(), "2");

@@ -5,7 +5,9 @@
 
 use leptos::prelude::*;
 use protocol::credentials::{self, Browse, BrowseParams, CloudCredential, CredentialState, IdParams, RemoteEntry};
-use protocol::tasks::{BwLimit, Create, Delete, Direction, List, RemoteLocation, SyncTask, TaskParams, TransferMode, Update as UpdateTask, UpdateParams};
+use protocol::tasks::{
+    BwLimit, Create, Delete, Direction, List, RemoteLocation, Restore, RestoreParams, SyncTask, TaskParams, TransferMode, Update as UpdateTask, UpdateParams,
+};
 use protocol::runs::{Abort, Run, RunParams, RunState, RunTask};
 use protocol::{Empty, RpcError};
 use serde_json::{json, Value};
@@ -145,6 +147,17 @@ fn TaskRow(task: SyncTask, credential: String, last_run: Signal<Option<Run>>, on
             }
         });
     };
+    let restore_name = task.description.clone();
+    let restore = move |_| {
+        let question = format!("Restore “{restore_name}”: copy its remote files into which local folder?");
+        let Some(path) = window().prompt_with_message(&question).ok().flatten().filter(|p| !p.trim().is_empty()) else { return };
+        leptos::task::spawn_local(async move {
+            match rpc::call::<Restore>(RestoreParams { id, transfer_mode: TransferMode::Copy, path: path.trim().to_string() }).await {
+                Ok(t) => on_changed.run(Some(format!("Created “{}”, disabled: check it, then run it.", t.description))),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
     let arrow = if task.direction == Direction::Push { "→" } else { "←" };
     let place = format!("{} {arrow} {}:{}", task.path, credential, remote_path(&task.attributes));
     let edit = task.clone();
@@ -166,6 +179,7 @@ fn TaskRow(task: SyncTask, credential: String, last_run: Signal<Option<Run>>, on
                     <button data-testid="task-dry-run" on:click=move |_| start(true)>"Dry run"</button>
                 </Show>
                 <button on:click=move |_| on_edit.run(edit.clone()) data-testid="task-edit">"Edit"</button>
+                <button on:click=restore data-testid="task-restore">"Restore…"</button>
                 <button class="danger" on:click=delete data-testid="task-delete">"Delete"</button>
                 {move || error.get().map(|e| view! { <div class="error small">{e}</div> })}
             </td>

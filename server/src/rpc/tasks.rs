@@ -67,7 +67,10 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<SyncTask, ApiEr
 pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
     // A running task is stopped first; its run records go with it.
     if state.runner.abort(p.id).await? {
-        tracing::info!(id = p.id, "stopped the task's run before deleting it");
+        tracing::info!(id = p.id, "stopping the task's run before deleting it");
+        if !state.runner.wait_until_idle(p.id, std::time::Duration::from_secs(15)).await {
+            return Err(ApiError::Conflict(format!("task {}'s run did not stop in time; try again", p.id)));
+        }
     }
     if !store::delete(&state.pool, p.id).await? {
         return Err(ApiError::NotFound(format!("task {} does not exist", p.id)));

@@ -194,6 +194,18 @@ impl Runner {
         Ok(false)
     }
 
+    /// Waits until the task has no running run (up to `limit`); true when idle.
+    pub async fn wait_until_idle(&self, task_id: i64, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.inner.state.lock().await.running.contains_key(&task_id) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
     /// Starts queued runs as slots free up, until the process ends.
     pub async fn run_forever(self) {
         loop {
