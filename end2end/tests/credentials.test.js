@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { dataDir, freePort, launchBrowser, logIn, resultsDir, screenshot, startOAuthMock, startS3, startServer } from "./harness.js";
+import { dataDir, fillS3Form, freePort, launchBrowser, logIn, resultsDir, screenshot, startOAuthMock, startS3, startServer } from "./harness.js";
 
 const ACCESS_KEY = "AKIAE2ETESTKEY";
 const SECRET_KEY = "e2e-secret-key-9b27c4";
@@ -22,13 +22,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function fillS3Form(page, { name, secret }) {
-  await page.getByTestId("cred-name").fill(name);
-  await page.getByTestId("cred-provider").selectOption("s3");
-  await page.getByTestId("opt-provider").selectOption("Rclone");
-  await page.getByTestId("opt-endpoint").fill(s3.endpoint);
-  await page.getByTestId("opt-access_key_id").fill(ACCESS_KEY);
-  await page.getByTestId("opt-secret_access_key").fill(secret);
+async function fillForm(page, { name, secret }) {
+  await fillS3Form(page, s3, { name, accessKey: ACCESS_KEY, secretKey: secret });
 }
 
 test("an S3 credential is added through the form, verified and listed without its secret", async () => {
@@ -38,7 +33,7 @@ test("an S3 credential is added through the form, verified and listed without it
   await page.getByTestId("no-credentials").waitFor({ timeout: 15_000 });
 
   await page.getByTestId("add-credential").click();
-  await fillS3Form(page, { name: "office backups", secret: "not-the-secret" });
+  await fillForm(page, { name: "office backups", secret: "not-the-secret" });
   await page.getByTestId("cred-verify").click();
   const result = page.getByTestId("verify-result");
   await result.waitFor({ timeout: 40_000 });

@@ -91,6 +91,20 @@ export async function logIn(page, url, password = ADMIN_PASSWORD) {
   await page.getByTestId("login-submit").click();
 }
 
+/** Resolves once something accepts TCP connections on 127.0.0.1:`port` (30 s at most). */
+async function waitForPort(port, what) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const up = await new Promise((res) => {
+      const s = connect(port, "127.0.0.1", () => { s.end(); res(true); });
+      s.on("error", () => res(false));
+    });
+    if (up) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not start on port ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** `rclone serve s3` on a free port with a temp folder; `stop()` ends it. */
 export async function startS3({ accessKey, secretKey }) {
   const port = await freePort();
@@ -98,16 +112,7 @@ export async function startS3({ accessKey, secretKey }) {
   mkdirSync(join(dir, "backups"));
   const child = spawn(rclone, ["serve", "s3", dir, "--addr", `127.0.0.1:${port}`, "--auth-key", `${accessKey},${secretKey}`],
     { env: { ...process.env, RCLONE_CONFIG: "/dev/null" }, stdio: "ignore" });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await new Promise((res) => {
-      const s = connect(port, "127.0.0.1", () => { s.end(); res(true); });
-      s.on("error", () => res(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error("rclone serve s3 did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForPort(port, "rclone serve s3");
   return { endpoint: `http://127.0.0.1:${port}`, dir, stop: () => child.kill() };
 }
 
@@ -117,29 +122,26 @@ export async function startOAuthMock() {
   const version = process.env.OAUTH_MOCK_VERSION || "8";
   const bin = join(tools, `oauth2-mock-server-${version}/node_modules/.bin/oauth2-mock-server`);
   const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port)], { stdio: "ignore" });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await new Promise((res) => {
-      const s = connect(port, "127.0.0.1", () => { s.end(); res(true); });
-      s.on("error", () => res(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error("oauth2-mock-server did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForPort(port, "oauth2-mock-server");
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
-/** Adds an S3 credential for `s3` through the Credentials page. */
-export async function addS3Credential(page, s3, { name, accessKey, secretKey }) {
-  await page.getByRole("link", { name: "Credentials" }).click();
-  await page.getByTestId("add-credential").click();
+/** Fills the open credential form for `s3` (rclone serve s3). */
+export async function fillS3Form(page, s3, { name, accessKey, secretKey }) {
   await page.getByTestId("cred-name").fill(name);
   await page.getByTestId("cred-provider").selectOption("s3");
   await page.getByTestId("opt-provider").selectOption("Rclone");
   await page.getByTestId("opt-endpoint").fill(s3.endpoint);
   await page.getByTestId("opt-access_key_id").fill(accessKey);
   await page.getByTestId("opt-secret_access_key").fill(secretKey);
+}
+
+/** Adds an S3 credential for `s3` through the Credentials page. */
+export async function addS3Credential(page, s3, keys) {
+  await page.getByRole("link", { name: "Credentials" }).click();
+  await page.getByTestId("add-credential").click();
+  await fillS3Form(page, s3, keys);
   await page.getByTestId("cred-save").click();
+  const name = keys.name;
   await page.locator(`[data-testid="credential-row"][data-name="${name}"]`).waitFor({ timeout: 15_000 });
 }

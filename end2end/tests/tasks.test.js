@@ -117,7 +117,10 @@ test("a long run shows live progress and can be stopped", async () => {
   await row.waitFor({ timeout: 15_000 });
   await row.getByTestId("task-run").click();
   const progress = row.getByTestId("task-progress");
-  await progress.waitFor({ timeout: 30_000 });
+  await progress.waitFor({ timeout: 30_000 }).catch(async (e) => {
+    await screenshot(page, "failure-no-progress");
+    throw e;
+  });
   assert.match(await progress.textContent(), /^\d+% · [\d.]+ (B|KiB|MiB)\/s/);
   await screenshot(page, "task-running");
   await row.getByTestId("task-stop").click();

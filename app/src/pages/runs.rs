@@ -51,13 +51,18 @@ pub fn RunsPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn RunRow(run: Run, task: String) -> impl IntoView {
-    let class = match run.state {
+/// The badge style of a run state.
+pub fn state_class(state: RunState) -> &'static str {
+    match state {
         RunState::Success => "badge ok",
         RunState::Queued | RunState::Running => "badge wait",
         _ => "badge bad",
-    };
+    }
+}
+
+#[component]
+fn RunRow(run: Run, task: String) -> impl IntoView {
+    let class = state_class(run.state);
     let moved = run.stats.as_ref().map(|s| human_bytes(s.bytes as f64)).unwrap_or_default();
     view! {
         <tr data-testid="run-row">

@@ -38,6 +38,19 @@ pub fn TasksPage() -> impl IntoView {
             m.insert(p.task_id, p.progress);
         }),
     );
+    // Events are lossy by design; while a run is active the list also refreshes on its
+    // own, so a missed event costs a moment, never a stale page.
+    let any_active = RwSignal::new(false);
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            if any_active.get_untracked() {
+                reload.update(|n| *n += 1);
+            }
+        },
+        std::time::Duration::from_secs(2),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
     let editing = RwSignal::new(None::<Option<SyncTask>>);
     let notice = RwSignal::new(None::<String>);
     let done = move |m: Option<String>| {
@@ -69,7 +82,9 @@ pub fn TasksPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let names = creds.await.unwrap_or_default();
-                    match tasks.await {
+                    let result = tasks.await;
+                    any_active.set(result.as_ref().is_ok_and(|l| l.iter().any(|t| t.last_run.as_ref().is_some_and(|r| r.state.is_active()))));
+                    match result {
                         Ok(list) if list.is_empty() => view! {
                             <p class="muted" data-testid="no-tasks">"No tasks yet. Add one to back a folder up to the cloud or bring it back."</p>
                         }.into_any(),
@@ -89,7 +104,7 @@ pub fn TasksPage() -> impl IntoView {
                                                 r
                                             })
                                         });
-                                        view! { <TaskRow task=t credential=cred last_run=last on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m))/> }
+                                        view! { <TaskRow task=t credential=cred last_run=last on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m)) on_run=Callback::new(move |_| reload.update(|n| *n += 1))/> }
                                     }).collect_view()}
                                 </tbody>
                             </table>
@@ -118,23 +133,35 @@ fn remote_path(a: &RemoteLocation) -> String {
 }
 
 #[component]
-fn TaskRow(task: SyncTask, credential: String, last_run: Signal<Option<Run>>, on_edit: Callback<SyncTask>, on_changed: Callback<Option<String>>) -> impl IntoView {
+fn TaskRow(
+    task: SyncTask,
+    credential: String,
+    last_run: Signal<Option<Run>>,
+    on_edit: Callback<SyncTask>,
+    on_changed: Callback<Option<String>>,
+    on_run: Callback<()>,
+) -> impl IntoView {
     let id = task.id;
+    let error = RwSignal::new(None::<String>);
     let start = move |dry_run: bool| {
+        error.set(None);
         leptos::task::spawn_local(async move {
-            if let Err(e) = rpc::call::<RunTask>(RunParams { id, dry_run }).await {
-                leptos::logging::warn!("{e}");
+            match rpc::call::<RunTask>(RunParams { id, dry_run }).await {
+                Ok(_) => on_run.run(()),
+                Err(e) => error.set(Some(e.message)),
             }
         });
     };
     let stop = move |_| {
         leptos::task::spawn_local(async move {
-            let _ = rpc::call::<Abort>(IdParams { id }).await;
+            match rpc::call::<Abort>(IdParams { id }).await {
+                Ok(_) => on_run.run(()),
+                Err(e) => error.set(Some(e.message)),
+            }
         });
     };
     let active = move || last_run.get().is_some_and(|r| r.state.is_active());
     let description = task.description.clone();
-    let error = RwSignal::new(None::<String>);
     let delete = move |_| {
         let name = description.clone();
         if !window().confirm_with_message(&format!("Delete the task “{name}”?")).unwrap_or(false) {
@@ -193,11 +220,7 @@ pub fn RunBadge(run: Signal<Option<Run>>) -> impl IntoView {
     move || match run.get() {
         None => view! { <span class="badge" data-testid="task-state">"never run"</span> }.into_any(),
         Some(r) => {
-            let class = match r.state {
-                RunState::Success => "badge ok",
-                RunState::Queued | RunState::Running => "badge wait",
-                _ => "badge bad",
-            };
+            let class = super::runs::state_class(r.state);
             let progress = (r.state == RunState::Running).then(|| r.stats.clone()).flatten().map(|p| {
                 let eta = p.eta.map(|s| format!(", {s} s left")).unwrap_or_default();
                 format!("{:.0}% · {}/s{eta}", p.percent, crate::units::human_bytes(p.speed))
