@@ -68,6 +68,7 @@ test("a task is created with the folder picker and listed with its places", asyn
     () => document.querySelector('[data-testid="task-row"] [data-testid="task-state"]')?.textContent === "SUCCESS",
     null, { timeout: 60_000 });
   assert.equal(readFileSync(join(s3.dir, "backups", "hello.txt"), "utf8"), "hello from the browser test");
+  assert.match(await row.getByTestId("task-run-time").textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
   await screenshot(page, "task-list-after-run");
   await row.getByTestId("task-state").click();
   const log = page.getByTestId("log-lines");

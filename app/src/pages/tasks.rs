@@ -226,8 +226,12 @@ pub fn RunBadge(run: Signal<Option<Run>>) -> impl IntoView {
                 format!("{:.0}% · {}/s{eta}", p.percent, crate::units::human_bytes(p.speed))
             });
             let label = if r.dry_run { format!("{} (dry run)", r.state.as_str()) } else { r.state.as_str().to_string() };
+            // When it ended (or started, or was queued), in UTC as the server reports it.
+            let when = r.finished_at.clone().or(r.started_at.clone()).unwrap_or(r.queued_at.clone());
+            let when = format!("{} UTC", when.chars().take(16).collect::<String>().replace('T', " "));
             view! {
                 <a href=format!("/runs?run={}", r.id) class=class data-testid="task-state">{label}</a>
+                <div class="small muted" data-testid="task-run-time">{when}</div>
                 {progress.map(|p| view! {
                     <div class="progress"><div class="bar" style=format!("width: {:.0}%", r.stats.as_ref().map_or(0.0, |s| s.percent))></div></div>
                     <div class="small muted" data-testid="task-progress">{p}</div>
