@@ -4,9 +4,9 @@
 //! (`run.follow`), resuming from the last line seen after a reconnect or a lag.
 
 use leptos::prelude::*;
+use protocol::credentials::IdParams;
 use protocol::runs::notify::{self, Lagged, LogBatch, ProgressUpdate, StateChange};
 use protocol::runs::{Follow, FollowParams, LogLine, Progress, Run, Subscribe};
-use protocol::credentials::IdParams;
 use protocol::Empty;
 
 use crate::rpc::{self, ConnectionState};
@@ -43,7 +43,12 @@ pub fn use_run_events(on_state: impl Fn(StateChange) + 'static, on_progress: imp
 }
 
 /// Streams run `id` into `lines` (each `seq` once, in order) and keeps `run` current.
-pub fn follow_run(id: i64, lines: RwSignal<Vec<LogLine>>, run: RwSignal<Option<Run>>, progress: RwSignal<Option<Progress>>) {
+pub fn follow_run(
+    id: i64,
+    lines: RwSignal<Vec<LogLine>>,
+    run: RwSignal<Option<Run>>,
+    progress: RwSignal<Option<Progress>>,
+) {
     let session = crate::use_session();
     let last_seq = move || lines.with_untracked(|l| l.last().map_or(0, |x| x.seq));
     let start = move || {

@@ -35,7 +35,10 @@ pub enum ConnectionState {
     Connecting,
     Open,
     /// Waiting to retry; `attempt` counts from 1.
-    Retrying { attempt: u32, in_ms: u32 },
+    Retrying {
+        attempt: u32,
+        in_ms: u32,
+    },
 }
 
 impl ConnectionState {
@@ -43,7 +46,9 @@ impl ConnectionState {
         match self {
             ConnectionState::Connecting => "Connecting…".into(),
             ConnectionState::Open => "Connected".into(),
-            ConnectionState::Retrying { in_ms, .. } => format!("Disconnected, retrying in {:.1} s", *in_ms as f64 / 1000.0),
+            ConnectionState::Retrying { in_ms, .. } => {
+                format!("Disconnected, retrying in {:.1} s", *in_ms as f64 / 1000.0)
+            }
         }
     }
 }
@@ -237,8 +242,12 @@ fn on_message(client: &Rc<Client>, text: &str) {
             }
         }
         Ok(ServerMessage::Notification(n)) => {
-            let subs: Vec<Subscriber> =
-                client.subscribers.borrow().get(&n.method).map(|l| l.iter().map(|(_, f)| f.clone()).collect()).unwrap_or_default();
+            let subs: Vec<Subscriber> = client
+                .subscribers
+                .borrow()
+                .get(&n.method)
+                .map(|l| l.iter().map(|(_, f)| f.clone()).collect())
+                .unwrap_or_default();
             for f in subs {
                 f(n.params.clone());
             }

@@ -101,7 +101,9 @@ impl Request {
         let invalid = |id: Value, why: &str| (id, RpcError::new(ErrorCode::INVALID_REQUEST, why));
         let mut obj: Map<String, Value> = match value {
             Value::Object(obj) => obj,
-            Value::Array(_) => return Err(invalid(Value::Null, "batch requests are not supported; send one request per message")),
+            Value::Array(_) => {
+                return Err(invalid(Value::Null, "batch requests are not supported; send one request per message"))
+            }
             _ => return Err(invalid(Value::Null, "a request must be a JSON object")),
         };
         let id = obj.remove("id");

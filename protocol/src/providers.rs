@@ -101,7 +101,8 @@ pub fn filter_matches(filter: Option<&str>, sub_provider: Option<&str>) -> bool 
 }
 
 /// Backends that only wrap other remotes, or are not storage a credential opens.
-pub const NOT_CREDENTIALS: &[&str] = &["alias", "archive", "cache", "chunker", "combine", "compress", "crypt", "hasher", "local", "memory", "union"];
+pub const NOT_CREDENTIALS: &[&str] =
+    &["alias", "archive", "cache", "chunker", "combine", "compress", "crypt", "hasher", "local", "memory", "union"];
 
 /// Checks a value against an rclone option type.
 pub fn check_value(kind: &str, value: &str) -> Result<(), String> {

@@ -132,9 +132,16 @@ impl RunState {
     }
 
     pub fn parse(s: &str) -> Option<RunState> {
-        [RunState::Queued, RunState::Running, RunState::Success, RunState::Failed, RunState::Aborted, RunState::Interrupted]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        [
+            RunState::Queued,
+            RunState::Running,
+            RunState::Success,
+            RunState::Failed,
+            RunState::Aborted,
+            RunState::Interrupted,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
 }
 

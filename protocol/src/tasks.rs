@@ -212,8 +212,17 @@ pub struct SyncTask {
 }
 
 /// Backends whose remote paths start with a bucket (or container).
-pub const BUCKET_BACKENDS: &[&str] =
-    &["azureblob", "b2", "google cloud storage", "oracleobjectstorage", "qingstor", "s3", "storj", "swift", "tardigrade"];
+pub const BUCKET_BACKENDS: &[&str] = &[
+    "azureblob",
+    "b2",
+    "google cloud storage",
+    "oracleobjectstorage",
+    "qingstor",
+    "s3",
+    "storj",
+    "swift",
+    "tardigrade",
+];
 
 pub const MAX_TRANSFERS: u32 = 64;
 
@@ -343,11 +352,26 @@ mod tests {
         t.description = " ".into();
         t.path = "relative".into();
         t.include = vec!["*.jpg".into(), "{a,b".into()];
-        t.bwlimit = vec![BwLimit { time: "08:00".into(), bandwidth: Some(1) }, BwLimit { time: "07:00".into(), bandwidth: None }, BwLimit { time: "25:00".into(), bandwidth: None }];
+        t.bwlimit = vec![
+            BwLimit { time: "08:00".into(), bandwidth: Some(1) },
+            BwLimit { time: "07:00".into(), bandwidth: None },
+            BwLimit { time: "25:00".into(), bandwidth: None },
+        ];
         t.transfers = 0;
         t.attributes.folder = "../etc".into();
         let fields: Vec<String> = check_task(&t).into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["description", "path", "include[1]", "attributes.folder", "bwlimit[1].time", "bwlimit[2].time", "transfers"]);
+        assert_eq!(
+            fields,
+            [
+                "description",
+                "path",
+                "include[1]",
+                "attributes.folder",
+                "bwlimit[1].time",
+                "bwlimit[2].time",
+                "transfers"
+            ]
+        );
     }
 
     #[test]

@@ -41,17 +41,26 @@ pub struct CheckedBackup {
 pub fn check(backup: ConfigBackup) -> Result<CheckedBackup, Vec<FieldError>> {
     let mut errors = Vec::new();
     if backup.format != BACKUP_FORMAT {
-        errors.push(FieldError::new("backup.format", format!("`{}` is not a cloudsync backup (expected `{BACKUP_FORMAT}`)", backup.format)));
+        errors.push(FieldError::new(
+            "backup.format",
+            format!("`{}` is not a cloudsync backup (expected `{BACKUP_FORMAT}`)", backup.format),
+        ));
     }
     if backup.version != BACKUP_VERSION {
-        errors.push(FieldError::new("backup.version", format!("version {} is not supported; this server reads version {BACKUP_VERSION}", backup.version)));
+        errors.push(FieldError::new(
+            "backup.version",
+            format!("version {} is not supported; this server reads version {BACKUP_VERSION}", backup.version),
+        ));
     }
     let seed = match backup.secret_seed.as_deref().map(|s| B64.decode(s)) {
         None => None,
         Some(Ok(bytes)) => match <[u8; SEED_BYTES]>::try_from(bytes) {
             Ok(b) => Some(SecretSeed::from_bytes(b)),
             Err(b) => {
-                errors.push(FieldError::new("backup.secret_seed", format!("has {} bytes, expected {SEED_BYTES}", b.len())));
+                errors.push(FieldError::new(
+                    "backup.secret_seed",
+                    format!("has {} bytes, expected {SEED_BYTES}", b.len()),
+                ));
                 None
             }
         },
@@ -83,9 +92,15 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
     let mut tx = pool.begin().await?;
     for (c, sealed) in backup.credentials {
         let name = c.name.trim().to_string();
-        let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cloud_credentials WHERE name = $1)").bind(&name).fetch_one(&mut *tx).await?;
+        let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cloud_credentials WHERE name = $1)")
+            .bind(&name)
+            .fetch_one(&mut *tx)
+            .await?;
         if taken {
-            report.skipped.push(SkippedItem { name, reason: "a credential with this name already exists; rename or delete it and import again".into() });
+            report.skipped.push(SkippedItem {
+                name,
+                reason: "a credential with this name already exists; rename or delete it and import again".into(),
+            });
             continue;
         }
         let mut readable = false;
@@ -99,7 +114,11 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
             opened.unwrap_or(sealed.clone())
         })
         .await?;
-        if readable { report.imported.push(name) } else { report.cannot_decrypt.push(name) }
+        if readable {
+            report.imported.push(name)
+        } else {
+            report.cannot_decrypt.push(name)
+        }
     }
     tx.commit().await?;
     Ok(report)

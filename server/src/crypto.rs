@@ -53,7 +53,9 @@ impl SecretBox {
             return Err(CannotDecrypt);
         }
         let (nonce, body) = sealed[1..].split_at(NONCE_BYTES);
-        self.cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: label.as_bytes() }).map_err(|_| CannotDecrypt)
+        self.cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: label.as_bytes() })
+            .map_err(|_| CannotDecrypt)
     }
 }
 

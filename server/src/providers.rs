@@ -28,7 +28,11 @@ impl ProviderCatalog {
             }
         }
         let out = rclone::run(path, &["config".into(), "providers".into()], None, Duration::from_secs(30)).await?;
-        anyhow::ensure!(out.code == Some(0), "`rclone config providers` failed: {}", rclone::error_line(&out.stderr, None));
+        anyhow::ensure!(
+            out.code == Some(0),
+            "`rclone config providers` failed: {}",
+            rclone::error_line(&out.stderr, None)
+        );
         let list = Arc::new(parse(&out.stdout)?);
         *cached = Some((path.to_path_buf(), mtime, list.clone()));
         Ok(list)
@@ -110,7 +114,11 @@ pub fn parse(json: &[u8]) -> anyhow::Result<Vec<Provider>> {
                         .examples
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|e| OptionExample { value: e.value, help: e.help, provider: Some(e.provider).filter(|p| !p.is_empty()) })
+                        .map(|e| OptionExample {
+                            value: e.value,
+                            help: e.help,
+                            provider: Some(e.provider).filter(|p| !p.is_empty()),
+                        })
                         .collect(),
                     required: o.required,
                     secret: o.is_password || o.sensitive,

@@ -23,7 +23,12 @@ pub async fn detect(rclone: &Path) -> RcloneStatus {
         return RcloneStatus {
             path: rclone.into(),
             version: None,
-            problem: Some(format!("rclone not found at `{}`; install rclone {}.{} or newer and pass --rclone", rclone.display(), MIN_RCLONE.0, MIN_RCLONE.1)),
+            problem: Some(format!(
+                "rclone not found at `{}`; install rclone {}.{} or newer and pass --rclone",
+                rclone.display(),
+                MIN_RCLONE.0,
+                MIN_RCLONE.1
+            )),
         };
     };
     let output = match crate::runner::rclone::run(&path, &["version".into()], None, Duration::from_secs(15)).await {

@@ -64,7 +64,11 @@ fn load(path: &Path, mode: u32) -> Result<SecretSeed, SeedError> {
     fs::File::open(path)
         .and_then(|f| f.take(SEED_BYTES as u64 + 1).read_to_end(&mut buf))
         .map_err(|source| SeedError::Unreadable { path: path.into(), source })?;
-    let found = if buf.len() > SEED_BYTES { fs::metadata(path).map(|m| m.len() as usize).unwrap_or(buf.len()) } else { buf.len() };
+    let found = if buf.len() > SEED_BYTES {
+        fs::metadata(path).map(|m| m.len() as usize).unwrap_or(buf.len())
+    } else {
+        buf.len()
+    };
     let bytes: [u8; SEED_BYTES] = buf.try_into().map_err(|_| SeedError::WrongSize { path: path.into(), found })?;
     Ok(SecretSeed(bytes))
 }

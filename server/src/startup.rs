@@ -57,8 +57,14 @@ impl Application {
         }
         let secrets = Arc::new(crate::crypto::SecretBox::new(&secret_seed, crate::backup::CREDENTIALS_PURPOSE));
         let providers = Arc::new(crate::providers::ProviderCatalog::default());
-        let runner = crate::runner::Runner::new(db.pool.clone(), secrets.clone(), providers.clone(), rclone.path.clone(), settings.max_concurrent_runs)
-            .keep_runs(settings.keep_runs);
+        let runner = crate::runner::Runner::new(
+            db.pool.clone(),
+            secrets.clone(),
+            providers.clone(),
+            rclone.path.clone(),
+            settings.max_concurrent_runs,
+        )
+        .keep_runs(settings.keep_runs);
         let api = Arc::new(ApiState {
             pool: db.pool.clone(),
             login_limiter: LoginRateLimiter::default(),
@@ -74,7 +80,9 @@ impl Application {
             allowed_roots: crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()),
             http: reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?,
         });
-        let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr()?;
         Ok(Application { listener, local_addr, db, api, settings, generated_admin_password })
     }
@@ -96,11 +104,12 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let router = http::router(HttpState { api: self.api.clone(), shutdown: stop_rx }, &self.settings.site_dir);
-        let http = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing connections");
-            let _ = stop_tx.send(true);
-        });
+        let http = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: closing connections");
+                let _ = stop_tx.send(true);
+            });
         // The API and the runner run side by side; the runner only ends with the process.
         let served = tokio::select! {
             served = http => served,

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use protocol::credentials::{
-    AttributeValue, CloudCredential, Create, CreateParams, CredentialState, Delete, IdParams, List, Update as UpdateCredential, UpdateParams, Verify, VerifyParams,
-    VerifyResult,
+    AttributeValue, CloudCredential, Create, CreateParams, CredentialState, Delete, IdParams, List,
+    Update as UpdateCredential, UpdateParams, Verify, VerifyParams, VerifyResult,
 };
 use protocol::providers::{self, Provider, ProviderOption};
 use protocol::{Empty, RpcError};
@@ -88,7 +88,11 @@ pub fn CredentialsPage() -> impl IntoView {
 }
 
 #[component]
-fn CredentialTable(list: Vec<CloudCredential>, on_edit: Callback<CloudCredential>, on_changed: Callback<Option<String>>) -> impl IntoView {
+fn CredentialTable(
+    list: Vec<CloudCredential>,
+    on_edit: Callback<CloudCredential>,
+    on_changed: Callback<Option<String>>,
+) -> impl IntoView {
     view! {
         <table class="list" data-testid="credential-list">
             <thead><tr><th>"Name"</th><th>"Provider"</th><th>"State"</th><th></th></tr></thead>
@@ -100,7 +104,11 @@ fn CredentialTable(list: Vec<CloudCredential>, on_edit: Callback<CloudCredential
 }
 
 #[component]
-fn CredentialRow(credential: CloudCredential, on_edit: Callback<CloudCredential>, on_changed: Callback<Option<String>>) -> impl IntoView {
+fn CredentialRow(
+    credential: CloudCredential,
+    on_edit: Callback<CloudCredential>,
+    on_changed: Callback<Option<String>>,
+) -> impl IntoView {
     let id = credential.id;
     let name = credential.name.clone();
     let checking = RwSignal::new(false);
@@ -112,7 +120,8 @@ fn CredentialRow(credential: CloudCredential, on_edit: Callback<CloudCredential>
         (_, Some(_)) => ("badge bad", "verification failed"),
         (_, None) => ("badge", "not verified"),
     });
-    let problem = credential.problem.clone().or_else(|| credential.last_verification.as_ref().and_then(|v| v.reason.clone()));
+    let problem =
+        credential.problem.clone().or_else(|| credential.last_verification.as_ref().and_then(|v| v.reason.clone()));
     let verify = move |_| {
         checking.set(true);
         result.set(None);
@@ -197,7 +206,13 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
     };
     let saved_secrets: Vec<String> = existing
         .as_ref()
-        .map(|c| c.attributes.iter().filter(|(_, v)| matches!(v, AttributeValue::Secret(_))).map(|(k, _)| k.clone()).collect())
+        .map(|c| {
+            c.attributes
+                .iter()
+                .filter(|(_, v)| matches!(v, AttributeValue::Secret(_)))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
         .unwrap_or_default();
     let saved_secrets = StoredValue::new(saved_secrets);
     let providers = StoredValue::new(providers);
@@ -210,7 +225,8 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
     let existing_id = existing.as_ref().map(|c| c.id);
     let title = if existing.is_some() { "Edit credential" } else { "Add credential" };
 
-    let provider = Memo::new(move |_| providers.with_value(|list| list.iter().find(|p| p.name == provider_name.get()).cloned()));
+    let provider =
+        Memo::new(move |_| providers.with_value(|list| list.iter().find(|p| p.name == provider_name.get()).cloned()));
     let sub_provider = Memo::new(move |_| values.with(|v| v.get("provider").cloned()).filter(|s| !s.is_empty()));
     let visible = Memo::new(move |_| {
         let Some(p) = provider.get() else { return (Vec::new(), Vec::new()) };
@@ -225,7 +241,11 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
             if main.iter().chain(advanced.iter()).any(|seen| seen.name == o.name) {
                 continue;
             }
-            if o.advanced { advanced.push(o.clone()) } else { main.push(o.clone()) }
+            if o.advanced {
+                advanced.push(o.clone())
+            } else {
+                main.push(o.clone())
+            }
         }
         main.sort_by_key(|o| !o.required);
         (main, advanced)
@@ -259,7 +279,9 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
         server_error.set(None);
         let params = match existing_id {
             Some(id) => VerifyParams { id: Some(id), provider: None, attributes: Some(attributes()) },
-            None => VerifyParams { id: None, provider: Some(provider_name.get_untracked()), attributes: Some(attributes()) },
+            None => {
+                VerifyParams { id: None, provider: Some(provider_name.get_untracked()), attributes: Some(attributes()) }
+            }
         };
         leptos::task::spawn_local(async move {
             match rpc::call::<Verify>(params).await {
@@ -278,8 +300,18 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
         let name_now = name.get_untracked();
         leptos::task::spawn_local(async move {
             let outcome = match existing_id {
-                Some(id) => rpc::call::<UpdateCredential>(UpdateParams { id, name: Some(name_now), attributes: Some(attrs) }).await,
-                None => rpc::call::<Create>(CreateParams { name: name_now, provider: provider_name.get_untracked(), attributes: attrs }).await,
+                Some(id) => {
+                    rpc::call::<UpdateCredential>(UpdateParams { id, name: Some(name_now), attributes: Some(attrs) })
+                        .await
+                }
+                None => {
+                    rpc::call::<Create>(CreateParams {
+                        name: name_now,
+                        provider: provider_name.get_untracked(),
+                        attributes: attrs,
+                    })
+                    .await
+                }
             };
             busy.set(false);
             match outcome {
@@ -289,7 +321,8 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
         });
     };
 
-    let field_error = move |field: String| Signal::derive(move || server_error.get().and_then(|e| e.field_error(&field)));
+    let field_error =
+        move |field: String| Signal::derive(move || server_error.get().and_then(|e| e.field_error(&field)));
     let general_error = move || server_error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
 
     view! {
@@ -352,7 +385,11 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
 /// server's callback page to report back (same origin, `state` only), then collects the
 /// token over the socket and puts it in the form's `token` field.
 #[component]
-fn LoginToProvider(provider: String, values: RwSignal<BTreeMap<String, String>>, server_error: RwSignal<Option<RpcError>>) -> impl IntoView {
+fn LoginToProvider(
+    provider: String,
+    values: RwSignal<BTreeMap<String, String>>,
+    server_error: RwSignal<Option<RpcError>>,
+) -> impl IntoView {
     use protocol::oauth::{Finish, FinishParams, Start, StartParams};
     let status = RwSignal::new(None::<String>);
     let has_token = move || values.with(|v| v.get("token").is_some_and(|t| !t.is_empty()));
@@ -361,7 +398,10 @@ fn LoginToProvider(provider: String, values: RwSignal<BTreeMap<String, String>>,
         server_error.set(None);
         // Opened now, inside the click, so popup blockers allow it; pointed at the
         // provider once the server has made the URL.
-        let popup = window().open_with_url_and_target_and_features("", "cloudsync-oauth", "width=620,height=720").ok().flatten();
+        let popup = window()
+            .open_with_url_and_target_and_features("", "cloudsync-oauth", "width=620,height=720")
+            .ok()
+            .flatten();
         let field = |k: &str| values.with_untracked(|v| v.get(k).cloned().filter(|s| !s.is_empty()));
         let params = StartParams {
             provider: provider.get_value(),
@@ -389,7 +429,9 @@ fn LoginToProvider(provider: String, values: RwSignal<BTreeMap<String, String>>,
                     let _ = p.location().set_href(&started.authorize_url);
                 }
                 None => {
-                    status.set(Some("The browser blocked the login window; allow popups for this site and try again.".into()));
+                    status.set(Some(
+                        "The browser blocked the login window; allow popups for this site and try again.".into(),
+                    ));
                     return;
                 }
             }
@@ -399,7 +441,10 @@ fn LoginToProvider(provider: String, values: RwSignal<BTreeMap<String, String>>,
                 let same_origin = window().location().origin().ok().as_deref() == Some(e.origin().as_str());
                 let data = e.data();
                 let get = |k: &str| js_sys::Reflect::get(&data, &k.into()).ok().and_then(|v| v.as_string());
-                if !same_origin || get("type").as_deref() != Some("cloudsync-oauth") || get("state").as_deref() != Some(state.as_str()) {
+                if !same_origin
+                    || get("type").as_deref() != Some("cloudsync-oauth")
+                    || get("state").as_deref() != Some(state.as_str())
+                {
                     return;
                 }
                 if let Some(h) = handle.try_update_value(|h| h.take()).flatten() {
@@ -409,7 +454,9 @@ fn LoginToProvider(provider: String, values: RwSignal<BTreeMap<String, String>>,
                 leptos::task::spawn_local(async move {
                     match rpc::call::<Finish>(FinishParams { state }).await {
                         Ok(t) => {
-                            values.update(|v| { v.insert("token".into(), t.token); });
+                            values.update(|v| {
+                                v.insert("token".into(), t.token);
+                            });
                             status.set(Some("Logged in. The token is saved with the credential.".into()));
                         }
                         Err(e) => status.set(Some(format!("Login failed: {}", e.message))),
@@ -454,14 +501,22 @@ fn OptionField(
     let name = option.name.clone();
     let key = StoredValue::new(option.name.clone());
     let value = move || values.with(|v| v.get(&key.get_value()).cloned().unwrap_or_default());
-    let set = move |v: String| values.update(|m| { m.insert(key.get_value(), v); });
+    let set = move |v: String| {
+        values.update(|m| {
+            m.insert(key.get_value(), v);
+        })
+    };
     let help = option.help.lines().next().unwrap_or_default().to_string();
     let show = RwSignal::new(false);
     let local_error = {
         let option = option.clone();
         move || {
             let v = value();
-            if v.is_empty() { None } else { option.check_value(&v).err() }
+            if v.is_empty() {
+                None
+            } else {
+                option.check_value(&v).err()
+            }
         }
     };
     let shown_error = Signal::derive(move || local_error().or_else(|| error.get()));
@@ -483,7 +538,8 @@ fn OptionField(
                 <option value="true">"true"</option>
                 <option value="false">"false"</option>
             </select>
-        }.into_any()
+        }
+        .into_any()
     } else if (option.exclusive || option.name == "provider") && !option.examples.is_empty() {
         let examples = option.examples.clone();
         view! {
@@ -494,7 +550,8 @@ fn OptionField(
                     view! { <option value=e.value>{text}</option> }
                 }).collect_view()}
             </select>
-        }.into_any()
+        }
+        .into_any()
     } else if option.secret {
         view! {
             <span class="secret">
@@ -505,7 +562,8 @@ fn OptionField(
                     {move || if show.get() { "Hide" } else { "Show" }}
                 </button>
             </span>
-        }.into_any()
+        }
+        .into_any()
     } else {
         let list_id = format!("examples-{name}");
         let examples = option.examples.clone();
@@ -518,7 +576,8 @@ fn OptionField(
                     {examples.into_iter().map(|e| view! { <option value=e.value>{e.help}</option> }).collect_view()}
                 </datalist>
             })}
-        }.into_any()
+        }
+        .into_any()
     };
 
     view! {

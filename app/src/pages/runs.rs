@@ -115,7 +115,8 @@ fn RunLog(id: i64) -> impl IntoView {
         })
     };
     let download = move |_| {
-        let text: String = lines.with(|l| l.iter().map(|x| format!("{} {:7} {:8} {}\n", x.at, x.level, x.source, x.message)).collect());
+        let text: String = lines
+            .with(|l| l.iter().map(|x| format!("{} {:7} {:8} {}\n", x.at, x.level, x.source, x.message)).collect());
         let _ = super::system_backup::save_file_with_type(&format!("cloudsync-run-{id}.log"), &text, "text/plain");
     };
     view! {

@@ -111,7 +111,12 @@ fn ChangePasswordForm() -> impl IntoView {
 }
 
 #[component]
-fn PasswordInput(label: &'static str, value: RwSignal<String>, error: Signal<Option<String>>, testid: &'static str) -> impl IntoView {
+fn PasswordInput(
+    label: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<String>>,
+    testid: &'static str,
+) -> impl IntoView {
     view! {
         <label>
             {label}

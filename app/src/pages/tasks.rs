@@ -5,10 +5,11 @@
 
 use leptos::prelude::*;
 use protocol::credentials::{self, Browse, BrowseParams, CloudCredential, CredentialState, IdParams, RemoteEntry};
-use protocol::tasks::{
-    BwLimit, Create, Delete, Direction, List, RemoteLocation, Restore, RestoreParams, SyncTask, TaskParams, TransferMode, Update as UpdateTask, UpdateParams,
-};
 use protocol::runs::{Abort, Run, RunParams, RunState, RunTask};
+use protocol::tasks::{
+    BwLimit, Create, Delete, Direction, List, RemoteLocation, Restore, RestoreParams, SyncTask, TaskParams,
+    TransferMode, Update as UpdateTask, UpdateParams,
+};
 use protocol::{Empty, RpcError};
 use serde_json::{json, Value};
 
@@ -34,9 +35,11 @@ pub fn TasksPage() -> impl IntoView {
             });
             reload.update(|n| *n += 1);
         },
-        move |p| live.update(|m| {
-            m.insert(p.task_id, p.progress);
-        }),
+        move |p| {
+            live.update(|m| {
+                m.insert(p.task_id, p.progress);
+            })
+        },
     );
     // Events are lossy by design; while a run is active the list also refreshes on its
     // own, so a missed event costs a moment, never a stale page.
@@ -177,9 +180,17 @@ fn TaskRow(
     let restore_name = task.description.clone();
     let restore = move |_| {
         let question = format!("Restore “{restore_name}”: copy its remote files into which local folder?");
-        let Some(path) = window().prompt_with_message(&question).ok().flatten().filter(|p| !p.trim().is_empty()) else { return };
+        let Some(path) = window().prompt_with_message(&question).ok().flatten().filter(|p| !p.trim().is_empty()) else {
+            return;
+        };
         leptos::task::spawn_local(async move {
-            match rpc::call::<Restore>(RestoreParams { id, transfer_mode: TransferMode::Copy, path: path.trim().to_string() }).await {
+            match rpc::call::<Restore>(RestoreParams {
+                id,
+                transfer_mode: TransferMode::Copy,
+                path: path.trim().to_string(),
+            })
+            .await
+            {
                 Ok(t) => on_changed.run(Some(format!("Created “{}”, disabled: check it, then run it.", t.description))),
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -225,7 +236,8 @@ pub fn RunBadge(run: Signal<Option<Run>>) -> impl IntoView {
                 let eta = p.eta.map(|s| format!(", {s} s left")).unwrap_or_default();
                 format!("{:.0}% · {}/s{eta}", p.percent, crate::units::human_bytes(p.speed))
             });
-            let label = if r.dry_run { format!("{} (dry run)", r.state.as_str()) } else { r.state.as_str().to_string() };
+            let label =
+                if r.dry_run { format!("{} (dry run)", r.state.as_str()) } else { r.state.as_str().to_string() };
             // When it ended (or started, or was queued), in UTC as the server reports it.
             let when = r.finished_at.clone().or(r.started_at.clone()).unwrap_or(r.queued_at.clone());
             let when = format!("{} UTC", when.chars().take(16).collect::<String>().replace('T', " "));
@@ -255,11 +267,20 @@ struct BwRow {
 }
 
 #[component]
-fn TaskForm(credentials: Vec<CloudCredential>, existing: Option<SyncTask>, on_done: Callback<Option<String>>) -> impl IntoView {
+fn TaskForm(
+    credentials: Vec<CloudCredential>,
+    existing: Option<SyncTask>,
+    on_done: Callback<Option<String>>,
+) -> impl IntoView {
     let usable: Vec<CloudCredential> = credentials.into_iter().filter(|c| c.state == CredentialState::Ok).collect();
     let e = existing.clone();
     let description = RwSignal::new(e.as_ref().map(|t| t.description.clone()).unwrap_or_default());
-    let credential = RwSignal::new(e.as_ref().map(|t| t.credentials.to_string()).or_else(|| usable.first().map(|c| c.id.to_string())).unwrap_or_default());
+    let credential = RwSignal::new(
+        e.as_ref()
+            .map(|t| t.credentials.to_string())
+            .or_else(|| usable.first().map(|c| c.id.to_string()))
+            .unwrap_or_default(),
+    );
     let direction = RwSignal::new(e.as_ref().map(|t| t.direction).unwrap_or(Direction::Push));
     let mode = RwSignal::new(e.as_ref().map(|t| t.transfer_mode).unwrap_or(TransferMode::Copy));
     let path = RwSignal::new(e.as_ref().map(|t| t.path.clone()).unwrap_or_default());
@@ -288,7 +309,17 @@ fn TaskForm(credentials: Vec<CloudCredential>, existing: Option<SyncTask>, on_do
     };
     let bw_rows = RwSignal::new(
         e.as_ref()
-            .map(|t| t.bwlimit.iter().map(|b| new_row(b.time.clone(), b.bandwidth.map(|v| format!("{}", v as f64 / 1048576.0)).unwrap_or_default())).collect())
+            .map(|t| {
+                t.bwlimit
+                    .iter()
+                    .map(|b| {
+                        new_row(
+                            b.time.clone(),
+                            b.bandwidth.map(|v| format!("{}", v as f64 / 1048576.0)).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
             .unwrap_or_else(Vec::<BwRow>::new),
     );
     let error = RwSignal::new(None::<RpcError>);
@@ -297,7 +328,11 @@ fn TaskForm(credentials: Vec<CloudCredential>, existing: Option<SyncTask>, on_do
     let existing_id = e.as_ref().map(|t| t.id);
 
     let params = move || -> Result<TaskParams, (String, String)> {
-        let transfers: u32 = transfers.get_untracked().trim().parse().map_err(|_| ("transfers".to_string(), "must be a whole number".to_string()))?;
+        let transfers: u32 = transfers
+            .get_untracked()
+            .trim()
+            .parse()
+            .map_err(|_| ("transfers".to_string(), "must be a whole number".to_string()))?;
         let max_delete = match max_delete.get_untracked().trim() {
             "" => None,
             v => Some(v.parse::<u64>().map_err(|_| ("max_delete".to_string(), "must be a whole number".to_string()))?),
@@ -306,18 +341,34 @@ fn TaskForm(credentials: Vec<CloudCredential>, existing: Option<SyncTask>, on_do
         for (i, r) in bw_rows.get_untracked().iter().enumerate() {
             let bandwidth = match r.mibps.get_untracked().trim() {
                 "" => None,
-                v => Some((v.parse::<f64>().map_err(|_| (format!("bwlimit[{i}].bandwidth"), "must be a number of MiB/s".to_string()))? * 1048576.0) as u64),
+                v => Some(
+                    (v.parse::<f64>()
+                        .map_err(|_| (format!("bwlimit[{i}].bandwidth"), "must be a number of MiB/s".to_string()))?
+                        * 1048576.0) as u64,
+                ),
             };
             bwlimit.push(BwLimit { time: r.time.get_untracked().trim().to_string(), bandwidth });
         }
-        let secret = |v: String, saved: bool| if v.is_empty() && saved { Some(json!({"secret": true, "set": true})) } else { Some(Value::String(v)) };
+        let secret = |v: String, saved: bool| {
+            if v.is_empty() && saved {
+                Some(json!({"secret": true, "set": true}))
+            } else {
+                Some(Value::String(v))
+            }
+        };
         Ok(TaskParams {
             description: description.get_untracked(),
-            credentials: credential.get_untracked().parse().map_err(|_| ("credentials".to_string(), "choose a credential".to_string()))?,
+            credentials: credential
+                .get_untracked()
+                .parse()
+                .map_err(|_| ("credentials".to_string(), "choose a credential".to_string()))?,
             direction: direction.get_untracked(),
             transfer_mode: mode.get_untracked(),
             path: path.get_untracked().trim().to_string(),
-            attributes: RemoteLocation { bucket: bucket.get_untracked().trim().to_string(), folder: folder.get_untracked().trim().trim_matches('/').to_string() },
+            attributes: RemoteLocation {
+                bucket: bucket.get_untracked().trim().to_string(),
+                folder: folder.get_untracked().trim().trim_matches('/').to_string(),
+            },
             include: lines(&include.get_untracked()),
             exclude: lines(&exclude.get_untracked()),
             pre_script: pre_script.get_untracked(),
@@ -368,11 +419,19 @@ fn TaskForm(credentials: Vec<CloudCredential>, existing: Option<SyncTask>, on_do
 
     let err = move |field: &'static str| {
         Signal::derive(move || {
-            local_error.get().filter(|(f, _)| f == field).map(|(_, m)| m).or_else(|| error.get().and_then(|e| e.field_error(field)))
+            local_error
+                .get()
+                .filter(|(f, _)| f == field)
+                .map(|(_, m)| m)
+                .or_else(|| error.get().and_then(|e| e.field_error(field)))
         })
     };
     let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
-    let text_input = |label: &'static str, value: RwSignal<String>, testid: &'static str, field: &'static str, placeholder: &'static str| {
+    let text_input = |label: &'static str,
+                      value: RwSignal<String>,
+                      testid: &'static str,
+                      field: &'static str,
+                      placeholder: &'static str| {
         view! {
             <label>
                 {label}

@@ -17,12 +17,14 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 
 /// A valid argon2id hash of a random string, checked against when the username does
 /// not exist so that a failed login takes as long either way.
-pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0t6lmK5u4JkBJ7ux1pfOWAb1DHR0GSF0pSL+s2bQF4c";
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0t6lmK5u4JkBJ7ux1pfOWAb1DHR0GSF0pSL+s2bQF4c";
 
 /// True when `password` matches the stored PHC string.
 pub async fn verify(password: String, stored: String) -> anyhow::Result<bool> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
+        let parsed =
+            PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
         Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await?

@@ -29,12 +29,13 @@ pub async fn create(pool: &PgPool, user_id: i64) -> sqlx::Result<(String, i64, O
     rand::rngs::OsRng.fill_bytes(&mut raw);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
     let expires_at = OffsetDateTime::now_utc() + SESSION_LIFETIME;
-    let id: i64 = sqlx::query_scalar("INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, $3) RETURNING id")
-        .bind(user_id)
-        .bind(token_hash(&token))
-        .bind(expires_at)
-        .fetch_one(pool)
-        .await?;
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO sessions (user_id, token_hash, expires_at) VALUES ($1, $2, $3) RETURNING id")
+            .bind(user_id)
+            .bind(token_hash(&token))
+            .bind(expires_at)
+            .fetch_one(pool)
+            .await?;
     Ok((token, id, expires_at))
 }
 
@@ -48,7 +49,12 @@ pub async fn lookup(pool: &PgPool, token: &str) -> sqlx::Result<Option<Authentic
     .bind(token_hash(token))
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(user_id, username, session_id, expires_at)| AuthenticatedUser { user_id, username, session_id, expires_at }))
+    Ok(row.map(|(user_id, username, session_id, expires_at)| AuthenticatedUser {
+        user_id,
+        username,
+        session_id,
+        expires_at,
+    }))
 }
 
 /// Whether a session is still valid (not logged out, not expired).
@@ -63,7 +69,6 @@ pub async fn delete(pool: &PgPool, session_id: i64) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM sessions WHERE id = $1").bind(session_id).execute(pool).await?;
     Ok(())
 }
-
 
 /// Removes expired sessions; called at start.
 pub async fn purge_expired(pool: &PgPool) -> sqlx::Result<u64> {

@@ -42,7 +42,11 @@ impl ValidAttributes {
 /// Checks `input` against `provider`'s schema. With `stored` (an update), secrets that
 /// are left out or sent back masked keep their stored values. Errors name fields as
 /// `attributes.<option>`.
-pub fn validate(provider: &Provider, input: &BTreeMap<String, Value>, stored: Option<&ValidAttributes>) -> Result<ValidAttributes, Vec<FieldError>> {
+pub fn validate(
+    provider: &Provider,
+    input: &BTreeMap<String, Value>,
+    stored: Option<&ValidAttributes>,
+) -> Result<ValidAttributes, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut out = BTreeMap::new();
     let field = |k: &str| format!("attributes.{k}");
@@ -99,7 +103,11 @@ pub fn validate(provider: &Provider, input: &BTreeMap<String, Value>, stored: Op
         }
     }
     for option in provider.options_for(sub) {
-        if option.required && option.default.is_empty() && !out.contains_key(&option.name) && !errors.iter().any(|e| e.field == field(&option.name)) {
+        if option.required
+            && option.default.is_empty()
+            && !out.contains_key(&option.name)
+            && !errors.iter().any(|e| e.field == field(&option.name))
+        {
             errors.push(FieldError::new(field(&option.name), "is required"));
         }
     }
@@ -111,7 +119,10 @@ pub fn validate(provider: &Provider, input: &BTreeMap<String, Value>, stored: Op
 }
 
 /// The attributes as the API shows them: secrets masked.
-pub fn masked(provider: Option<&Provider>, attrs: &ValidAttributes) -> BTreeMap<String, protocol::credentials::AttributeValue> {
+pub fn masked(
+    provider: Option<&Provider>,
+    attrs: &ValidAttributes,
+) -> BTreeMap<String, protocol::credentials::AttributeValue> {
     use protocol::credentials::AttributeValue;
     let sub = attrs.sub_provider();
     attrs
@@ -137,7 +148,9 @@ pub fn remote_env(provider: &Provider, attrs: &ValidAttributes) -> RemoteEnv {
     if provider.oauth && attrs.0.get("token").is_some_and(|t| !t.is_empty()) {
         match env.clone().with_config_file() {
             Ok(with_file) => return with_file,
-            Err(e) => tracing::warn!(error = %e, "cannot write a private rclone config file; a refreshed token will not be saved"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot write a private rclone config file; a refreshed token will not be saved")
+            }
         }
     }
     env
@@ -176,13 +189,16 @@ mod tests {
 
     #[test]
     fn accepts_good_attributes_and_converts_values_to_strings() {
-        let a = validate(&webdav(), &input(json!({"url": "http://x", "pass": "p", "pacer_min_sleep": "20ms"})), None).unwrap();
+        let a = validate(&webdav(), &input(json!({"url": "http://x", "pass": "p", "pacer_min_sleep": "20ms"})), None)
+            .unwrap();
         assert_eq!(a.as_map().get("url").map(String::as_str), Some("http://x"));
     }
 
     #[test]
     fn names_every_bad_field() {
-        let errs = validate(&webdav(), &input(json!({"pass": ["x"], "colour": "blue", "pacer_min_sleep": "soon"})), None).unwrap_err();
+        let errs =
+            validate(&webdav(), &input(json!({"pass": ["x"], "colour": "blue", "pacer_min_sleep": "soon"})), None)
+                .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["attributes.colour", "attributes.pacer_min_sleep", "attributes.pass", "attributes.url"]);
         assert_eq!(errs[0].message, "is not an option of webdav");
@@ -193,7 +209,9 @@ mod tests {
     fn an_update_keeps_secrets_that_are_masked_or_left_out() {
         let p = webdav();
         let stored = validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "old"})), None).unwrap();
-        let updated = validate(&p, &input(json!({"url": "http://y", "user": {"secret": true, "set": true}})), Some(&stored)).unwrap();
+        let updated =
+            validate(&p, &input(json!({"url": "http://y", "user": {"secret": true, "set": true}})), Some(&stored))
+                .unwrap();
         assert_eq!(updated.as_map()["url"], "http://y");
         assert_eq!(updated.as_map()["user"], "u");
         assert_eq!(updated.as_map()["pass"], "old");
@@ -206,6 +224,9 @@ mod tests {
         let p = webdav();
         let a = validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "p"})), None).unwrap();
         let shown = serde_json::to_value(masked(Some(&p), &a)).unwrap();
-        assert_eq!(shown, json!({"pass": {"secret": true, "set": true}, "url": "http://x", "user": {"secret": true, "set": true}}));
+        assert_eq!(
+            shown,
+            json!({"pass": {"secret": true, "set": true}, "url": "http://x", "user": {"secret": true, "set": true}})
+        );
     }
 }

@@ -46,12 +46,20 @@ fn open(secrets: &SecretBox, id: i64, sealed: &[u8]) -> Result<ValidAttributes, 
 
 fn duplicate(e: sqlx::Error, name: &str) -> StoreError {
     match &e {
-        sqlx::Error::Database(db) if db.constraint() == Some("cloud_credentials_name_key") => StoreError::DuplicateName(name.into()),
+        sqlx::Error::Database(db) if db.constraint() == Some("cloud_credentials_name_key") => {
+            StoreError::DuplicateName(name.into())
+        }
         _ => StoreError::Sql(e),
     }
 }
 
-pub async fn create(pool: &PgPool, secrets: &SecretBox, name: &str, provider: &str, attrs: &ValidAttributes) -> Result<i64, StoreError> {
+pub async fn create(
+    pool: &PgPool,
+    secrets: &SecretBox,
+    name: &str,
+    provider: &str,
+    attrs: &ValidAttributes,
+) -> Result<i64, StoreError> {
     let mut tx = pool.begin().await?;
     let id = insert_sealed(&mut tx, name, provider, |id| seal(secrets, id, attrs)).await?;
     tx.commit().await?;
@@ -79,17 +87,35 @@ pub async fn insert_sealed(
 
 /// Every row as stored, for backups: (id, name, provider, ciphertext).
 pub async fn list_sealed(pool: &PgPool) -> sqlx::Result<Vec<(i64, String, String, Vec<u8>)>> {
-    sqlx::query_as("SELECT id, name, provider, attributes_sealed FROM cloud_credentials ORDER BY id").fetch_all(pool).await
+    sqlx::query_as("SELECT id, name, provider, attributes_sealed FROM cloud_credentials ORDER BY id")
+        .fetch_all(pool)
+        .await
 }
 
 /// Re-seals a ciphertext made for row `from_id` (under `from`) for row `to_id` (under
 /// `to`).
-pub fn reseal(from: &SecretBox, from_id: i64, sealed: &[u8], to: &SecretBox, to_id: i64) -> Result<Vec<u8>, CannotDecrypt> {
+pub fn reseal(
+    from: &SecretBox,
+    from_id: i64,
+    sealed: &[u8],
+    to: &SecretBox,
+    to_id: i64,
+) -> Result<Vec<u8>, CannotDecrypt> {
     let plain = from.open(&label(from_id), sealed)?;
     Ok(to.seal(&label(to_id), &plain))
 }
 
-type Row = (i64, String, String, Vec<u8>, OffsetDateTime, OffsetDateTime, Option<OffsetDateTime>, Option<bool>, Option<String>);
+type Row = (
+    i64,
+    String,
+    String,
+    Vec<u8>,
+    OffsetDateTime,
+    OffsetDateTime,
+    Option<OffsetDateTime>,
+    Option<bool>,
+    Option<String>,
+);
 
 const SELECT: &str = "SELECT id, name, provider, attributes_sealed, created_at, updated_at, verified_at, verify_ok, verify_reason FROM cloud_credentials";
 
@@ -118,7 +144,13 @@ pub async fn get(pool: &PgPool, secrets: &SecretBox, id: i64) -> sqlx::Result<Op
 
 /// Replaces name and attributes; clears the last verification, which was of other
 /// settings.
-pub async fn update(pool: &PgPool, secrets: &SecretBox, id: i64, name: &str, attrs: &ValidAttributes) -> Result<bool, StoreError> {
+pub async fn update(
+    pool: &PgPool,
+    secrets: &SecretBox,
+    id: i64,
+    name: &str,
+    attrs: &ValidAttributes,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE cloud_credentials SET name = $2, attributes_sealed = $3, updated_at = now(),
          verified_at = NULL, verify_ok = NULL, verify_reason = NULL WHERE id = $1",

@@ -294,7 +294,10 @@ async fn clear_leftovers(pgdata: &Path) -> Result<(), EmbeddedError> {
     let Ok(text) = fs::read_to_string(&pid_file) else { return Ok(()) };
     let pid: i32 = text.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
     if pid > 0 && is_postgres(pid) {
-        tracing::warn!(pid, "a PostgreSQL server from an earlier start is still running on this data directory; stopping it");
+        tracing::warn!(
+            pid,
+            "a PostgreSQL server from an earlier start is still running on this data directory; stopping it"
+        );
         if !stop_postmaster(pid, pgdata).await {
             return Err(EmbeddedError::StillRunning { pid, dir: pgdata.into() });
         }

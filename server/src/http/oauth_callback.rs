@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -60,4 +59,3 @@ fn page(status: StatusCode, title: &str, text: &str, notify_state: Option<&str>)
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
-

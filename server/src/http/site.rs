@@ -17,7 +17,8 @@ pub fn router(site_dir: &Path) -> Router {
     let index = site_dir.join("index.html");
     if !index.is_file() {
         tracing::warn!(dir = %site_dir.display(), "the web app is not built here; run scripts/build-app or pass --site-dir");
-        let message = format!("the cloudsync web app is not built (looked in {}); run scripts/build-app", site_dir.display());
+        let message =
+            format!("the cloudsync web app is not built (looked in {}); run scripts/build-app", site_dir.display());
         return Router::new().fallback(move || async move { (StatusCode::SERVICE_UNAVAILABLE, message) });
     }
     let files = ServeDir::new(site_dir)
@@ -30,7 +31,8 @@ pub fn router(site_dir: &Path) -> Router {
 async fn cache_headers(request: Request, next: Next) -> Response {
     let immutable = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
-    let value = if immutable && response.status().is_success() { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let value =
+        if immutable && response.status().is_success() { "public, max-age=31536000, immutable" } else { "no-cache" };
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     response
 }

@@ -19,7 +19,9 @@ pub enum RunEvent {
 impl RunEvent {
     pub fn run_id(&self) -> i64 {
         match self {
-            RunEvent::Log { run_id, .. } | RunEvent::Progress { run_id, .. } | RunEvent::State { run_id, .. } => *run_id,
+            RunEvent::Log { run_id, .. } | RunEvent::Progress { run_id, .. } | RunEvent::State { run_id, .. } => {
+                *run_id
+            }
         }
     }
 }

@@ -36,7 +36,13 @@ impl LogWriter {
 
     /// Buffers a line; `flush_if_due` or `flush` writes it.
     pub fn push(&mut self, level: &str, source: &str, message: &str) {
-        self.buffer.push((self.next_seq, OffsetDateTime::now_utc(), level.to_string(), source.to_string(), message.to_string()));
+        self.buffer.push((
+            self.next_seq,
+            OffsetDateTime::now_utc(),
+            level.to_string(),
+            source.to_string(),
+            message.to_string(),
+        ));
         self.next_seq += 1;
         self.oldest.get_or_insert_with(Instant::now);
     }
@@ -118,6 +124,12 @@ pub async fn read(pool: &PgPool, run_id: i64, after_seq: i64, limit: i64) -> sql
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(seq, at, level, source, message)| LogLine { seq, at: crate::auth::sessions::rfc3339(at), level, source, message })
+        .map(|(seq, at, level, source, message)| LogLine {
+            seq,
+            at: crate::auth::sessions::rfc3339(at),
+            level,
+            source,
+            message,
+        })
         .collect())
 }

@@ -22,7 +22,8 @@ fn label(provider: &str) -> String {
 type Row = (String, String, Option<Vec<u8>>, String, String, String);
 
 fn from_row(secrets: &SecretBox, (provider, client_id, sealed, auth_url, token_url, scopes): Row) -> ClientSettings {
-    let client_secret = sealed.map(|s| secrets.open(&label(&provider), &s).map(|b| String::from_utf8_lossy(&b).into_owned()));
+    let client_secret =
+        sealed.map(|s| secrets.open(&label(&provider), &s).map(|b| String::from_utf8_lossy(&b).into_owned()));
     ClientSettings { provider, client_id, client_secret, auth_url, token_url, scopes }
 }
 
@@ -45,7 +46,8 @@ pub async fn get(pool: &PgPool, secrets: &SecretBox, provider: &str) -> sqlx::Re
 
 /// Saves settings; `secret` is `None` to keep the stored one, `Some("")` to clear it.
 pub async fn save(pool: &PgPool, secrets: &SecretBox, s: &ClientSettings, secret: Option<&str>) -> sqlx::Result<()> {
-    let sealed: Option<Option<Vec<u8>>> = secret.map(|v| (!v.is_empty()).then(|| secrets.seal(&label(&s.provider), v.as_bytes())));
+    let sealed: Option<Option<Vec<u8>>> =
+        secret.map(|v| (!v.is_empty()).then(|| secrets.seal(&label(&s.provider), v.as_bytes())));
     sqlx::query(
         "INSERT INTO oauth_clients (provider, client_id, client_secret_sealed, auth_url, token_url, scopes)
          VALUES ($1, $2, $3, $4, $5, $6)

@@ -76,7 +76,10 @@ impl OAuthLogins {
         let url = format!("{}{sep}{}", plan.auth_url, encode_query(&query));
         let mut pending = self.pending.lock().expect("oauth lock");
         pending.retain(|_, p| p.started.elapsed() < LOGIN_LIFETIME);
-        pending.insert(state.clone(), Pending { session_id, plan, started: Instant::now(), stage: Stage::WaitingForCallback });
+        pending.insert(
+            state.clone(),
+            Pending { session_id, plan, started: Instant::now(), stage: Stage::WaitingForCallback },
+        );
         (state, url)
     }
 
@@ -102,7 +105,8 @@ impl OAuthLogins {
     /// The token for `session_id`'s login `state`, once.
     pub fn finish(&self, session_id: i64, state: &str) -> Result<String, LoginError> {
         let mut pending = self.pending.lock().expect("oauth lock");
-        let Some(p) = pending.get(state).filter(|p| p.session_id == session_id && p.started.elapsed() < LOGIN_LIFETIME) else {
+        let Some(p) = pending.get(state).filter(|p| p.session_id == session_id && p.started.elapsed() < LOGIN_LIFETIME)
+        else {
             return Err(LoginError::UnknownState);
         };
         if !matches!(p.stage, Stage::Done(_)) {
@@ -163,8 +167,12 @@ pub async fn exchange(http: &reqwest::Client, plan: &LoginPlan, code: &str) -> R
         let short: String = body.chars().take(200).collect();
         return Err(format!("the token endpoint answered {status}: {short}"));
     }
-    let token: TokenResponse = serde_json::from_str(&body).map_err(|e| format!("the token endpoint's answer is not a token: {e}"))?;
-    let expiry = token.expires_in.map(|s| time::OffsetDateTime::now_utc() + time::Duration::seconds(s)).map(crate::auth::sessions::rfc3339);
+    let token: TokenResponse =
+        serde_json::from_str(&body).map_err(|e| format!("the token endpoint's answer is not a token: {e}"))?;
+    let expiry = token
+        .expires_in
+        .map(|s| time::OffsetDateTime::now_utc() + time::Duration::seconds(s))
+        .map(crate::auth::sessions::rfc3339);
     Ok(serde_json::json!({
         "access_token": token.access_token,
         "token_type": token.token_type.unwrap_or_else(|| "Bearer".into()),
@@ -206,7 +214,11 @@ mod tests {
         let (state, _) = logins.start(7, plan());
         assert_eq!(logins.finish(7, &state), Err(LoginError::NotCompleted));
         logins.begin_callback(&state).unwrap();
-        assert_eq!(logins.begin_callback(&state).err(), Some(LoginError::UnknownState), "a replayed callback is refused");
+        assert_eq!(
+            logins.begin_callback(&state).err(),
+            Some(LoginError::UnknownState),
+            "a replayed callback is refused"
+        );
         logins.complete(&state, Ok("{\"access_token\":\"t\"}".into()));
         assert_eq!(logins.finish(8, &state), Err(LoginError::UnknownState), "another session cannot collect it");
         assert_eq!(logins.finish(7, &state).unwrap(), "{\"access_token\":\"t\"}");

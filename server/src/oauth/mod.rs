@@ -23,8 +23,12 @@ pub fn known_endpoints(provider: &str) -> Option<KnownEndpoints> {
     let e = |auth_url, token_url, scopes, extra| Some(KnownEndpoints { auth_url, token_url, scopes, extra });
     match provider {
         "drive" => e(GOOGLE_AUTH, GOOGLE_TOKEN, "https://www.googleapis.com/auth/drive", GOOGLE_OFFLINE),
-        "google cloud storage" => e(GOOGLE_AUTH, GOOGLE_TOKEN, "https://www.googleapis.com/auth/devstorage.read_write", GOOGLE_OFFLINE),
-        "google photos" => e(GOOGLE_AUTH, GOOGLE_TOKEN, "https://www.googleapis.com/auth/photoslibrary", GOOGLE_OFFLINE),
+        "google cloud storage" => {
+            e(GOOGLE_AUTH, GOOGLE_TOKEN, "https://www.googleapis.com/auth/devstorage.read_write", GOOGLE_OFFLINE)
+        }
+        "google photos" => {
+            e(GOOGLE_AUTH, GOOGLE_TOKEN, "https://www.googleapis.com/auth/photoslibrary", GOOGLE_OFFLINE)
+        }
         "dropbox" => e(
             "https://www.dropbox.com/oauth2/authorize",
             "https://api.dropboxapi.com/oauth2/token",

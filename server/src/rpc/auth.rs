@@ -67,7 +67,11 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
     }
     let hash = password::hash(p.new).await?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user.user_id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(user.user_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
         .bind(user.user_id)
         .bind(user.session_id)

@@ -17,6 +17,11 @@ pub async fn import(state: &ApiState, p: ImportParams) -> Result<ImportReport, A
         crate::credentials::store::StoreError::Sql(e) => ApiError::from(e),
         other => ApiError::Unexpected(other.into()),
     })?;
-    tracing::info!(imported = report.imported.len(), cannot_decrypt = report.cannot_decrypt.len(), skipped = report.skipped.len(), "configuration imported");
+    tracing::info!(
+        imported = report.imported.len(),
+        cannot_decrypt = report.cannot_decrypt.len(),
+        skipped = report.skipped.len(),
+        "configuration imported"
+    );
     Ok(report)
 }

@@ -29,8 +29,13 @@ pub enum Inbound {
 /// How many outbound messages may wait for a slow client before senders wait.
 const OUTBOUND_BUFFER: usize = 256;
 
-pub async fn serve<S, R>(sink: S, mut stream: R, state: Arc<ApiState>, addr: IpAddr, mut shutdown: watch::Receiver<bool>)
-where
+pub async fn serve<S, R>(
+    sink: S,
+    mut stream: R,
+    state: Arc<ApiState>,
+    addr: IpAddr,
+    mut shutdown: watch::Receiver<bool>,
+) where
     S: Sink<String> + Unpin + Send + 'static,
     R: Stream<Item = Inbound> + Unpin,
 {
@@ -111,12 +116,18 @@ mod tests {
 
     /// A connection driven by channels instead of a socket; the pool is never used by
     /// these requests, so it connects lazily to nothing.
-    fn harness() -> (fmpsc::UnboundedSender<Inbound>, fmpsc::UnboundedReceiver<String>, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    fn harness() -> (
+        fmpsc::UnboundedSender<Inbound>,
+        fmpsc::UnboundedReceiver<String>,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
         let (in_tx, in_rx) = fmpsc::unbounded::<Inbound>();
         let (out_tx, out_rx) = fmpsc::unbounded::<String>();
         let (stop_tx, stop_rx) = watch::channel(false);
         let pool = sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:9/none").unwrap();
-        let secrets = Arc::new(crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"));
+        let secrets =
+            Arc::new(crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"));
         let providers = Arc::new(crate::providers::ProviderCatalog::default());
         let state = Arc::new(ApiState {
             pool: pool.clone(),
@@ -149,7 +160,8 @@ mod tests {
         assert_eq!(next(&mut rx).await["error"]["code"], -32700);
         tx.unbounded_send(Inbound::Binary(3)).unwrap();
         assert_eq!(next(&mut rx).await["error"]["code"], -32600);
-        tx.unbounded_send(Inbound::Text(json!({"jsonrpc": "2.0", "id": 5, "method": "system.info"}).to_string())).unwrap();
+        tx.unbounded_send(Inbound::Text(json!({"jsonrpc": "2.0", "id": 5, "method": "system.info"}).to_string()))
+            .unwrap();
         let reply = next(&mut rx).await;
         assert_eq!(reply["id"], 5);
         assert_eq!(reply["error"]["code"], -32001);

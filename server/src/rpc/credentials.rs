@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use protocol::credentials::{
-    BrowseParams, CloudCredential, CreateParams, CredentialState, IdParams, RemoteEntry, UpdateParams, Verification, VerifyParams, VerifyResult,
+    BrowseParams, CloudCredential, CreateParams, CredentialState, IdParams, RemoteEntry, UpdateParams, Verification,
+    VerifyParams, VerifyResult,
 };
 use protocol::providers::Provider;
 use protocol::Empty;
@@ -43,7 +44,11 @@ async fn provider(state: &ApiState, name: &str) -> Result<Provider, ApiError> {
 fn to_api(c: StoredCredential, provider: Option<&Provider>) -> CloudCredential {
     let (attributes, state, problem) = match &c.attributes {
         Ok(a) => (credentials::masked(provider, a), CredentialState::Ok, None),
-        Err(e) => (BTreeMap::new(), CredentialState::CannotDecrypt, Some(format!("{e}; enter this credential's settings again"))),
+        Err(e) => (
+            BTreeMap::new(),
+            CredentialState::CannotDecrypt,
+            Some(format!("{e}; enter this credential's settings again")),
+        ),
     };
     CloudCredential {
         id: c.id,
@@ -59,7 +64,9 @@ fn to_api(c: StoredCredential, provider: Option<&Provider>) -> CloudCredential {
 }
 
 async fn load(state: &ApiState, id: i64) -> Result<StoredCredential, ApiError> {
-    store::get(&state.pool, &state.secrets, id).await?.ok_or_else(|| ApiError::NotFound(format!("credential {id} does not exist")))
+    store::get(&state.pool, &state.secrets, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("credential {id} does not exist")))
 }
 
 async fn respond(state: &ApiState, id: i64) -> Result<CloudCredential, ApiError> {
@@ -113,11 +120,15 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<CloudCredential
     };
     let provider = provider(state, &current.provider).await?;
     let attrs = match (&p.attributes, &current.attributes) {
-        (Some(input), Ok(stored)) => credentials::validate(&provider, input, Some(stored)).map_err(ApiError::InvalidParams)?,
+        (Some(input), Ok(stored)) => {
+            credentials::validate(&provider, input, Some(stored)).map_err(ApiError::InvalidParams)?
+        }
         // Settings that cannot be decrypted are replaced as a whole.
         (Some(input), Err(_)) => credentials::validate(&provider, input, None).map_err(ApiError::InvalidParams)?,
         (None, Ok(stored)) => stored.clone(),
-        (None, Err(e)) => return Err(ApiError::Conflict(format!("credential {}: {e}; send its attributes again", p.id))),
+        (None, Err(e)) => {
+            return Err(ApiError::Conflict(format!("credential {}: {e}; send its attributes again", p.id)))
+        }
     };
     store::update(&state.pool, &state.secrets, p.id, &name, &attrs).await.map_err(store_error)?;
     respond(state, p.id).await
@@ -127,7 +138,11 @@ pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
     let users = crate::tasks::store::using_credential(&state.pool, p.id).await?;
     if !users.is_empty() {
         let names: Vec<String> = users.iter().map(|(id, d)| format!("“{d}” (task {id})")).collect();
-        return Err(ApiError::Conflict(format!("credential {} is used by {}; delete those tasks or give them another credential first", p.id, names.join(", "))));
+        return Err(ApiError::Conflict(format!(
+            "credential {} is used by {}; delete those tasks or give them another credential first",
+            p.id,
+            names.join(", ")
+        )));
     }
     if !store::delete(&state.pool, p.id).await? {
         return Err(ApiError::NotFound(format!("credential {} does not exist", p.id)));
@@ -144,9 +159,15 @@ async fn resolve(state: &ApiState, p: &VerifyParams) -> Result<(Provider, ValidA
             let provider = provider(state, &current.provider).await?;
             let stored = current.attributes.as_ref().ok();
             let attrs = match (attrs, stored) {
-                (Some(input), stored) => credentials::validate(&provider, input, stored).map_err(ApiError::InvalidParams)?,
+                (Some(input), stored) => {
+                    credentials::validate(&provider, input, stored).map_err(ApiError::InvalidParams)?
+                }
                 (None, Some(stored)) => stored.clone(),
-                (None, None) => return Err(ApiError::Conflict(format!("credential {id} cannot be decrypted; enter its settings again"))),
+                (None, None) => {
+                    return Err(ApiError::Conflict(format!(
+                        "credential {id} cannot be decrypted; enter its settings again"
+                    )))
+                }
             };
             Ok((provider, attrs))
         }
@@ -160,10 +181,22 @@ async fn resolve(state: &ApiState, p: &VerifyParams) -> Result<(Provider, ValidA
 }
 
 fn common_flags() -> Vec<std::ffi::OsString> {
-    ["--contimeout", CONNECT_TIMEOUT, "--timeout", "30s", "--retries", "1", "--low-level-retries", "1", "--use-json-log", "--log-level", "ERROR"]
-        .into_iter()
-        .map(Into::into)
-        .collect()
+    [
+        "--contimeout",
+        CONNECT_TIMEOUT,
+        "--timeout",
+        "30s",
+        "--retries",
+        "1",
+        "--low-level-retries",
+        "1",
+        "--use-json-log",
+        "--log-level",
+        "ERROR",
+    ]
+    .into_iter()
+    .map(Into::into)
+    .collect()
 }
 
 pub async fn verify(state: &ApiState, p: VerifyParams) -> Result<VerifyResult, ApiError> {
@@ -175,7 +208,9 @@ pub async fn verify(state: &ApiState, p: VerifyParams) -> Result<VerifyResult, A
     let out = rclone::run(&state.rclone.path, &args, Some(&remote), DEADLINE)
         .await
         .map_err(|e| ApiError::RcloneFailed(format!("cannot run rclone at {}: {e}", state.rclone.path.display())))?;
-    if let (Some(id), Some(updated)) = (p.id.filter(|_| p.attributes.is_none()), credentials::refreshed_attributes(&remote, &attrs)) {
+    if let (Some(id), Some(updated)) =
+        (p.id.filter(|_| p.attributes.is_none()), credentials::refreshed_attributes(&remote, &attrs))
+    {
         store::save_refreshed(&state.pool, &state.secrets, id, &updated).await?;
     }
     let result = if out.timed_out {
@@ -206,13 +241,19 @@ pub async fn browse(state: &ApiState, p: BrowseParams) -> Result<Vec<RemoteEntry
         store::save_refreshed(&state.pool, &state.secrets, p.id, &updated).await?;
     }
     match out.code {
-        _ if out.timed_out => Err(ApiError::RcloneFailed(format!("the remote did not answer within {} s", DEADLINE.as_secs()))),
+        _ if out.timed_out => {
+            Err(ApiError::RcloneFailed(format!("the remote did not answer within {} s", DEADLINE.as_secs())))
+        }
         Some(0) => {
-            let listing: Vec<Value> = serde_json::from_slice(&out.stdout).map_err(|e| ApiError::Unexpected(e.into()))?;
+            let listing: Vec<Value> =
+                serde_json::from_slice(&out.stdout).map_err(|e| ApiError::Unexpected(e.into()))?;
             let mut entries: Vec<RemoteEntry> = listing
                 .iter()
                 .filter_map(|e| e.get("Name").and_then(Value::as_str))
-                .map(|name| RemoteEntry { name: name.to_string(), path: if path.is_empty() { name.to_string() } else { format!("{path}/{name}") } })
+                .map(|name| RemoteEntry {
+                    name: name.to_string(),
+                    path: if path.is_empty() { name.to_string() } else { format!("{path}/{name}") },
+                })
                 .collect();
             entries.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(entries)

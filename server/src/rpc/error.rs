@@ -54,7 +54,11 @@ impl ApiError {
         match self {
             ApiError::InvalidParams(fields) => {
                 let summary: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
-                RpcError { code, message: format!("invalid params: {}", summary.join("; ")), data: Some(json!({ "fields": fields })) }
+                RpcError {
+                    code,
+                    message: format!("invalid params: {}", summary.join("; ")),
+                    data: Some(json!({ "fields": fields })),
+                }
             }
             ApiError::RateLimited { retry_after_secs, .. } => {
                 let message = self.to_string();
@@ -75,7 +79,11 @@ pub fn params_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiErro
     let path = e.path().to_string();
     let inner = e.into_inner().to_string();
     let quoted = |prefix: &str| {
-        inner.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('`')).and_then(|rest| rest.split('`').next()).map(str::to_string)
+        inner
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('`'))
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string)
     };
     let (field, message) = if let Some(f) = quoted("missing field ") {
         (join(&path, &f), "is required".to_string())

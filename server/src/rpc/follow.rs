@@ -20,15 +20,24 @@ use crate::logstore::live::RunEvent;
 use crate::runner::records;
 
 fn message(method: &str, params: impl serde::Serialize) -> String {
-    serde_json::to_string(&Notification::new(method, serde_json::to_value(params).expect("serialisable"))).expect("serialisable")
+    serde_json::to_string(&Notification::new(method, serde_json::to_value(params).expect("serialisable")))
+        .expect("serialisable")
 }
 
 fn state_change(run: &Run) -> String {
-    message(notify::STATE, StateChange { run_id: run.id, task_id: run.task_id, state: run.state, error: run.error.clone() })
+    message(
+        notify::STATE,
+        StateChange { run_id: run.id, task_id: run.task_id, state: run.state, error: run.error.clone() },
+    )
 }
 
 /// Sends stored lines after `after` in pages; returns the last `seq` sent.
-async fn send_stored(state: &ApiState, out: &mpsc::Sender<String>, run_id: i64, mut after: i64) -> Result<i64, ApiError> {
+async fn send_stored(
+    state: &ApiState,
+    out: &mpsc::Sender<String>,
+    run_id: i64,
+    mut after: i64,
+) -> Result<i64, ApiError> {
     loop {
         let lines = crate::logstore::read(&state.pool, run_id, after, 1000).await?;
         let Some(last) = lines.last().map(|l| l.seq) else { return Ok(after) };
@@ -41,11 +50,15 @@ async fn send_stored(state: &ApiState, out: &mpsc::Sender<String>, run_id: i64, 
 
 pub async fn follow(state: &ApiState, caller: &Caller, p: FollowParams) -> Result<Run, ApiError> {
     let run_id = p.id;
-    records::get(&state.pool, run_id).await?.ok_or_else(|| ApiError::NotFound(format!("run {run_id} does not exist")))?;
+    records::get(&state.pool, run_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} does not exist")))?;
     let mut events = state.runner.hub().subscribe();
     let out = caller.outbound.clone();
     let mut last = send_stored(state, &out, run_id, p.after_seq).await?;
-    let run = records::get(&state.pool, run_id).await?.ok_or_else(|| ApiError::NotFound(format!("run {run_id} does not exist")))?;
+    let run = records::get(&state.pool, run_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} does not exist")))?;
     if !run.state.is_active() {
         // Ended meanwhile: its last lines are stored too.
         send_stored(state, &out, run_id, last).await?;
@@ -107,8 +120,12 @@ pub async fn subscribe(state: &ApiState, caller: &Caller) -> Result<Empty, ApiEr
     let task = tokio::spawn(async move {
         loop {
             let text = match events.recv().await {
-                Ok(RunEvent::State { run_id, task_id, state, error }) => message(notify::STATE, StateChange { run_id, task_id, state, error }),
-                Ok(RunEvent::Progress { run_id, task_id, progress }) => message(notify::PROGRESS, ProgressUpdate { run_id, task_id, progress }),
+                Ok(RunEvent::State { run_id, task_id, state, error }) => {
+                    message(notify::STATE, StateChange { run_id, task_id, state, error })
+                }
+                Ok(RunEvent::Progress { run_id, task_id, progress }) => {
+                    message(notify::PROGRESS, ProgressUpdate { run_id, task_id, progress })
+                }
                 Ok(RunEvent::Log { .. }) => continue,
                 // Events are snapshots; a client that fell behind just gets the next ones.
                 Err(RecvError::Lagged(_)) => continue,

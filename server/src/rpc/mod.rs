@@ -141,7 +141,9 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option
 }
 
 async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
-    use protocol::{auth as a, config as cfg, credentials as c, oauth as o, providers as p, runs as r, system as s, tasks as t};
+    use protocol::{
+        auth as a, config as cfg, credentials as c, oauth as o, providers as p, runs as r, system as s, tasks as t,
+    };
     if !protocol::method::works_unauthenticated(method) {
         caller.require_user(&state.pool).await?;
     }
@@ -150,7 +152,9 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         a::Resume::NAME => call::<a::Resume, _>(params, |p| auth::resume(state, caller, p)).await,
         a::Logout::NAME => call::<a::Logout, _>(params, |_| auth::logout(state, caller)).await,
         a::Me::NAME => call::<a::Me, _>(params, |_| auth::me(caller)).await,
-        a::ChangePassword::NAME => call::<a::ChangePassword, _>(params, |p| auth::change_password(state, caller, p)).await,
+        a::ChangePassword::NAME => {
+            call::<a::ChangePassword, _>(params, |p| auth::change_password(state, caller, p)).await
+        }
         s::Info::NAME => call::<s::Info, _>(params, |_| system::info(state)).await,
         p::List::NAME => call::<p::List, _>(params, |_| credentials::list_providers(state)).await,
         c::List::NAME => call::<c::List, _>(params, |_| credentials::list(state)).await,

@@ -11,7 +11,11 @@ use crate::oauth::logins::{LoginError, LoginPlan};
 use crate::oauth::{clients, known_endpoints};
 
 async fn oauth_provider(state: &ApiState, name: &str) -> Result<Provider, ApiError> {
-    let list = state.providers.get(&state.rclone.path).await.map_err(|e| ApiError::RcloneFailed(format!("cannot read rclone's providers: {e}")))?;
+    let list = state
+        .providers
+        .get(&state.rclone.path)
+        .await
+        .map_err(|e| ApiError::RcloneFailed(format!("cannot read rclone's providers: {e}")))?;
     match list.iter().find(|p| p.name == name) {
         Some(p) if p.oauth => Ok(p.clone()),
         Some(_) => Err(ApiError::field("provider", format!("{name} does not log in with OAuth"))),
@@ -48,15 +52,32 @@ pub async fn start(state: &ApiState, caller: &Caller, p: StartParams) -> Result<
     let saved_secret = saved.client_secret.and_then(Result::ok);
     let client_secret = first(&[p.client_secret.as_deref(), saved_secret.as_deref()]).unwrap_or_default();
     let auth_url = first(&[p.auth_url.as_deref(), Some(&saved.auth_url), known.as_ref().map(|k| k.auth_url)])
-        .ok_or_else(|| ApiError::field("auth_url", format!("is required: cloudsync knows no authorisation URL for {}", provider.name)))?;
+        .ok_or_else(|| {
+            ApiError::field(
+                "auth_url",
+                format!("is required: cloudsync knows no authorisation URL for {}", provider.name),
+            )
+        })?;
     let token_url = first(&[p.token_url.as_deref(), Some(&saved.token_url), known.as_ref().map(|k| k.token_url)])
-        .ok_or_else(|| ApiError::field("token_url", format!("is required: cloudsync knows no token URL for {}", provider.name)))?;
+        .ok_or_else(|| {
+            ApiError::field("token_url", format!("is required: cloudsync knows no token URL for {}", provider.name))
+        })?;
     check_url(&auth_url).map_err(|why| ApiError::field("auth_url", why))?;
     check_url(&token_url).map_err(|why| ApiError::field("token_url", why))?;
     let scopes = first(&[Some(&saved.scopes), known.as_ref().map(|k| k.scopes)]).unwrap_or_default();
-    let extra = known.map(|k| k.extra.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()).unwrap_or_default();
+    let extra =
+        known.map(|k| k.extra.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()).unwrap_or_default();
 
-    let plan = LoginPlan { provider: provider.name.clone(), client_id, client_secret, auth_url, token_url, scopes, redirect_uri: redirect_uri.clone(), extra };
+    let plan = LoginPlan {
+        provider: provider.name.clone(),
+        client_id,
+        client_secret,
+        auth_url,
+        token_url,
+        scopes,
+        redirect_uri: redirect_uri.clone(),
+        extra,
+    };
     let (login_state, authorize_url) = state.oauth_logins.start(user.session_id, plan);
     tracing::info!(provider = provider.name, "OAuth login started");
     Ok(StartResult { authorize_url, state: login_state, redirect_uri })

@@ -20,7 +20,9 @@ async fn check(state: &ApiState, p: TaskParams, stored: Option<&CryptSecrets>) -
 }
 
 async fn load(state: &ApiState, id: i64) -> Result<store::StoredTask, ApiError> {
-    store::get(&state.pool, &state.secrets, id).await?.ok_or_else(|| ApiError::NotFound(format!("task {id} does not exist")))
+    store::get(&state.pool, &state.secrets, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("task {id} does not exist")))
 }
 
 /// Adds each task's newest run, with live progress while it runs.
@@ -82,7 +84,9 @@ pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
 pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, ApiError> {
     let current = load(state, p.id).await?;
     let stored = match current.crypt {
-        Some(Err(_)) => return Err(ApiError::Conflict(format!("task {}'s encryption settings cannot be decrypted", p.id))),
+        Some(Err(_)) => {
+            return Err(ApiError::Conflict(format!("task {}'s encryption settings cannot be decrypted", p.id)))
+        }
         Some(Ok(c)) => Some(c),
         None => None,
     };

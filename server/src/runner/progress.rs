@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn other_lines_keep_level_and_object() {
-        let RcloneLine::Log { level, message } = parse(r#"{"level":"info","msg":"Copied (new)","object":"a/b.txt"}"#) else { panic!() };
+        let RcloneLine::Log { level, message } = parse(r#"{"level":"info","msg":"Copied (new)","object":"a/b.txt"}"#)
+        else {
+            panic!()
+        };
         assert_eq!((level.as_str(), message.as_str()), ("info", "a/b.txt: Copied (new)"));
         let RcloneLine::Log { level, .. } = parse("not json") else { panic!() };
         assert_eq!(level, "notice");

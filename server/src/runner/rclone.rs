@@ -18,8 +18,20 @@ pub const REMOTE: &str = "cloudsync";
 /// Variables passed through from the server's environment; everything else is dropped,
 /// so a stray `RCLONE_*` of the server's cannot change what a task does.
 const PASSED_THROUGH: &[&str] = &[
-    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
-    "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 ];
 
 /// A remote's configuration, given to rclone as environment variables, or, for OAuth
@@ -55,7 +67,13 @@ impl RemoteEnv {
     /// `backend` is rclone's type (`s3`, `sftp`, …); `attributes` are option values as
     /// rclone reads them; `obscured` names the options rclone expects obscured and
     /// `secret` those to redact from output.
-    pub fn new(name: &str, backend: &str, attributes: &BTreeMap<String, String>, obscured: &dyn Fn(&str) -> bool, secret: &dyn Fn(&str) -> bool) -> Self {
+    pub fn new(
+        name: &str,
+        backend: &str,
+        attributes: &BTreeMap<String, String>,
+        obscured: &dyn Fn(&str) -> bool,
+        secret: &dyn Fn(&str) -> bool,
+    ) -> Self {
         let prefix = format!("RCLONE_CONFIG_{}_", env_name(name));
         let mut env = RemoteEnv::default();
         env.vars.push((format!("{prefix}TYPE"), backend.to_string()));
@@ -80,7 +98,8 @@ impl RemoteEnv {
         if let Some(file) = &self.config_file {
             // Rewrite so the file holds every remote.
             if let Ok(f) = write_config(&self.entries) {
-                self.config_file = Some(std::sync::Arc::new(ConfigFile { token_written: file.token_written.clone(), ..f }));
+                self.config_file =
+                    Some(std::sync::Arc::new(ConfigFile { token_written: file.token_written.clone(), ..f }));
             }
         }
     }
@@ -88,7 +107,8 @@ impl RemoteEnv {
     /// Switches to a config file (see the type's comment).
     pub fn with_config_file(mut self) -> std::io::Result<RemoteEnv> {
         let mut file = write_config(&self.entries)?;
-        file.token_written = self.entries.iter().find(|(r, k, _)| r == REMOTE && k == "token").map(|(_, _, v)| v.clone());
+        file.token_written =
+            self.entries.iter().find(|(r, k, _)| r == REMOTE && k == "token").map(|(_, _, v)| v.clone());
         self.config_file = Some(std::sync::Arc::new(file));
         Ok(self)
     }
@@ -166,7 +186,13 @@ pub fn spawn(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>) -> st
         .envs(PASSED_THROUGH.iter().filter_map(|k| std::env::var_os(k).map(|v| (k, v))))
         // Never the server user's config file: remotes come from the environment, or
         // from our own private file.
-        .env("RCLONE_CONFIG", remote.and_then(|r| r.config_file.as_ref()).map(|f| f.path.as_os_str().to_owned()).unwrap_or_else(|| "/dev/null".into()))
+        .env(
+            "RCLONE_CONFIG",
+            remote
+                .and_then(|r| r.config_file.as_ref())
+                .map(|f| f.path.as_os_str().to_owned())
+                .unwrap_or_else(|| "/dev/null".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -192,7 +218,12 @@ pub fn signal_group(pid: u32, signal: i32) {
 }
 
 /// Runs rclone to completion (or the deadline) and collects its output.
-pub async fn run(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>, deadline: Duration) -> std::io::Result<Output> {
+pub async fn run(
+    rclone: &Path,
+    args: &[OsString],
+    remote: Option<&RemoteEnv>,
+    deadline: Duration,
+) -> std::io::Result<Output> {
     let mut child = spawn(rclone, args, remote)?;
     let pid = child.id().map(|p| p as i32);
     let mut stdout = child.stdout.take().expect("piped");
@@ -209,7 +240,12 @@ pub async fn run(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>, d
     match tokio::time::timeout(deadline, work).await {
         Ok(result) => {
             let (status, out, err) = result?;
-            Ok(Output { code: status.code(), stdout: out, stderr: String::from_utf8_lossy(&err).into_owned(), timed_out: false })
+            Ok(Output {
+                code: status.code(),
+                stdout: out,
+                stderr: String::from_utf8_lossy(&err).into_owned(),
+                timed_out: false,
+            })
         }
         Err(_) => {
             if let Some(pid) = pid {
@@ -242,7 +278,11 @@ pub fn error_line(stderr: &str, remote: Option<&RemoteEnv>) -> String {
     }
     let line = best.or(last_line).unwrap_or_else(|| "rclone failed without saying why".into());
     // One line: white space folded, ruler lines (Azure's "-----") dropped.
-    let line = line.split_whitespace().filter(|w| !(w.len() >= 4 && w.chars().all(|c| c == '-' || c == '='))).collect::<Vec<_>>().join(" ");
+    let line = line
+        .split_whitespace()
+        .filter(|w| !(w.len() >= 4 && w.chars().all(|c| c == '-' || c == '=')))
+        .collect::<Vec<_>>()
+        .join(" ");
     let line = remote.map(|r| r.redact(&line)).unwrap_or(line);
     shorten(&line, 300)
 }
@@ -286,7 +326,15 @@ mod tests {
     fn configures_the_remote_through_environment_names() {
         let r = remote();
         let names: Vec<&str> = r.vars.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(names, ["RCLONE_CONFIG_CLOUDSYNC_TYPE", "RCLONE_CONFIG_CLOUDSYNC_PASS", "RCLONE_CONFIG_CLOUDSYNC_SECRET_ACCESS_KEY", "RCLONE_CONFIG_CLOUDSYNC_USER"]);
+        assert_eq!(
+            names,
+            [
+                "RCLONE_CONFIG_CLOUDSYNC_TYPE",
+                "RCLONE_CONFIG_CLOUDSYNC_PASS",
+                "RCLONE_CONFIG_CLOUDSYNC_SECRET_ACCESS_KEY",
+                "RCLONE_CONFIG_CLOUDSYNC_USER"
+            ]
+        );
         let pass = &r.vars.iter().find(|(k, _)| k.ends_with("_PASS")).unwrap().1;
         assert_ne!(pass, "hunter22", "password options are obscured");
         assert_eq!(crate::runner::obscure::reveal(pass).as_deref(), Some("hunter22"));
@@ -298,8 +346,14 @@ mod tests {
         let r = remote();
         let stderr = "{\"level\":\"notice\",\"msg\":\"Config file not found\"}\n{\"level\":\"error\",\"msg\":\"Failed to lsjson: 401 for hunter22\\nand AKIASECRETVALUE\"}\n";
         assert_eq!(error_line(stderr, Some(&r)), "Failed to lsjson: 401 for *** and ***");
-        assert_eq!(error_line("2026/11/27 21:00:00 ERROR : Failed to create file system: boom\n", None), "Failed to create file system: boom");
+        assert_eq!(
+            error_line("2026/11/27 21:00:00 ERROR : Failed to create file system: boom\n", None),
+            "Failed to create file system: boom"
+        );
         assert_eq!(error_line("", None), "rclone failed without saying why");
-        assert_eq!(error_line("{\"level\":\"error\",\"msg\":\"GET x\\n-----------\\nRESPONSE 403\"}", None), "GET x RESPONSE 403");
+        assert_eq!(
+            error_line("{\"level\":\"error\",\"msg\":\"GET x\\n-----------\\nRESPONSE 403\"}", None),
+            "GET x RESPONSE 403"
+        );
     }
 }

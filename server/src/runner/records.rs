@@ -7,9 +7,21 @@ use time::OffsetDateTime;
 
 use crate::auth::sessions::rfc3339;
 
-type Row = (i64, i64, String, bool, OffsetDateTime, Option<OffsetDateTime>, Option<OffsetDateTime>, Option<i32>, Option<String>, Option<String>);
+type Row = (
+    i64,
+    i64,
+    String,
+    bool,
+    OffsetDateTime,
+    Option<OffsetDateTime>,
+    Option<OffsetDateTime>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+);
 
-const SELECT: &str = "SELECT id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats FROM runs";
+const SELECT: &str =
+    "SELECT id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats FROM runs";
 
 fn from_row((id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats): Row) -> Run {
     Run {
@@ -27,7 +39,11 @@ fn from_row((id, task_id, state, dry_run, queued_at, started_at, finished_at, ex
 }
 
 pub async fn insert_queued(pool: &PgPool, task_id: i64, dry_run: bool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("INSERT INTO runs (task_id, state, dry_run) VALUES ($1, 'QUEUED', $2) RETURNING id").bind(task_id).bind(dry_run).fetch_one(pool).await
+    sqlx::query_scalar("INSERT INTO runs (task_id, state, dry_run) VALUES ($1, 'QUEUED', $2) RETURNING id")
+        .bind(task_id)
+        .bind(dry_run)
+        .fetch_one(pool)
+        .await
 }
 
 pub async fn mark_running(pool: &PgPool, id: i64) -> sqlx::Result<()> {
@@ -35,15 +51,24 @@ pub async fn mark_running(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-pub async fn finish(pool: &PgPool, id: i64, state: RunState, exit_code: Option<i32>, error: Option<&str>, stats: Option<&Progress>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE runs SET state = $2, finished_at = now(), exit_code = $3, error = $4, stats = $5 WHERE id = $1")
-        .bind(id)
-        .bind(state.as_str())
-        .bind(exit_code)
-        .bind(error)
-        .bind(stats.map(|s| serde_json::to_string(s).expect("serialisable")))
-        .execute(pool)
-        .await?;
+pub async fn finish(
+    pool: &PgPool,
+    id: i64,
+    state: RunState,
+    exit_code: Option<i32>,
+    error: Option<&str>,
+    stats: Option<&Progress>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE runs SET state = $2, finished_at = now(), exit_code = $3, error = $4, stats = $5 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(state.as_str())
+    .bind(exit_code)
+    .bind(error)
+    .bind(stats.map(|s| serde_json::to_string(s).expect("serialisable")))
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -88,6 +113,9 @@ pub async fn prune(pool: &PgPool, task_id: i64, keep: i64) -> sqlx::Result<u64> 
 
 /// The newest run of each task.
 pub async fn latest_per_task(pool: &PgPool) -> sqlx::Result<Vec<Run>> {
-    let rows: Vec<Row> = sqlx::query_as(&format!("SELECT DISTINCT ON (task_id) * FROM ({SELECT}) r ORDER BY task_id, id DESC")).fetch_all(pool).await?;
+    let rows: Vec<Row> =
+        sqlx::query_as(&format!("SELECT DISTINCT ON (task_id) * FROM ({SELECT}) r ORDER BY task_id, id DESC"))
+            .fetch_all(pool)
+            .await?;
     Ok(rows.into_iter().map(from_row).collect())
 }

@@ -114,12 +114,20 @@ fn overlaps(a: &Path, b: &Path) -> bool {
 }
 
 fn remote_overlaps(a: &str, b: &str) -> bool {
-    let within = |x: &str, y: &str| x == y || (x.starts_with(y) && (y.ends_with(':') || y.ends_with('/') || x[y.len()..].starts_with('/')));
+    let within = |x: &str, y: &str| {
+        x == y || (x.starts_with(y) && (y.ends_with(':') || y.ends_with('/') || x[y.len()..].starts_with('/')))
+    };
     within(a, b) || within(b, a)
 }
 
 impl Runner {
-    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, providers: Arc<ProviderCatalog>, rclone: PathBuf, max_concurrent: usize) -> Runner {
+    pub fn new(
+        pool: PgPool,
+        secrets: Arc<SecretBox>,
+        providers: Arc<ProviderCatalog>,
+        rclone: PathBuf,
+        max_concurrent: usize,
+    ) -> Runner {
         Runner {
             inner: Arc::new(Inner {
                 pool,
@@ -151,14 +159,17 @@ impl Runner {
 
     /// How many finished runs (with their logs) to keep per task; the default is 50.
     pub fn keep_runs(self, keep: usize) -> Runner {
-        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("keep_runs is set before the runner is shared"));
+        let mut inner =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("keep_runs is set before the runner is shared"));
         inner.keep_runs = keep.max(1) as i64;
         Runner { inner: Arc::new(inner) }
     }
 
     /// Queues a run; returns the task's active run instead if it has one.
     pub async fn enqueue(&self, task_id: i64, dry_run: bool) -> Result<i64, RunError> {
-        let task = crate::tasks::store::get(&self.inner.pool, &self.inner.secrets, task_id).await?.ok_or(RunError::NoSuchTask(task_id))?;
+        let task = crate::tasks::store::get(&self.inner.pool, &self.inner.secrets, task_id)
+            .await?
+            .ok_or(RunError::NoSuchTask(task_id))?;
         let mut q = self.inner.state.lock().await;
         if let Some(a) = q.running.get(&task_id) {
             return Ok(a.run_id);
@@ -181,7 +192,15 @@ impl Runner {
         if let Some(pos) = q.waiting.iter().position(|w| w.task_id == task_id) {
             let w = q.waiting.remove(pos).expect("position is valid");
             drop(q);
-            records::finish(&self.inner.pool, w.run_id, RunState::Aborted, None, Some("aborted before it started"), None).await?;
+            records::finish(
+                &self.inner.pool,
+                w.run_id,
+                RunState::Aborted,
+                None,
+                Some("aborted before it started"),
+                None,
+            )
+            .await?;
             self.publish_state(w.run_id, task_id, RunState::Aborted, Some("aborted before it started".into()));
             return Ok(true);
         }
@@ -226,7 +245,16 @@ impl Runner {
             }
             let next = q.waiting.remove(i).expect("index checked");
             let (stop_tx, stop_rx) = oneshot::channel();
-            q.running.insert(next.task_id, Active { run_id: next.run_id, path: next.path.clone(), remote: next.remote.clone(), stop: Some(stop_tx), progress: None });
+            q.running.insert(
+                next.task_id,
+                Active {
+                    run_id: next.run_id,
+                    path: next.path.clone(),
+                    remote: next.remote.clone(),
+                    stop: Some(stop_tx),
+                    progress: None,
+                },
+            );
             let me = self.clone();
             tokio::spawn(async move {
                 let (task_id, run_id) = (next.task_id, next.run_id);
@@ -243,7 +271,13 @@ impl Runner {
         }
     }
 
-    async fn execute(&self, run_id: i64, task_id: i64, dry_run: bool, mut stop: oneshot::Receiver<()>) -> sqlx::Result<(RunState, Option<String>)> {
+    async fn execute(
+        &self,
+        run_id: i64,
+        task_id: i64,
+        dry_run: bool,
+        mut stop: oneshot::Receiver<()>,
+    ) -> sqlx::Result<(RunState, Option<String>)> {
         let pool = &self.inner.pool;
         records::mark_running(pool, run_id).await?;
         self.publish_state(run_id, task_id, RunState::Running, None);
@@ -264,9 +298,14 @@ impl Runner {
                 super::scripts::ScriptOutcome::Exited(Some(0)) => {}
                 outcome => {
                     let (state, why) = match outcome {
-                        super::scripts::ScriptOutcome::Aborted => (RunState::Aborted, "stopped on request during the pre-script".to_string()),
+                        super::scripts::ScriptOutcome::Aborted => {
+                            (RunState::Aborted, "stopped on request during the pre-script".to_string())
+                        }
                         super::scripts::ScriptOutcome::CouldNotStart(why) => (RunState::Failed, why),
-                        super::scripts::ScriptOutcome::Exited(code) => (RunState::Failed, format!("the pre-script failed ({}); rclone was not started", exit_text(code))),
+                        super::scripts::ScriptOutcome::Exited(code) => (
+                            RunState::Failed,
+                            format!("the pre-script failed ({}); rclone was not started", exit_text(code)),
+                        ),
                     };
                     log.push("error", "runner", &why);
                     log.flush().await?;
@@ -275,7 +314,11 @@ impl Runner {
                 }
             }
         }
-        log.push("info", "runner", &format!("starting rclone {}", command.args.first().and_then(|a| a.to_str()).unwrap_or("")));
+        log.push(
+            "info",
+            "runner",
+            &format!("starting rclone {}", command.args.first().and_then(|a| a.to_str()).unwrap_or("")),
+        );
         let mut child = match super::rclone::spawn(&self.inner.rclone, &command.args, Some(&command.remote)) {
             Ok(c) => c,
             Err(e) => {
@@ -378,21 +421,34 @@ impl Runner {
             log.push("info", "runner", "running the post-script");
             match super::scripts::run("post_script", &task.post_script, &env, &mut log, &mut stop).await {
                 super::scripts::ScriptOutcome::Exited(Some(0)) => (state, error),
-                super::scripts::ScriptOutcome::Aborted => (RunState::Aborted, Some("stopped on request during the post-script".to_string())),
+                super::scripts::ScriptOutcome::Aborted => {
+                    (RunState::Aborted, Some("stopped on request during the post-script".to_string()))
+                }
                 super::scripts::ScriptOutcome::CouldNotStart(why) => (RunState::Failed, Some(why)),
-                super::scripts::ScriptOutcome::Exited(code) => (RunState::Failed, Some(format!("the transfer worked but the post-script failed ({})", exit_text(code)))),
+                super::scripts::ScriptOutcome::Exited(code) => (
+                    RunState::Failed,
+                    Some(format!("the transfer worked but the post-script failed ({})", exit_text(code))),
+                ),
             }
         } else {
             (state, error)
         };
-        log.push(if state == RunState::Success { "info" } else { "error" }, "runner", &format!("run ended: {}", state.as_str()));
+        log.push(
+            if state == RunState::Success { "info" } else { "error" },
+            "runner",
+            &format!("run ended: {}", state.as_str()),
+        );
         log.flush().await?;
         records::finish(pool, run_id, state, code, error.as_deref(), last_stats.as_ref()).await?;
         Ok((state, error))
     }
 
     /// The rclone command of a task, or why it cannot run.
-    async fn prepare(&self, task_id: i64, dry_run: bool) -> Result<(protocol::tasks::SyncTask, super::sync::SyncCommand, ValidCredential), String> {
+    async fn prepare(
+        &self,
+        task_id: i64,
+        dry_run: bool,
+    ) -> Result<(protocol::tasks::SyncTask, super::sync::SyncCommand, ValidCredential), String> {
         let pool = &self.inner.pool;
         let task = crate::tasks::store::get(pool, &self.inner.secrets, task_id)
             .await
@@ -407,7 +463,8 @@ impl Runner {
             .await
             .map_err(|e| format!("cannot load the credential: {e}"))?
             .ok_or_else(|| format!("credential {} no longer exists", task.task.credentials))?;
-        let attrs = cred.attributes.map_err(|e| format!("credential “{}”: {e}; enter its settings again", cred.name))?;
+        let attrs =
+            cred.attributes.map_err(|e| format!("credential “{}”: {e}; enter its settings again", cred.name))?;
         let provider = self
             .inner
             .providers

@@ -20,7 +20,13 @@ pub enum ScriptOutcome {
 }
 
 /// Runs `body` to completion, or until `stop` fires.
-pub async fn run(source: &str, body: &str, env: &[(String, String)], log: &mut LogWriter, stop: &mut oneshot::Receiver<()>) -> ScriptOutcome {
+pub async fn run(
+    source: &str,
+    body: &str,
+    env: &[(String, String)],
+    log: &mut LogWriter,
+    stop: &mut oneshot::Receiver<()>,
+) -> ScriptOutcome {
     let dir = match tempfile::Builder::new().prefix("cloudsync-script-").tempdir() {
         Ok(d) => d,
         Err(e) => return ScriptOutcome::CouldNotStart(format!("cannot create a folder for the {source}: {e}")),
@@ -32,7 +38,9 @@ pub async fn run(source: &str, body: &str, env: &[(String, String)], log: &mut L
     if let Err(e) = written {
         return ScriptOutcome::CouldNotStart(format!("cannot write the {source}: {e}"));
     }
-    let mut cmd = if body.starts_with("#!") { tokio::process::Command::new(&path) } else {
+    let mut cmd = if body.starts_with("#!") {
+        tokio::process::Command::new(&path)
+    } else {
         let mut c = tokio::process::Command::new("/bin/sh");
         c.arg(&path);
         c

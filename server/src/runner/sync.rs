@@ -22,7 +22,10 @@ pub struct SyncCommand {
 
 /// The remote side of a task: `cloudsync:bucket/folder`.
 pub fn remote_path(task: &SyncTask) -> String {
-    let parts: Vec<&str> = [task.attributes.bucket.as_str(), task.attributes.folder.as_str()].into_iter().filter(|s| !s.is_empty()).collect();
+    let parts: Vec<&str> = [task.attributes.bucket.as_str(), task.attributes.folder.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
     format!("{REMOTE}:{}", parts.join("/"))
 }
 
@@ -31,12 +34,21 @@ pub fn bwlimit(task: &SyncTask) -> Option<String> {
     if task.bwlimit.is_empty() {
         return None;
     }
-    let parts: Vec<String> =
-        task.bwlimit.iter().map(|b| format!("{},{}", b.time, b.bandwidth.map(|n| format!("{n}B")).unwrap_or_else(|| "off".into()))).collect();
+    let parts: Vec<String> = task
+        .bwlimit
+        .iter()
+        .map(|b| format!("{},{}", b.time, b.bandwidth.map(|n| format!("{n}B")).unwrap_or_else(|| "off".into())))
+        .collect();
     Some(parts.join(" "))
 }
 
-pub fn build(task: &SyncTask, provider: &Provider, attrs: &ValidAttributes, crypt: Option<&CryptSecrets>, dry_run: bool) -> SyncCommand {
+pub fn build(
+    task: &SyncTask,
+    provider: &Provider,
+    attrs: &ValidAttributes,
+    crypt: Option<&CryptSecrets>,
+    dry_run: bool,
+) -> SyncCommand {
     let mut remote = credentials::remote_env(provider, attrs);
     let mut cloud = remote_path(task);
     if let (true, Some(c)) = (task.encryption, crypt) {
@@ -46,7 +58,10 @@ pub fn build(task: &SyncTask, provider: &Provider, attrs: &ValidAttributes, cryp
         if !c.salt.is_empty() {
             crypt_attrs.insert("password2".to_string(), c.salt.clone());
         }
-        crypt_attrs.insert("filename_encryption".to_string(), if task.filename_encryption { "standard" } else { "off" }.to_string());
+        crypt_attrs.insert(
+            "filename_encryption".to_string(),
+            if task.filename_encryption { "standard" } else { "off" }.to_string(),
+        );
         crypt_attrs.insert("directory_name_encryption".to_string(), task.filename_encryption.to_string());
         let is_password = |k: &str| k == "password" || k == "password2";
         remote.extend(RemoteEnv::new(CRYPT_REMOTE, "crypt", &crypt_attrs, &is_password, &is_password));

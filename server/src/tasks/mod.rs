@@ -83,7 +83,10 @@ pub fn validate(
     let mut errors = check_task(&t);
     match credential {
         None => errors.push(FieldError::new("credentials", format!("credential {} does not exist", t.credentials))),
-        Some(c) if !c.decrypts => errors.push(FieldError::new("credentials", "this credential cannot be decrypted; enter its settings again first")),
+        Some(c) if !c.decrypts => errors.push(FieldError::new(
+            "credentials",
+            "this credential cannot be decrypted; enter its settings again first",
+        )),
         Some(c) => {
             if BUCKET_BACKENDS.contains(&c.backend.as_str()) && t.attributes.bucket.trim().is_empty() {
                 errors.push(FieldError::new("attributes.bucket", format!("is required for {}", c.backend)));
@@ -108,7 +111,8 @@ pub fn validate(
             }
         }
     };
-    let password = secret(&t.encryption_password, stored.map(|s| s.password.as_str()), "encryption_password", &mut errors);
+    let password =
+        secret(&t.encryption_password, stored.map(|s| s.password.as_str()), "encryption_password", &mut errors);
     let salt = secret(&t.encryption_salt, stored.map(|s| s.salt.as_str()), "encryption_salt", &mut errors);
     let crypt = if t.encryption {
         if password.is_empty() && !errors.iter().any(|e| e.field == "encryption_password") {
@@ -168,7 +172,9 @@ mod tests {
         assert_eq!(fields, ["attributes.bucket", "encryption_password"]);
         t.attributes.bucket = "b".into();
         t.encryption_password = Some(serde_json::json!({"secret": true, "set": true}));
-        let kept = validate(t, Some(&s3()), &roots, Some(&CryptSecrets { password: "old".into(), salt: String::new() })).unwrap();
+        let kept =
+            validate(t, Some(&s3()), &roots, Some(&CryptSecrets { password: "old".into(), salt: String::new() }))
+                .unwrap();
         assert_eq!(kept.crypt.unwrap().password, "old", "a masked password keeps the stored one");
         assert_eq!(kept.settings.encryption_password, None, "secrets are split off the settings");
     }

@@ -27,7 +27,9 @@ type Row = (i64, String, Option<Vec<u8>>, OffsetDateTime, OffsetDateTime);
 
 fn from_row(secrets: &SecretBox, (id, settings, sealed, created_at, updated_at): Row) -> sqlx::Result<StoredTask> {
     let p: TaskParams = serde_json::from_str(&settings).map_err(|e| sqlx::Error::Decode(e.into()))?;
-    let crypt = sealed.map(|s| secrets.open(&label(id), &s).and_then(|b| serde_json::from_slice::<CryptSecrets>(&b).map_err(|_| CannotDecrypt)));
+    let crypt = sealed.map(|s| {
+        secrets.open(&label(id), &s).and_then(|b| serde_json::from_slice::<CryptSecrets>(&b).map_err(|_| CannotDecrypt))
+    });
     let mask = |present: bool| present.then_some(SecretMask::SET);
     let (has_password, has_salt) = match &crypt {
         Some(Ok(c)) => (!c.password.is_empty(), !c.salt.is_empty()),
@@ -113,5 +115,8 @@ pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
 
 /// `(id, description)` of the tasks that use a credential.
 pub async fn using_credential(pool: &PgPool, credential_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
-    sqlx::query_as("SELECT id, description FROM sync_tasks WHERE credential_id = $1 ORDER BY id").bind(credential_id).fetch_all(pool).await
+    sqlx::query_as("SELECT id, description FROM sync_tasks WHERE credential_id = $1 ORDER BY id")
+        .bind(credential_id)
+        .fetch_all(pool)
+        .await
 }

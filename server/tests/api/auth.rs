@@ -20,10 +20,14 @@ async fn the_database_holds_only_hashes_of_passwords_and_tokens() {
     let app = spawn_app().await;
     let mut c = app.client().await;
     let token = c.login("admin", ADMIN_PASSWORD).await.unwrap()["token"].as_str().unwrap().to_string();
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'admin'").fetch_one(&app.pool).await.unwrap();
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'admin'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(ADMIN_PASSWORD));
-    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_all(&app.pool).await.unwrap();
+    let stored: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_all(&app.pool).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].len(), 32, "a SHA-256");
     assert!(!stored[0].windows(8).any(|w| token.as_bytes().windows(8).any(|t| t == w)));
@@ -76,7 +80,9 @@ async fn every_method_but_login_and_resume_needs_authentication() {
 async fn a_token_resumes_on_a_new_socket_and_dies_with_logout() {
     let app = spawn_app().await;
     let mut first = app.logged_in_client().await;
-    let token = first.call("auth.login", json!({"username": "admin", "password": ADMIN_PASSWORD})).await.unwrap()["token"].clone();
+    let token = first.call("auth.login", json!({"username": "admin", "password": ADMIN_PASSWORD})).await.unwrap()
+        ["token"]
+        .clone();
 
     let mut second = app.client().await;
     let me = second.call("auth.resume", json!({"token": token})).await.unwrap();
@@ -110,7 +116,10 @@ async fn changing_the_password_checks_both_fields_and_ends_other_sessions() {
     let mut a = app.logged_in_client().await;
     let mut b = app.logged_in_client().await;
 
-    let e = a.call("auth.change_password", json!({"old": "wrong-old-password", "new": "a-new-password"})).await.unwrap_err();
+    let e = a
+        .call("auth.change_password", json!({"old": "wrong-old-password", "new": "a-new-password"}))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
     assert_eq!(e.field_error("old").as_deref(), Some("is not the current password"));
     let e = a.call("auth.change_password", json!({"old": ADMIN_PASSWORD, "new": "short"})).await.unwrap_err();

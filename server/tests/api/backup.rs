@@ -53,7 +53,11 @@ async fn a_backup_with_the_seed_restores_working_credentials_into_a_fresh_instal
     let report = t.call("config.import", json!({"backup": backup})).await.unwrap();
     assert_eq!(names(&report["imported"]), ["dav"]);
     let id = t.call("credential.list", json!({})).await.unwrap()[0]["id"].clone();
-    assert_eq!(t.call("credential.verify", json!({"id": id})).await.unwrap()["ok"], true, "the restored password works");
+    assert_eq!(
+        t.call("credential.verify", json!({"id": id})).await.unwrap()["ok"],
+        true,
+        "the restored password works"
+    );
 
     // Importing again clashes on the name: reported, not overwritten.
     let report = t.call("config.import", json!({"backup": backup})).await.unwrap();
@@ -89,7 +93,13 @@ async fn a_malformed_backup_names_the_bad_fields_and_changes_nothing() {
     });
     let e = c.call("config.import", json!({"backup": backup})).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
-    for field in ["backup.format", "backup.version", "backup.secret_seed", "backup.credentials[1].name", "backup.credentials[1].sealed"] {
+    for field in [
+        "backup.format",
+        "backup.version",
+        "backup.secret_seed",
+        "backup.credentials[1].name",
+        "backup.credentials[1].sealed",
+    ] {
         assert!(e.field_error(field).is_some(), "{field} named in {e:?}");
     }
     assert_eq!(c.call("credential.list", json!({})).await.unwrap(), json!([]));

@@ -8,7 +8,9 @@ use crate::helpers::{spawn_app, RpcClient, TestApp};
 use crate::storage::{StorageServer, ACCESS_KEY, PASSWORD, SECRET_KEY, USER};
 
 async fn create(c: &mut RpcClient, name: &str, (provider, attributes): (&str, Value)) -> Value {
-    c.call("credential.create", json!({"name": name, "provider": provider, "attributes": attributes})).await.expect("credential created")
+    c.call("credential.create", json!({"name": name, "provider": provider, "attributes": attributes}))
+        .await
+        .expect("credential created")
 }
 
 async fn count(app: &TestApp) -> i64 {
@@ -44,13 +46,12 @@ async fn providers_come_from_rclones_schema_without_wrappers() {
 async fn bad_attributes_name_each_field_and_store_nothing() {
     let app = spawn_app().await;
     let mut c = app.logged_in_client().await;
-    let e = c.call("credential.create", json!({"name": "x", "provider": "nosuch", "attributes": {}})).await.unwrap_err();
+    let e =
+        c.call("credential.create", json!({"name": "x", "provider": "nosuch", "attributes": {}})).await.unwrap_err();
     assert_eq!(e.field_error("provider").as_deref(), Some("unknown provider `nosuch`; provider.list has the choices"));
 
-    let e = c
-        .call("credential.create", json!({"name": " ", "provider": "webdav", "attributes": {}}))
-        .await
-        .unwrap_err();
+    let e =
+        c.call("credential.create", json!({"name": " ", "provider": "webdav", "attributes": {}})).await.unwrap_err();
     assert_eq!(e.field_error("name").as_deref(), Some("must not be empty"));
 
     let e = c
@@ -67,7 +68,10 @@ async fn bad_attributes_name_each_field_and_store_nothing() {
     assert_eq!(e.field_error("attributes.url").as_deref(), Some("is required"));
 
     let e = c
-        .call("credential.create", json!({"name": "s3", "provider": "s3", "attributes": {"provider": "Ceph", "requester_pays": "true"}}))
+        .call(
+            "credential.create",
+            json!({"name": "s3", "provider": "s3", "attributes": {"provider": "Ceph", "requester_pays": "true"}}),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.field_error("attributes.requester_pays").as_deref(), Some("does not apply to provider Ceph"));
@@ -118,7 +122,13 @@ fn pg_dump(database_url: &str) -> String {
 async fn verify_succeeds_with_good_settings_and_explains_bad_ones() {
     let app = spawn_app().await;
     let mut c = app.logged_in_client().await;
-    let servers = [StorageServer::webdav(), StorageServer::sftp(), StorageServer::ftp(), StorageServer::s3(), StorageServer::azurite()];
+    let servers = [
+        StorageServer::webdav(),
+        StorageServer::sftp(),
+        StorageServer::ftp(),
+        StorageServer::s3(),
+        StorageServer::azurite(),
+    ];
     for server in servers {
         let (provider, attrs) = server.credential();
         let ok = c.call("credential.verify", json!({"provider": provider, "attributes": attrs})).await.unwrap();
@@ -130,7 +140,8 @@ async fn verify_succeeds_with_good_settings_and_explains_bad_ones() {
         let reason = bad["reason"].as_str().unwrap();
         eprintln!("verify {provider} with a wrong secret: {reason}");
         assert!(!reason.is_empty() && !reason.contains('\n'), "{provider}: {reason}");
-        for secret in ["wrong-password-123", "wrong-secret-key-123", "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMTIzNA=="] {
+        for secret in ["wrong-password-123", "wrong-secret-key-123", "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktMTIzNA=="]
+        {
             assert!(!reason.contains(secret), "{provider}: {reason}");
         }
         assert!(!reason.starts_with("20"), "no timestamp: {reason}");
@@ -151,7 +162,8 @@ async fn verify_of_a_saved_credential_is_recorded_and_cleared_by_an_update() {
     // An edit that sends the masks back keeps the secrets: verify still works.
     let mut attrs = got["attributes"].clone();
     attrs["vendor"] = json!("other");
-    let updated = c.call("credential.update", json!({"id": id, "name": "dav renamed", "attributes": attrs})).await.unwrap();
+    let updated =
+        c.call("credential.update", json!({"id": id, "name": "dav renamed", "attributes": attrs})).await.unwrap();
     assert_eq!(updated["name"], "dav renamed");
     assert_eq!(updated["attributes"]["vendor"], "other");
     assert_eq!(updated["last_verification"], Value::Null, "settings changed, verification cleared");
@@ -162,7 +174,11 @@ async fn verify_of_a_saved_credential_is_recorded_and_cleared_by_an_update() {
     attrs["pass"] = json!("not-it-at-all");
     let r = c.call("credential.verify", json!({"id": id, "attributes": attrs})).await.unwrap();
     assert_eq!(r["ok"], false);
-    assert_eq!(c.call("credential.verify", json!({"id": id})).await.unwrap()["ok"], true, "the stored password is unchanged");
+    assert_eq!(
+        c.call("credential.verify", json!({"id": id})).await.unwrap()["ok"],
+        true,
+        "the stored password is unchanged"
+    );
 }
 
 #[tokio::test]
@@ -246,7 +262,10 @@ async fn names_are_unique_and_delete_removes() {
     let mut c = app.logged_in_client().await;
     let id = create(&mut c, "same", dav.credential()).await["id"].clone();
     let (provider, attrs) = dav.credential();
-    let e = c.call("credential.create", json!({"name": "same", "provider": provider, "attributes": attrs})).await.unwrap_err();
+    let e = c
+        .call("credential.create", json!({"name": "same", "provider": provider, "attributes": attrs}))
+        .await
+        .unwrap_err();
     assert_eq!(e.field_error("name").as_deref(), Some("is already used by another credential"));
     c.call("credential.delete", json!({"id": id})).await.unwrap();
     assert_eq!(c.call("credential.get", json!({"id": id})).await.unwrap_err().code, ErrorCode::NOT_FOUND);

@@ -12,7 +12,8 @@ fn api_md() -> String {
 #[test]
 fn every_method_has_a_section_in_docs_api_md() {
     let doc = api_md();
-    let missing: Vec<&str> = protocol::METHODS.iter().copied().filter(|m| !doc.contains(&format!("### `{m}`"))).collect();
+    let missing: Vec<&str> =
+        protocol::METHODS.iter().copied().filter(|m| !doc.contains(&format!("### `{m}`"))).collect();
     assert!(missing.is_empty(), "undocumented methods: {missing:?}");
 }
 

@@ -79,7 +79,9 @@ async fn the_embedded_cluster_keeps_data_across_a_hard_kill_and_stops_cleanly() 
     let (pg_pid, listen) = postmaster_pid(&data).expect("a postmaster runs in the data directory");
     assert_eq!(listen, "", "PostgreSQL listens on no TCP address");
     assert!(data.join("postgres/socket/.s.PGSQL.5432").exists(), "it listens on a socket in the data directory");
-    let seed_mode = std::fs::metadata(data.join("secret-seed")).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions())).unwrap();
+    let seed_mode = std::fs::metadata(data.join("secret-seed"))
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()))
+        .unwrap();
     assert_eq!(seed_mode & 0o777, 0o600);
 
     let url = format!("ws://{}/api/ws", server.addr);
@@ -144,7 +146,14 @@ fn a_seed_readable_by_others_stops_the_start_with_a_clear_message() {
     std::fs::write(&seed, [1u8; 32]).unwrap();
     std::fs::set_permissions(&seed, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_cloudsync"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", "postgres://nobody@localhost/none", "--secret-seed-file"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://nobody@localhost/none",
+            "--secret-seed-file",
+        ])
         .arg(&seed)
         .arg("--data-dir")
         .arg(root.path().join("data"))
@@ -152,7 +161,10 @@ fn a_seed_readable_by_others_stops_the_start_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("secret seed file {}: permissions 0644 are wider than 0600", seed.display())), "{err}");
+    assert!(
+        err.contains(&format!("secret seed file {}: permissions 0644 are wider than 0600", seed.display())),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -177,7 +189,10 @@ async fn a_server_killed_mid_run_leaves_no_rclone_behind_and_the_run_becomes_int
     let mut c = RpcClient::connect(&format!("ws://{}/api/ws", server.addr)).await;
     c.login("admin", "kill-test-password").await.unwrap();
     let (provider, attrs) = s3.credential();
-    let cred = c.call("credential.create", json!({"name": "s3", "provider": provider, "attributes": attrs})).await.unwrap()["id"].clone();
+    let cred =
+        c.call("credential.create", json!({"name": "s3", "provider": provider, "attributes": attrs})).await.unwrap()
+            ["id"]
+            .clone();
     let task = c
         .call(
             "task.create",

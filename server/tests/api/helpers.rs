@@ -28,7 +28,8 @@ fn cluster_socket() -> &'static PathBuf {
         std::thread::spawn(move || {
             let root = traversable_tempdir().keep();
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let pg = rt.block_on(cloudsync::db::EmbeddedPostgres::start(&root.join("pg"))).expect("test PostgreSQL starts");
+            let pg =
+                rt.block_on(cloudsync::db::EmbeddedPostgres::start(&root.join("pg"))).expect("test PostgreSQL starts");
             tx.send(pg.socket_dir().to_path_buf()).unwrap();
             let _keep = pg;
             loop {
@@ -251,7 +252,8 @@ pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) ->
     // With a Content-Length, read exactly that: an upgrade request keeps the
     // connection alive even when it is refused.
     let head_text = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let length: Option<usize> = head_text.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
+    let length: Option<usize> =
+        head_text.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok());
     let switching = raw.starts_with(b"HTTP/1.1 101");
     match length {
         _ if switching => {}

@@ -53,7 +53,8 @@ async fn the_app_is_served_with_mime_types_compression_and_cache_lifetimes() {
     assert_eq!(header(&headers, "cache-control"), Some("public, max-age=31536000, immutable"));
     assert_eq!(body, b"\0asm\x01\0\0\0");
 
-    let (_, headers, body) = http_get(app.addr, "/pkg/0123abcd/cloudsync_app_bg.wasm", &[("Accept-Encoding", "gzip")]).await;
+    let (_, headers, body) =
+        http_get(app.addr, "/pkg/0123abcd/cloudsync_app_bg.wasm", &[("Accept-Encoding", "gzip")]).await;
     assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
     assert_eq!(header(&headers, "content-type"), Some("application/wasm"));
     assert_eq!(body, b"gzipped-bytes");

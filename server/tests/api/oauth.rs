@@ -76,7 +76,11 @@ async fn login_to_provider_gets_a_token_through_the_servers_callback() {
     assert_eq!(status, 302);
     let back = location(&headers);
     assert!(back.starts_with(&format!("{origin}/oauth/callback?code=")), "{back}");
-    assert_eq!(c.call("oauth.finish", json!({"state": start["state"]})).await.unwrap_err().code, ErrorCode::CONFLICT, "not completed yet");
+    assert_eq!(
+        c.call("oauth.finish", json!({"state": start["state"]})).await.unwrap_err().code,
+        ErrorCode::CONFLICT,
+        "not completed yet"
+    );
 
     let (addr, path) = split(&back);
     let (status, _, body) = http_get(addr, &path, &[]).await;
@@ -89,7 +93,10 @@ async fn login_to_provider_gets_a_token_through_the_servers_callback() {
     let mut other = app.logged_in_client().await;
     let e = other.call("oauth.finish", json!({"state": start["state"]})).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
-    let token: Value = serde_json::from_str(c.call("oauth.finish", json!({"state": start["state"]})).await.unwrap()["token"].as_str().unwrap()).unwrap();
+    let token: Value = serde_json::from_str(
+        c.call("oauth.finish", json!({"state": start["state"]})).await.unwrap()["token"].as_str().unwrap(),
+    )
+    .unwrap();
     assert!(token["access_token"].as_str().unwrap().len() > 20);
     assert_eq!(token["token_type"], "Bearer");
     assert!(token["expiry"].as_str().unwrap().contains('T'));
@@ -102,7 +109,10 @@ async fn login_to_provider_gets_a_token_through_the_servers_callback() {
 
     // The token fills the credential's token option and is stored encrypted.
     let created = c
-        .call("credential.create", json!({"name": "my dropbox", "provider": "dropbox", "attributes": {"token": token.to_string()}}))
+        .call(
+            "credential.create",
+            json!({"name": "my dropbox", "provider": "dropbox", "attributes": {"token": token.to_string()}}),
+        )
         .await
         .unwrap();
     assert_eq!(created["attributes"]["token"], json!({"secret": true, "set": true}));
@@ -146,7 +156,10 @@ async fn start_explains_what_is_missing() {
     assert_eq!(e.field_error("provider").as_deref(), Some("sftp does not log in with OAuth"));
     let e = c.call("oauth.start", json!({"provider": "zoho", "origin": origin, "client_id": "x"})).await.unwrap_err();
     assert!(e.field_error("auth_url").is_some());
-    let e = c.call("oauth.start", json!({"provider": "dropbox", "origin": "javascript:x", "client_id": "x"})).await.unwrap_err();
+    let e = c
+        .call("oauth.start", json!({"provider": "dropbox", "origin": "javascript:x", "client_id": "x"}))
+        .await
+        .unwrap_err();
     assert!(e.field_error("origin").is_some());
 }
 
@@ -178,7 +191,11 @@ async fn a_token_rclone_refreshes_is_saved_back_encrypted_even_when_the_command_
     let token: Value = serde_json::from_str(&stored.attributes.unwrap().as_map()["token"]).unwrap();
     assert_ne!(token["access_token"], "old-access-token", "the refreshed token was saved: {token}");
     assert!(token["access_token"].as_str().unwrap().len() > 20);
-    let row: Vec<u8> = sqlx::query_scalar("SELECT attributes_sealed FROM cloud_credentials WHERE id = $1").bind(id).fetch_one(&app.pool).await.unwrap();
+    let row: Vec<u8> = sqlx::query_scalar("SELECT attributes_sealed FROM cloud_credentials WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     let new_access = token["access_token"].as_str().unwrap();
     assert!(!row.windows(16).any(|w| new_access.as_bytes().windows(16).any(|t| t == w)), "stored encrypted");
 }

@@ -11,10 +11,21 @@ use crate::storage::StorageServer;
 
 async fn credential(c: &mut RpcClient, server: &StorageServer, name: &str) -> i64 {
     let (provider, attrs) = server.credential();
-    c.call("credential.create", json!({"name": name, "provider": provider, "attributes": attrs})).await.unwrap()["id"].as_i64().unwrap()
+    c.call("credential.create", json!({"name": name, "provider": provider, "attributes": attrs})).await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
 }
 
-async fn make_task(c: &mut RpcClient, cred: i64, direction: &str, mode: &str, local: &Path, bucket: &str, folder: &str, extra: Value) -> i64 {
+async fn make_task(
+    c: &mut RpcClient,
+    cred: i64,
+    direction: &str,
+    mode: &str,
+    local: &Path,
+    bucket: &str,
+    folder: &str,
+    extra: Value,
+) -> i64 {
     let mut t = json!({"description": format!("{direction} {mode} {}", local.display()), "credentials": cred, "direction": direction,
                        "transfer_mode": mode, "path": local, "attributes": {"bucket": bucket, "folder": folder}});
     if let (Some(t), Some(extra)) = (t.as_object_mut(), extra.as_object()) {
@@ -75,7 +86,13 @@ fn names(dir: &Path) -> Vec<String> {
 async fn every_direction_and_mode(app: &TestApp, server: &StorageServer, bucket: &str) {
     let mut c = app.logged_in_client().await;
     let cred = credential(&mut c, server, "store").await;
-    let remote = |folder: &str| if bucket.is_empty() { server.root().join(folder) } else { server.root().join(bucket).join(folder) };
+    let remote = |folder: &str| {
+        if bucket.is_empty() {
+            server.root().join(folder)
+        } else {
+            server.root().join(bucket).join(folder)
+        }
+    };
     if !bucket.is_empty() {
         server.mkdir(bucket);
     }
@@ -93,7 +110,11 @@ async fn every_direction_and_mode(app: &TestApp, server: &StorageServer, bucket:
         assert_eq!(run["state"], "SUCCESS", "PUSH {mode}: {run}");
         assert_eq!(std::fs::read(remote(&folder).join("a.txt")).unwrap(), b"alpha", "PUSH {mode}");
         assert_eq!(std::fs::read(remote(&folder).join("sub/b.bin")).unwrap(), big, "PUSH {mode}");
-        assert_eq!(remote(&folder).join("stale.txt").exists(), mode != "SYNC", "PUSH {mode}: only sync deletes extra files");
+        assert_eq!(
+            remote(&folder).join("stale.txt").exists(),
+            mode != "SYNC",
+            "PUSH {mode}: only sync deletes extra files"
+        );
         assert_eq!(names(local.path()).is_empty(), mode == "MOVE", "PUSH {mode}: only move empties the source");
 
         // Pull.
@@ -213,7 +234,8 @@ async fn a_sync_whose_source_cannot_be_read_deletes_nothing_at_the_destination()
     // with --copy-links does.
     std::os::unix::fs::symlink(local.path().join("loop-b"), local.path().join("loop-a")).unwrap();
     std::os::unix::fs::symlink(local.path().join("loop-a"), local.path().join("loop-b")).unwrap();
-    let task = make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "keep", "", json!({"follow_symlinks": true})).await;
+    let task =
+        make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "keep", "", json!({"follow_symlinks": true})).await;
     let run = run_to_end(&mut c, task, false).await;
     assert_eq!(run["state"], "FAILED", "{run}");
     assert_eq!(std::fs::read(s3.root().join("keep/precious.txt")).unwrap(), b"do not delete me", "nothing deleted");
@@ -243,7 +265,17 @@ async fn abort_stops_a_running_sync_and_removes_a_queued_one() {
     let cred = credential(&mut c, &s3, "s3").await;
     let slow_dir = tempfile::tempdir().unwrap();
     write(&slow_dir.path().join("big.bin"), &pattern(20_000_000));
-    let slow = make_task(&mut c, cred, "PUSH", "COPY", slow_dir.path(), "abort", "slow", json!({"bwlimit": [{"time": "00:00", "bandwidth": 1_048_576}]})).await;
+    let slow = make_task(
+        &mut c,
+        cred,
+        "PUSH",
+        "COPY",
+        slow_dir.path(),
+        "abort",
+        "slow",
+        json!({"bwlimit": [{"time": "00:00", "bandwidth": 1_048_576}]}),
+    )
+    .await;
     let other_dir = tempfile::tempdir().unwrap();
     let other = make_task(&mut c, cred, "PUSH", "COPY", other_dir.path(), "abort", "other", json!({})).await;
 
@@ -287,7 +319,10 @@ async fn encrypted_push_then_pull_restores_identical_bytes_and_a_wrong_password_
     let stored = names(&s3.root().join("vault/enc"));
     assert_eq!(stored.len(), 2);
     for n in &stored {
-        assert!(!n.contains("secret-plans") && !n.contains("holiday") && !n.contains("photos"), "plaintext name on the remote: {n}");
+        assert!(
+            !n.contains("secret-plans") && !n.contains("holiday") && !n.contains("photos"),
+            "plaintext name on the remote: {n}"
+        );
     }
     for n in &stored {
         let bytes = std::fs::read(s3.root().join("vault/enc").join(n)).unwrap();
@@ -321,13 +356,17 @@ async fn scripts_run_around_the_transfer_without_secrets_and_a_failing_pre_scrip
     let env_dump = tempfile::tempdir().unwrap();
     let pre = format!("#!/bin/sh\necho pre-script says hello\nenv > {}/pre.env\n", env_dump.path().display());
     let post = format!("env > {}/post.env\necho done >&2\n", env_dump.path().display());
-    let crypt = json!({"pre_script": pre, "post_script": post, "encryption": true, "encryption_password": "script-crypt-pw"});
+    let crypt =
+        json!({"pre_script": pre, "post_script": post, "encryption": true, "encryption_password": "script-crypt-pw"});
     let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "scripts", "ok", crypt).await;
     let run = run_to_end(&mut c, task, false).await;
     assert_eq!(run["state"], "SUCCESS", "{run}");
 
     let pre_env = std::fs::read_to_string(env_dump.path().join("pre.env")).unwrap();
-    assert!(pre_env.contains(&format!("CLOUDSYNC_TASK_ID={task}")) && pre_env.contains("CLOUDSYNC_DIRECTION=PUSH"), "{pre_env}");
+    assert!(
+        pre_env.contains(&format!("CLOUDSYNC_TASK_ID={task}")) && pre_env.contains("CLOUDSYNC_DIRECTION=PUSH"),
+        "{pre_env}"
+    );
     assert!(pre_env.contains("CLOUDSYNC_REMOTE=cloudsync:scripts/ok"));
     let post_env = std::fs::read_to_string(env_dump.path().join("post.env")).unwrap();
     assert!(post_env.contains("CLOUDSYNC_RESULT=SUCCESS"));
@@ -344,7 +383,9 @@ async fn scripts_run_around_the_transfer_without_secrets_and_a_failing_pre_scrip
     // A failing pre-script fails the run before rclone starts.
     let fresh = tempfile::tempdir().unwrap();
     write(&fresh.path().join("never.txt"), b"never copied");
-    let task = make_task(&mut c, cred, "PUSH", "COPY", fresh.path(), "scripts", "blocked", json!({"pre_script": "exit 3"})).await;
+    let task =
+        make_task(&mut c, cred, "PUSH", "COPY", fresh.path(), "scripts", "blocked", json!({"pre_script": "exit 3"}))
+            .await;
     let run = run_to_end(&mut c, task, false).await;
     assert_eq!(run["state"], "FAILED");
     assert_eq!(run["error"], "the pre-script failed (exit code 3); rclone was not started");
@@ -391,9 +432,21 @@ async fn old_runs_and_their_logs_are_pruned_to_the_newest_ones() {
     }
     let removed = cloudsync::runner::records::prune(&app.pool, task, 2).await.unwrap();
     assert_eq!(removed, 1);
-    let left: Vec<i64> = c.call("run.list", json!({"task_id": task})).await.unwrap().as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    let left: Vec<i64> = c
+        .call("run.list", json!({"task_id": task}))
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(left, vec![ids[2], ids[1]]);
-    let orphan_logs: i64 = sqlx::query_scalar("SELECT count(*) FROM run_logs WHERE run_id = $1").bind(ids[0]).fetch_one(&app.pool).await.unwrap();
+    let orphan_logs: i64 = sqlx::query_scalar("SELECT count(*) FROM run_logs WHERE run_id = $1")
+        .bind(ids[0])
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(orphan_logs, 0, "its log went with it");
 }
 
@@ -411,7 +464,9 @@ async fn collect(c: &mut RpcClient, seqs: &mut Vec<i64>, stop_after: Option<usiz
                     return None;
                 }
             }
-            "run.state" if !matches!(params["state"].as_str(), Some("QUEUED" | "RUNNING")) => return Some(params["state"].as_str().unwrap().to_string()),
+            "run.state" if !matches!(params["state"].as_str(), Some("QUEUED" | "RUNNING")) => {
+                return Some(params["state"].as_str().unwrap().to_string())
+            }
             _ => {}
         }
     }
@@ -446,7 +501,15 @@ async fn a_follower_that_reconnects_with_its_last_seq_gets_every_line_exactly_on
     let end = collect(&mut second, &mut seqs, None).await;
     assert_eq!(end.as_deref(), Some("SUCCESS"));
 
-    let stored: Vec<i64> = c.call("run.log", json!({"id": run_id, "limit": 10000})).await.unwrap().as_array().unwrap().iter().map(|l| l["seq"].as_i64().unwrap()).collect();
+    let stored: Vec<i64> = c
+        .call("run.log", json!({"id": run_id, "limit": 10000}))
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["seq"].as_i64().unwrap())
+        .collect();
     assert!(stored.len() > 12, "a line per file and more: {}", stored.len());
     assert_eq!(seqs, stored, "every line exactly once, in order");
 

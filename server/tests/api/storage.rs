@@ -16,7 +16,8 @@ pub const PASSWORD: &str = "storage-pass-4f9c";
 pub const ACCESS_KEY: &str = "AKIACLOUDSYNCTEST";
 pub const SECRET_KEY: &str = "s3-secret-key-7d1e0b";
 /// Azurite's published development account key.
-pub const AZURITE_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 pub struct StorageServer {
     child: Child,
@@ -56,7 +57,10 @@ impl StorageServer {
         let port = free_port();
         let mut cmd = Command::new(rclone_path());
         // No directory cache: tests write into the served folder directly.
-        cmd.args(["serve", kind]).arg(dir.path()).args(["--addr", &format!("127.0.0.1:{port}"), "--dir-cache-time", "0s"]).args(extra);
+        cmd.args(["serve", kind])
+            .arg(dir.path())
+            .args(["--addr", &format!("127.0.0.1:{port}"), "--dir-cache-time", "0s"])
+            .args(extra);
         cmd.env("RCLONE_CONFIG", "/dev/null").stdout(Stdio::null()).stderr(Stdio::null());
         let mut child = cmd.spawn().expect("rclone serve starts");
         wait_for_port(port, &mut child, &format!("rclone serve {kind}"));
@@ -116,7 +120,10 @@ impl StorageServer {
     pub fn credential(&self) -> (&'static str, Value) {
         let port = self.port;
         match self.kind {
-            "webdav" => ("webdav", json!({"url": format!("http://127.0.0.1:{port}/"), "vendor": "rclone", "user": USER, "pass": PASSWORD})),
+            "webdav" => (
+                "webdav",
+                json!({"url": format!("http://127.0.0.1:{port}/"), "vendor": "rclone", "user": USER, "pass": PASSWORD}),
+            ),
             "sftp" => ("sftp", json!({"host": "127.0.0.1", "port": port, "user": USER, "pass": PASSWORD})),
             "ftp" => ("ftp", json!({"host": "127.0.0.1", "port": port, "user": USER, "pass": PASSWORD})),
             "azureblob" => (

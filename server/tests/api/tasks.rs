@@ -9,7 +9,9 @@ use crate::storage::StorageServer;
 
 async fn s3_credential(c: &mut RpcClient, s3: &StorageServer) -> i64 {
     let (provider, attrs) = s3.credential();
-    c.call("credential.create", json!({"name": "s3", "provider": provider, "attributes": attrs})).await.unwrap()["id"].as_i64().unwrap()
+    c.call("credential.create", json!({"name": "s3", "provider": provider, "attributes": attrs})).await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
 }
 
 fn task(credential: i64, path: &str) -> Value {
@@ -36,7 +38,8 @@ async fn a_task_is_stored_with_its_crypt_secrets_sealed_and_masked() {
 
     let text = c.call("task.list", json!({})).await.unwrap().to_string();
     assert!(!text.contains("crypt-pass-5521") && !text.contains("crypt-salt-8812"));
-    let rows: Vec<(String, Option<Vec<u8>>)> = sqlx::query_as("SELECT settings, encryption_sealed FROM sync_tasks").fetch_all(&app.pool).await.unwrap();
+    let rows: Vec<(String, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT settings, encryption_sealed FROM sync_tasks").fetch_all(&app.pool).await.unwrap();
     assert!(!rows[0].0.contains("crypt-pass-5521"), "settings JSON holds no secret");
     let sealed = rows[0].1.as_ref().expect("sealed crypt secrets");
     assert!(!sealed.windows(8).any(|w| w == b"crypt-pa"));
@@ -53,7 +56,8 @@ async fn a_task_is_stored_with_its_crypt_secrets_sealed_and_masked() {
     assert_eq!(updated["encryption_password"], json!({"secret": true, "set": true}));
 
     let target = tempfile::tempdir().unwrap();
-    let restore = c.call("task.restore", json!({"id": id, "transfer_mode": "COPY", "path": target.path()})).await.unwrap();
+    let restore =
+        c.call("task.restore", json!({"id": id, "transfer_mode": "COPY", "path": target.path()})).await.unwrap();
     assert_eq!(restore["direction"], "PULL");
     assert_eq!(restore["transfer_mode"], "COPY");
     assert_eq!(restore["enabled"], false);
