@@ -13,6 +13,7 @@ pub mod method;
 pub mod oauth;
 pub mod providers;
 pub mod runs;
+pub mod schedule;
 pub mod system;
 pub mod tasks;
 pub mod validation;
