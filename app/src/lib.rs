@@ -9,6 +9,7 @@ pub mod pages;
 pub mod rpc;
 mod shell;
 pub mod units;
+pub mod widgets;
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;

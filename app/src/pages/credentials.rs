@@ -15,6 +15,7 @@ use protocol::{Empty, RpcError};
 use serde_json::Value;
 
 use crate::rpc;
+use crate::widgets::FieldError;
 
 /// What the form is open for.
 #[derive(Clone, PartialEq)]
@@ -474,15 +475,6 @@ fn LoginToProvider(
             </span>
             <p class="muted small">"Or run `rclone authorize` on any machine and paste the token it prints into the token field under Advanced."</p>
         </div>
-    }
-}
-
-#[component]
-fn FieldError(error: Signal<Option<String>>) -> impl IntoView {
-    view! {
-        <Show when=move || error.get().is_some()>
-            <span class="field-error">{move || error.get().unwrap_or_default()}</span>
-        </Show>
     }
 }
 

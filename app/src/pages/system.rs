@@ -123,9 +123,7 @@ fn PasswordInput(
             <input type="password" autocomplete="new-password" data-testid=testid
                 prop:value=move || value.get()
                 on:input=move |ev| value.set(event_target_value(&ev))/>
-            <Show when=move || error.get().is_some()>
-                <span class="field-error">{move || error.get().unwrap_or_default()}</span>
-            </Show>
+            <crate::widgets::FieldError error=error/>
         </label>
     }
 }

@@ -14,6 +14,7 @@ use protocol::{Empty, RpcError};
 use serde_json::{json, Value};
 
 use crate::rpc;
+use crate::widgets::FieldError;
 
 #[component]
 pub fn TasksPage() -> impl IntoView {
@@ -426,6 +427,16 @@ fn TaskForm(
                 .or_else(|| error.get().and_then(|e| e.field_error(field)))
         })
     };
+    // For list fields (`include[2]`, `bwlimit[1].time`): the first error of any entry.
+    let first_err = move |prefix: &'static str| {
+        Signal::derive(move || {
+            local_error.get().filter(|(f, _)| f.starts_with(prefix)).map(|(_, m)| m).or_else(|| {
+                error
+                    .get()
+                    .and_then(|e| e.field_errors().into_iter().find(|f| f.field.starts_with(prefix)).map(|f| f.message))
+            })
+        })
+    };
     let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
     let text_input = |label: &'static str,
                       value: RwSignal<String>,
@@ -436,7 +447,7 @@ fn TaskForm(
             <label>
                 {label}
                 <input data-testid=testid placeholder=placeholder prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
-                <ShowError error=err(field)/>
+                <FieldError error=err(field)/>
             </label>
         }
     };
@@ -460,7 +471,7 @@ fn TaskForm(
                 <select data-testid="task-credential" prop:value=move || credential.get() on:change=move |ev| credential.set(event_target_value(&ev))>
                     {cred_options.into_iter().map(|c| view! { <option value=c.id.to_string()>{format!("{} ({})", c.name, c.provider)}</option> }).collect_view()}
                 </select>
-                <ShowError error=err("credentials")/>
+                <FieldError error=err("credentials")/>
             </label>
             <div class="row">
                 <label>
@@ -496,12 +507,12 @@ fn TaskForm(
                 <label>
                     "Include (one pattern per line)"
                     <textarea data-testid="task-include" prop:value=move || include.get() on:input=move |ev| include.set(event_target_value(&ev))></textarea>
-                    <ShowError error=err("include[0]")/>
+                    <FieldError error=first_err("include[")/>
                 </label>
                 <label>
                     "Exclude (one pattern per line)"
                     <textarea data-testid="task-exclude" prop:value=move || exclude.get() on:input=move |ev| exclude.set(event_target_value(&ev))></textarea>
-                    <ShowError error=err("exclude[0]")/>
+                    <FieldError error=first_err("exclude[")/>
                 </label>
             </div>
             <fieldset>
@@ -514,7 +525,7 @@ fn TaskForm(
                         <button type="button" on:click=move |_| bw_rows.update(|rows| rows.retain(|x| x.key != r.key))>"Remove"</button>
                     </div>
                 </For>
-                <ShowError error=Signal::derive(move || error.get().and_then(|e| e.field_errors().into_iter().find(|f| f.field.starts_with("bwlimit")).map(|f| f.message)))/>
+                <FieldError error=first_err("bwlimit[")/>
                 <button type="button" data-testid="bw-add" on:click=move |_| { let row = new_row(String::new(), String::new()); bw_rows.update(|rows| rows.push(row)); }>"Add a time"</button>
             </fieldset>
             <fieldset>
@@ -527,7 +538,7 @@ fn TaskForm(
                         <input type="password" autocomplete="new-password" data-testid="task-crypt-password"
                             placeholder=if password_saved { "saved; type to replace" } else { "" }
                             prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
-                        <ShowError error=err("encryption_password")/>
+                        <FieldError error=err("encryption_password")/>
                     </label>
                     <label>
                         "Salt (optional, a second password)"
@@ -564,15 +575,6 @@ fn TaskForm(
                 <button type="button" on:click=move |_| on_done.run(None)>"Cancel"</button>
             </div>
         </form>
-    }
-}
-
-#[component]
-fn ShowError(error: Signal<Option<String>>) -> impl IntoView {
-    view! {
-        <Show when=move || error.get().is_some()>
-            <span class="field-error">{move || error.get().unwrap_or_default()}</span>
-        </Show>
     }
 }
 

@@ -138,10 +138,6 @@ impl EmbeddedPostgres {
         &self.socket_dir
     }
 
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
     async fn wait_until_ready(&mut self) -> Result<(), EmbeddedError> {
         let deadline = Instant::now() + Duration::from_secs(60);
         let opts = self.connect_options().database("postgres");
