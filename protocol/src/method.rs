@@ -46,6 +46,7 @@ pub const METHODS: &[&str] = &[
     crate::tasks::Update::NAME,
     crate::tasks::Delete::NAME,
     crate::tasks::Restore::NAME,
+    crate::schedule::Preview::NAME,
     crate::runs::RunTask::NAME,
     crate::runs::Abort::NAME,
     crate::runs::List::NAME,

@@ -210,7 +210,7 @@ pub struct LogLine {
     pub at: String,
     /// `error`, `warning`, `notice`, `info` or `debug`.
     pub level: String,
-    /// `rclone`, `runner`, `pre_script` or `post_script`.
+    /// `rclone`, `runner`, `scheduler`, `pre_script` or `post_script`.
     pub source: String,
     pub message: String,
 }

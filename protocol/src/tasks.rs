@@ -69,7 +69,8 @@ pub struct BwLimit {
     pub bandwidth: Option<u64>,
 }
 
-/// When the task runs (used by the schedules issue; stored now).
+/// When the task runs: cron fields as TrueNAS has them (see [`crate::schedule`]) and
+/// the window ("HH:MM") in which a run may start.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
@@ -206,6 +207,10 @@ pub struct SyncTask {
     pub max_delete: Option<u64>,
     /// The newest run: its state, and while it runs its live progress in `stats`.
     pub last_run: Option<crate::runs::Run>,
+    /// When the scheduler will start it next (RFC 3339 in the server's zone); `None`
+    /// without a schedule, when disabled, or when the schedule never matches again.
+    #[serde(default)]
+    pub next_run: Option<String>,
     /// RFC 3339, UTC.
     pub created_at: String,
     pub updated_at: String,
@@ -317,9 +322,9 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
         }
     }
     if let Some(s) = &t.schedule {
-        for (name, v) in [("schedule.begin", &s.begin), ("schedule.end", &s.end)] {
-            if let Err(why) = parse_hhmm(v) {
-                err(name.into(), why);
+        if let Err(bad) = crate::schedule::CronSpec::parse(s) {
+            for e in bad {
+                err(format!("schedule.{}", e.field), e.message);
             }
         }
     }
@@ -359,6 +364,7 @@ mod tests {
         ];
         t.transfers = 0;
         t.attributes.folder = "../etc".into();
+        t.schedule = Some(Schedule { dom: "32".into(), ..Schedule::default() });
         let fields: Vec<String> = check_task(&t).into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
@@ -369,7 +375,8 @@ mod tests {
                 "attributes.folder",
                 "bwlimit[1].time",
                 "bwlimit[2].time",
-                "transfers"
+                "transfers",
+                "schedule.dom"
             ]
         );
     }

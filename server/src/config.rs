@@ -28,6 +28,8 @@ pub struct Settings {
     pub max_concurrent_runs: usize,
     /// How many finished runs (with their logs) to keep per task.
     pub keep_runs: usize,
+    /// The scheduler's clock; the system's when `None` (tests inject a manual one).
+    pub clock: Option<std::sync::Arc<dyn crate::scheduler::Clock>>,
 }
 
 impl Settings {
@@ -45,6 +47,7 @@ impl Settings {
             allowed_roots: Vec::new(),
             max_concurrent_runs: 1,
             keep_runs: 50,
+            clock: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub mod providers;
 pub mod rclone;
 pub mod rpc;
 pub mod runner;
+pub mod scheduler;
 pub mod secret_seed;
 pub mod startup;
 pub mod system_facts;

@@ -93,6 +93,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         allowed_roots: args.allowed_roots,
         max_concurrent_runs: args.max_concurrent_runs,
         keep_runs: args.keep_runs,
+        clock: None,
     };
     let app = Application::build(settings).await?;
     println!("cloudsync listening on http://{}", app.local_addr());

@@ -65,13 +65,18 @@ impl Application {
             settings.max_concurrent_runs,
         )
         .keep_runs(settings.keep_runs);
+        let (timezone, zone) = crate::system_facts::timezone(settings.timezone.as_deref())?;
+        let clock = settings.clock.clone().unwrap_or_else(|| Arc::new(crate::scheduler::SystemClock));
+        let scheduler = crate::scheduler::Scheduler::new(db.pool.clone(), secrets.clone(), runner.clone(), zone, clock);
         let api = Arc::new(ApiState {
             pool: db.pool.clone(),
             login_limiter: LoginRateLimiter::default(),
             rclone,
             postgres_version,
             data_dir,
-            timezone: crate::system_facts::timezone(settings.timezone.as_deref()),
+            timezone,
+            zone,
+            scheduler,
             secrets,
             providers,
             runner,
@@ -110,11 +115,16 @@ impl Application {
                 tracing::info!("shutting down: closing connections");
                 let _ = stop_tx.send(true);
             });
-        // The API and the runner run side by side; the runner only ends with the process.
+        // The API, the runner and the scheduler run side by side; the last two only end
+        // with the process.
         let served = tokio::select! {
             served = http => served,
             () = self.api.runner.clone().run_forever() => {
                 tracing::error!("the runner stopped unexpectedly");
+                Ok(())
+            }
+            () = self.api.scheduler.clone().run_forever() => {
+                tracing::error!("the scheduler stopped unexpectedly");
                 Ok(())
             }
         };

@@ -129,6 +129,7 @@ mod tests {
         let secrets =
             Arc::new(crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"));
         let providers = Arc::new(crate::providers::ProviderCatalog::default());
+        let runner = crate::runner::Runner::new(pool.clone(), secrets.clone(), providers.clone(), "rclone".into(), 1);
         let state = Arc::new(ApiState {
             pool: pool.clone(),
             login_limiter: Default::default(),
@@ -136,9 +137,17 @@ mod tests {
             postgres_version: String::new(),
             data_dir: "/nonexistent".into(),
             timezone: "UTC".into(),
+            zone: protocol::schedule::Tz::UTC,
             secrets: secrets.clone(),
             providers: providers.clone(),
-            runner: crate::runner::Runner::new(pool.clone(), secrets, providers, "rclone".into(), 1),
+            runner: runner.clone(),
+            scheduler: crate::scheduler::Scheduler::new(
+                pool.clone(),
+                secrets.clone(),
+                runner,
+                protocol::schedule::Tz::UTC,
+                Arc::new(crate::scheduler::SystemClock),
+            ),
             secret_seed: crate::secret_seed::SecretSeed::from_bytes([0; 32]),
             oauth_logins: Default::default(),
             http: reqwest::Client::new(),

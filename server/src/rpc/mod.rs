@@ -10,6 +10,7 @@ pub mod error;
 pub mod follow;
 pub mod oauth;
 pub mod runs;
+pub mod schedule;
 pub mod system;
 pub mod tasks;
 
@@ -33,7 +34,9 @@ pub struct ApiState {
     pub rclone: RcloneStatus,
     pub postgres_version: String,
     pub data_dir: PathBuf,
+    /// The IANA name of the zone schedules run in.
     pub timezone: String,
+    pub zone: protocol::schedule::Tz,
     /// Seals and opens credential attributes (derived from the secret seed).
     pub secrets: std::sync::Arc<crate::crypto::SecretBox>,
     pub providers: std::sync::Arc<crate::providers::ProviderCatalog>,
@@ -45,6 +48,7 @@ pub struct ApiState {
     /// Where tasks' local paths may be.
     pub allowed_roots: crate::tasks::AllowedRoots,
     pub runner: crate::runner::Runner,
+    pub scheduler: crate::scheduler::Scheduler,
 }
 
 /// One connected socket: where it comes from and who it is logged in as.
@@ -142,7 +146,8 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option
 
 async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
     use protocol::{
-        auth as a, config as cfg, credentials as c, oauth as o, providers as p, runs as r, system as s, tasks as t,
+        auth as a, config as cfg, credentials as c, oauth as o, providers as p, runs as r, schedule as sc, system as s,
+        tasks as t,
     };
     if !protocol::method::works_unauthenticated(method) {
         caller.require_user(&state.pool).await?;
@@ -176,6 +181,7 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         t::Update::NAME => call::<t::Update, _>(params, |p| tasks::update(state, p)).await,
         t::Delete::NAME => call::<t::Delete, _>(params, |p| tasks::delete(state, p)).await,
         t::Restore::NAME => call::<t::Restore, _>(params, |p| tasks::restore(state, p)).await,
+        sc::Preview::NAME => call::<sc::Preview, _>(params, |p| schedule::preview(state, p)).await,
         r::RunTask::NAME => call::<r::RunTask, _>(params, |p| runs::run(state, p)).await,
         r::Abort::NAME => call::<r::Abort, _>(params, |p| runs::abort(state, p)).await,
         r::List::NAME => call::<r::List, _>(params, |p| runs::list(state, p)).await,

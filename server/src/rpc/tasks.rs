@@ -1,4 +1,4 @@
-//! `task.*` handlers (settings only; running them is the runner's, in the next issue).
+//! `task.*` handlers. Every change tells the scheduler, so next start times follow.
 
 use protocol::credentials::IdParams;
 use protocol::tasks::{RestoreParams, SyncTask, TaskParams, UpdateParams};
@@ -25,11 +25,12 @@ async fn load(state: &ApiState, id: i64) -> Result<store::StoredTask, ApiError> 
         .ok_or_else(|| ApiError::NotFound(format!("task {id} does not exist")))
 }
 
-/// Adds each task's newest run, with live progress while it runs.
+/// Adds each task's newest run, with live progress while it runs, and its next start.
 async fn with_runs(state: &ApiState, mut tasks: Vec<SyncTask>) -> Result<Vec<SyncTask>, ApiError> {
     let mut latest = crate::runner::records::latest_per_task(&state.pool).await?;
     let live = state.runner.progress().await;
     for t in &mut tasks {
+        t.next_run = state.scheduler.next_run(t.id).map(|at| protocol::schedule::rfc3339(&at));
         if let Some(pos) = latest.iter().position(|r| r.task_id == t.id) {
             let mut run = latest.swap_remove(pos);
             if let Some(p) = live.get(&t.id) {
@@ -46,6 +47,13 @@ pub async fn list(state: &ApiState) -> Result<Vec<SyncTask>, ApiError> {
     with_runs(state, tasks).await
 }
 
+/// Recomputes the schedule after a change (a failure is logged: the change itself stands).
+async fn rescheduled(state: &ApiState) {
+    if let Err(e) = state.scheduler.reload().await {
+        tracing::error!(error = %e, "cannot recompute the schedule after a task change");
+    }
+}
+
 pub async fn get(state: &ApiState, p: IdParams) -> Result<SyncTask, ApiError> {
     let task = load(state, p.id).await?.task;
     Ok(with_runs(state, vec![task]).await?.remove(0))
@@ -54,8 +62,9 @@ pub async fn get(state: &ApiState, p: IdParams) -> Result<SyncTask, ApiError> {
 pub async fn create(state: &ApiState, p: TaskParams) -> Result<SyncTask, ApiError> {
     let valid = check(state, p, None).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;
+    rescheduled(state).await;
     tracing::info!(id, description = valid.settings.description, "task created");
-    Ok(load(state, id).await?.task)
+    get(state, IdParams { id }).await
 }
 
 pub async fn update(state: &ApiState, p: UpdateParams) -> Result<SyncTask, ApiError> {
@@ -63,7 +72,8 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<SyncTask, ApiEr
     let stored = current.crypt.and_then(Result::ok);
     let valid = check(state, p.task, stored.as_ref()).await?;
     store::update(&state.pool, &state.secrets, p.id, &valid).await?;
-    Ok(load(state, p.id).await?.task)
+    rescheduled(state).await;
+    get(state, IdParams { id: p.id }).await
 }
 
 pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
@@ -77,6 +87,7 @@ pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
     if !store::delete(&state.pool, p.id).await? {
         return Err(ApiError::NotFound(format!("task {} does not exist", p.id)));
     }
+    rescheduled(state).await;
     tracing::info!(id = p.id, "task deleted");
     Ok(Empty {})
 }
@@ -117,5 +128,6 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;
-    Ok(load(state, id).await?.task)
+    rescheduled(state).await;
+    get(state, IdParams { id }).await
 }

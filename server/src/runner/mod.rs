@@ -11,4 +11,4 @@ pub mod runs;
 pub mod scripts;
 pub mod sync;
 
-pub use runs::Runner;
+pub use runs::{Runner, ScheduledStart};

@@ -48,6 +48,8 @@ struct Queued {
     /// `<credential id>:<bucket>/<folder>`: two runs on the same remote folder (or one
     /// inside the other) never run together either.
     remote: String,
+    /// Lines for the run's log that arrived before it started (see [`Runner::note`]).
+    notes: Vec<(&'static str, String)>,
 }
 
 struct Active {
@@ -56,12 +58,23 @@ struct Active {
     remote: String,
     stop: Option<oneshot::Sender<()>>,
     progress: Option<Progress>,
+    /// Lines for the run's log from outside it (the scheduler's), written by the run.
+    notes: Vec<(&'static str, String)>,
 }
 
 #[derive(Default)]
 struct Queue {
     waiting: VecDeque<Queued>,
     running: HashMap<i64, Active>,
+}
+
+/// What a scheduled start did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduledStart {
+    Queued(i64),
+    /// The task's previous run was still queued or running: no second run; a line in
+    /// that run's log says so.
+    StillActive(i64),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,10 +193,53 @@ impl Runner {
         let run_id = records::insert_queued(&self.inner.pool, task_id, dry_run).await?;
         self.publish_state(run_id, task_id, RunState::Queued, None);
         let remote = format!("{}:{}", task.task.credentials, super::sync::remote_path(&task.task));
-        q.waiting.push_back(Queued { run_id, task_id, dry_run, path: PathBuf::from(&task.task.path), remote });
+        q.waiting.push_back(Queued {
+            run_id,
+            task_id,
+            dry_run,
+            path: PathBuf::from(&task.task.path),
+            remote,
+            notes: Vec::new(),
+        });
         drop(q);
         self.inner.wake.notify_one();
         Ok(run_id)
+    }
+
+    /// A start the scheduler asks for at the time `due` (as the user reads it). A task
+    /// whose previous run is still queued or running gets no second run.
+    pub async fn start_scheduled(&self, task_id: i64, due: &str) -> Result<ScheduledStart, RunError> {
+        let skipped = format!("scheduled start {due}: previous run still active, skipped");
+        if let Some(run_id) = self.note(task_id, "warning", skipped).await {
+            return Ok(ScheduledStart::StillActive(run_id));
+        }
+        let run_id = self.enqueue(task_id, false).await?;
+        self.note(task_id, "info", format!("started by the schedule ({due})")).await;
+        Ok(ScheduledStart::Queued(run_id))
+    }
+
+    /// Adds a line to the log of the task's queued or running run; returns that run, or
+    /// `None` (and drops the line) when the task has none.
+    pub async fn note(&self, task_id: i64, level: &'static str, line: String) -> Option<i64> {
+        let mut q = self.inner.state.lock().await;
+        if let Some(a) = q.running.get_mut(&task_id) {
+            a.notes.push((level, line));
+            return Some(a.run_id);
+        }
+        let w = q.waiting.iter_mut().find(|w| w.task_id == task_id)?;
+        w.notes.push((level, line));
+        Some(w.run_id)
+    }
+
+    /// Moves the notes waiting for a run into its log.
+    async fn write_notes(&self, task_id: i64, log: &mut LogWriter) {
+        let notes = match self.inner.state.lock().await.running.get_mut(&task_id) {
+            Some(a) => std::mem::take(&mut a.notes),
+            None => return,
+        };
+        for (level, line) in notes {
+            log.push(level, "scheduler", &line);
+        }
     }
 
     /// Removes a queued run or stops a running one. Returns whether there was one.
@@ -253,6 +309,7 @@ impl Runner {
                     remote: next.remote.clone(),
                     stop: Some(stop_tx),
                     progress: None,
+                    notes: next.notes,
                 },
             );
             let me = self.clone();
@@ -282,6 +339,7 @@ impl Runner {
         records::mark_running(pool, run_id).await?;
         self.publish_state(run_id, task_id, RunState::Running, None);
         let mut log = LogWriter::new(pool.clone(), run_id).live(self.inner.hub.clone());
+        self.write_notes(task_id, &mut log).await;
         let (task, command, credential) = match self.prepare(task_id, dry_run).await {
             Ok(c) => c,
             Err(why) => {
@@ -378,6 +436,7 @@ impl Runner {
                     kill_at = Some(tokio::time::Instant::now() + KILL_GRACE);
                 }
                 _ = tick.tick() => {
+                    self.write_notes(task_id, &mut log).await;
                     if let (Some(at), Some(pid)) = (kill_at, pid) {
                         if tokio::time::Instant::now() >= at {
                             super::rclone::signal_group(pid, libc::SIGKILL);
@@ -433,6 +492,7 @@ impl Runner {
         } else {
             (state, error)
         };
+        self.write_notes(task_id, &mut log).await;
         log.push(
             if state == RunState::Success { "info" } else { "error" },
             "runner",

@@ -60,6 +60,7 @@ fn from_row(secrets: &SecretBox, (id, settings, sealed, created_at, updated_at):
         enabled: p.enabled,
         max_delete: p.max_delete,
         last_run: None,
+        next_run: None,
         created_at: crate::auth::sessions::rfc3339(created_at),
         updated_at: crate::auth::sessions::rfc3339(updated_at),
     };

@@ -90,22 +90,27 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let database_url = fresh_database().await;
-    let data_dir = traversable_tempdir();
-    start(database_url, data_dir, None).await
+    spawn_app_with(|_| {}).await
 }
 
 pub async fn spawn_app_with_site(site: &Path) -> TestApp {
-    let database_url = fresh_database().await;
-    start(database_url, traversable_tempdir(), Some(site.to_path_buf())).await
+    let site = site.to_path_buf();
+    spawn_app_with(move |s| s.site_dir = site).await
 }
 
-async fn start(database_url: String, data_dir: tempfile::TempDir, site: Option<PathBuf>) -> TestApp {
+/// A server on a fresh database whose settings `configure` may change first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let database_url = fresh_database().await;
+    start(database_url, traversable_tempdir(), configure).await
+}
+
+async fn start(database_url: String, data_dir: tempfile::TempDir, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings::for_data_dir(data_dir.path().join("data"));
     settings.database_url = Some(database_url.clone());
     settings.admin_password = Some(ADMIN_PASSWORD.into());
     settings.rclone = rclone_path();
-    settings.site_dir = site.unwrap_or_else(|| data_dir.path().join("no-site"));
+    settings.site_dir = data_dir.path().join("no-site");
+    configure(&mut settings);
     let app = Application::build(settings).await.expect("server builds");
     let addr = app.local_addr();
     let pool = app.pool().clone();
@@ -122,7 +127,7 @@ impl TestApp {
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let TestApp { database_url, data_dir, .. } = self;
-        start(database_url, data_dir, None).await
+        start(database_url, data_dir, |_| {}).await
     }
 
     pub async fn stop(&mut self) {

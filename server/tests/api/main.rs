@@ -10,6 +10,7 @@ mod http;
 mod jsonrpc;
 mod oauth;
 mod runs;
+mod schedules;
 mod storage;
 mod system;
 mod tasks;

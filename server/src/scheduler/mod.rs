@@ -1,0 +1,150 @@
+//! The scheduler: it knows when each enabled task with a schedule starts next, keeps
+//! those times in order, sleeps until the earliest, and then asks the runner to start
+//! the task. It computes times only (with `protocol::schedule`, the code the browser's
+//! preview runs); the runner decides what happens when a task is still busy.
+//!
+//! - Recomputed on start (missed runs are not caught up) and whenever tasks change
+//!   ([`Scheduler::reload`], called by the task handlers).
+//! - The clock is injectable ([`clock::ManualClock`] in tests).
+
+pub mod clock;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use protocol::schedule::{CronSpec, Tz};
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use crate::crypto::SecretBox;
+use crate::runner::{Runner, ScheduledStart};
+pub use clock::{Clock, ManualClock, SystemClock};
+
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    secrets: Arc<SecretBox>,
+    runner: Runner,
+    zone: Tz,
+    clock: Arc<dyn Clock>,
+    plan: Mutex<Plan>,
+    changed: Notify,
+}
+
+/// Every scheduled task's next start, in order.
+#[derive(Default)]
+struct Plan {
+    order: BTreeSet<(DateTime<Utc>, i64)>,
+    tasks: HashMap<i64, (CronSpec, DateTime<Utc>)>,
+}
+
+impl Plan {
+    fn insert(&mut self, task_id: i64, spec: CronSpec, next: Option<DateTime<Utc>>) {
+        if let Some(next) = next {
+            self.order.insert((next, task_id));
+            self.tasks.insert(task_id, (spec, next));
+        }
+    }
+
+    /// Removes and returns the tasks due at `now`.
+    fn take_due(&mut self, now: DateTime<Utc>) -> Vec<(i64, CronSpec, DateTime<Utc>)> {
+        let mut due = Vec::new();
+        while let Some(&(at, task_id)) = self.order.first().filter(|(at, _)| *at <= now) {
+            self.order.pop_first();
+            if let Some((spec, _)) = self.tasks.remove(&task_id) {
+                due.push((task_id, spec, at));
+            }
+        }
+        due
+    }
+}
+
+impl Scheduler {
+    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, runner: Runner, zone: Tz, clock: Arc<dyn Clock>) -> Self {
+        Scheduler {
+            inner: Arc::new(Inner {
+                pool,
+                secrets,
+                runner,
+                zone,
+                clock,
+                plan: Mutex::new(Plan::default()),
+                changed: Notify::new(),
+            }),
+        }
+    }
+
+    /// Reads the tasks again and recomputes every next start from now.
+    pub async fn reload(&self) -> sqlx::Result<()> {
+        let tasks = crate::tasks::store::list(&self.inner.pool, &self.inner.secrets).await?;
+        let now = self.inner.clock.now();
+        let mut plan = Plan::default();
+        for t in tasks {
+            let Some(schedule) = t.task.schedule.as_ref().filter(|_| t.task.enabled) else { continue };
+            match CronSpec::parse(schedule) {
+                Ok(spec) => {
+                    let next = spec.next_after(&self.inner.zone, now).map(|t| t.with_timezone(&Utc));
+                    plan.insert(t.task.id, spec, next);
+                }
+                Err(e) => {
+                    tracing::warn!(task_id = t.task.id, errors = ?e, "task has an invalid schedule; not scheduled")
+                }
+            }
+        }
+        *self.inner.plan.lock().expect("plan lock") = plan;
+        self.inner.changed.notify_one();
+        Ok(())
+    }
+
+    /// When the task starts next, in the server's zone.
+    pub fn next_run(&self, task_id: i64) -> Option<DateTime<Tz>> {
+        let plan = self.inner.plan.lock().expect("plan lock");
+        plan.tasks.get(&task_id).map(|(_, at)| at.with_timezone(&self.inner.zone))
+    }
+
+    /// Fires tasks as they fall due, until the process ends.
+    pub async fn run_forever(self) {
+        if let Err(e) = self.reload().await {
+            tracing::error!(error = %e, "cannot read the tasks to schedule; retrying when they change");
+        }
+        loop {
+            let now = self.inner.clock.now();
+            let due = {
+                let mut plan = self.inner.plan.lock().expect("plan lock");
+                let due = plan.take_due(now);
+                for (task_id, spec, _) in &due {
+                    let next = spec.next_after(&self.inner.zone, now).map(|t| t.with_timezone(&Utc));
+                    plan.insert(*task_id, spec.clone(), next);
+                }
+                due
+            };
+            for (task_id, _, at) in due {
+                self.fire(task_id, at).await;
+            }
+            let earliest = self.inner.plan.lock().expect("plan lock").order.first().map(|(at, _)| *at);
+            match earliest {
+                Some(at) => tokio::select! {
+                    () = self.inner.clock.sleep_until(at) => {}
+                    () = self.inner.changed.notified() => {}
+                },
+                None => self.inner.changed.notified().await,
+            }
+        }
+    }
+
+    async fn fire(&self, task_id: i64, at: DateTime<Utc>) {
+        let due = at.with_timezone(&self.inner.zone).format("%Y-%m-%d %H:%M %Z").to_string();
+        match self.inner.runner.start_scheduled(task_id, &due).await {
+            Ok(ScheduledStart::Queued(run_id)) => tracing::info!(task_id, run_id, %due, "scheduled run queued"),
+            Ok(ScheduledStart::StillActive(run_id)) => {
+                tracing::info!(task_id, run_id, %due, "scheduled start skipped: previous run still active")
+            }
+            Err(e) => tracing::error!(task_id, error = %e, "cannot start a scheduled run"),
+        }
+    }
+}
