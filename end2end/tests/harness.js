@@ -42,10 +42,10 @@ export function dataDir() {
 }
 
 /** Starts `cloudsync serve` and resolves once it prints its URL. */
-export async function startServer({ port, data }) {
+export async function startServer({ port, data, args = [] }) {
   const child = spawn(binary, [
     "serve", "--listen", `127.0.0.1:${port}`, "--data-dir", data,
-    "--rclone", rclone, "--site-dir", join(repo, "target/site"),
+    "--rclone", rclone, "--site-dir", join(repo, "target/site"), ...args,
   ], {
     env: { ...process.env, CLOUDSYNC_ADMIN_PASSWORD: ADMIN_PASSWORD, DATABASE_URL: "" },
     stdio: ["ignore", "pipe", "inherit"],
@@ -144,4 +144,30 @@ export async function addS3Credential(page, s3, keys) {
   await page.getByTestId("cred-save").click();
   const name = keys.name;
   await page.locator(`[data-testid="credential-row"][data-name="${name}"]`).waitFor({ timeout: 15_000 });
+}
+
+/** Calls one API method from inside `page` (same origin) on a socket of its own, logged
+ *  in as admin; resolves with the result or rejects with the error. */
+export async function rpcInPage(page, method, params, password = ADMIN_PASSWORD) {
+  return page.evaluate(async ({ method, params, password }) => {
+    const ws = new WebSocket(`ws://${location.host}/api/ws`);
+    await new Promise((res, rej) => { ws.onopen = res; ws.onerror = rej; });
+    let id = 0;
+    const call = (m, p) => new Promise((res, rej) => {
+      const mine = ++id;
+      ws.addEventListener("message", function on(ev) {
+        const msg = JSON.parse(ev.data);
+        if (msg.id !== mine) return;
+        ws.removeEventListener("message", on);
+        msg.error ? rej(new Error(JSON.stringify(msg.error))) : res(msg.result);
+      });
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id: mine, method: m, params: p }));
+    });
+    try {
+      await call("auth.login", { username: "admin", password });
+      return await call(method, params);
+    } finally {
+      ws.close();
+    }
+  }, { method, params, password });
 }

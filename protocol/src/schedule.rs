@@ -123,9 +123,9 @@ pub struct CronSpec {
     crons: Vec<cron::Schedule>,
 }
 
-const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
-const WEEKDAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-const MONTH_NAMES: &[&str] = &[
+pub const MONTHS: &[&str] = &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+pub const WEEKDAYS: &[&str] = &["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+pub const MONTH_NAMES: &[&str] = &[
     "January",
     "February",
     "March",
@@ -139,7 +139,7 @@ const MONTH_NAMES: &[&str] = &[
     "November",
     "December",
 ];
-const WEEKDAY_NAMES: &[&str] = &["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+pub const WEEKDAY_NAMES: &[&str] = &["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 
 /// Parses one field into a bit mask of allowed values in `min..=max`, and whether it
 /// was `*`. `names` map to `min + index` (months) or `index` (weekdays).
@@ -268,6 +268,24 @@ impl CronSpec {
             end,
             crons,
         })
+    }
+
+    /// The months (1-12) the month field allows; empty when it is `*`.
+    pub fn months(&self) -> Vec<u32> {
+        if self.months == 0b1_1111_1111_1110 {
+            Vec::new()
+        } else {
+            values(self.months as u64)
+        }
+    }
+
+    /// The weekdays (0 = Sunday) the day-of-week field allows; empty when it is `*`.
+    pub fn weekdays(&self) -> Vec<u32> {
+        if self.weekdays_star || self.weekdays == 0x7f {
+            Vec::new()
+        } else {
+            values(self.weekdays as u64)
+        }
     }
 
     /// Whether both day fields are restricted, so they combine with OR.

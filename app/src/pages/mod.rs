@@ -6,4 +6,5 @@ pub mod runs;
 pub mod system;
 pub mod system_backup;
 pub mod system_oauth;
+pub mod task_schedule;
 pub mod tasks;

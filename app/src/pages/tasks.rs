@@ -1,7 +1,7 @@
 //! The Tasks page: cloud sync tasks with their direction, mode and places, and the task
 //! form (credential picker, a folder picker that browses the remote, local path,
-//! filters, bandwidth timetable, encryption, scripts). Running tasks arrives with the
-//! runner.
+//! filters, bandwidth timetable, encryption, scripts, the schedule from
+//! `task_schedule`), with each task's last run (live progress) and next run.
 
 use leptos::prelude::*;
 use protocol::credentials::{self, Browse, BrowseParams, CloudCredential, CredentialState, IdParams, RemoteEntry};
@@ -13,6 +13,7 @@ use protocol::tasks::{
 use protocol::{Empty, RpcError};
 use serde_json::{json, Value};
 
+use super::task_schedule::{ScheduleEditor, ScheduleFields};
 use crate::rpc;
 use crate::widgets::FieldError;
 
@@ -94,7 +95,7 @@ pub fn TasksPage() -> impl IntoView {
                         }.into_any(),
                         Ok(list) => view! {
                             <table class="list" data-testid="task-list">
-                                <thead><tr><th>"Task"</th><th>"What"</th><th>"Where"</th><th>"Last run"</th><th></th></tr></thead>
+                                <thead><tr><th>"Task"</th><th>"What"</th><th>"Where"</th><th>"Last run"</th><th>"Next run"</th><th></th></tr></thead>
                                 <tbody>
                                     {list.into_iter().map(|t| {
                                         let cred = names.iter().find(|c| c.id == t.credentials).map(|c| c.name.clone()).unwrap_or_else(|| format!("credential {}", t.credentials));
@@ -210,6 +211,14 @@ fn TaskRow(
             <td data-label="What">{describe(task.direction, task.transfer_mode)}</td>
             <td data-label="Where"><code data-testid="task-place">{place}</code></td>
             <td data-label="Last run"><RunBadge run=last_run/></td>
+            <td data-label="Next run" data-testid="task-next-run" title=task.next_run.clone().unwrap_or_default()>
+                {match (&task.next_run, &task.schedule, task.enabled) {
+                    (Some(at), _, _) => at.chars().take(16).collect::<String>().replace('T', " "),
+                    (None, None, _) => "manual".to_string(),
+                    (None, Some(_), false) => "disabled".to_string(),
+                    (None, Some(_), true) => "never".to_string(),
+                }}
+            </td>
             <td class="actions">
                 <Show when=move || !active() fallback=move || view! {
                     <button data-testid="task-stop" class="danger" on:click=stop>"Stop"</button>
@@ -302,6 +311,7 @@ fn TaskForm(
     let salt_saved = e.as_ref().is_some_and(|t| t.encryption_salt.is_some());
     let pre_script = RwSignal::new(e.as_ref().map(|t| t.pre_script.clone()).unwrap_or_default());
     let post_script = RwSignal::new(e.as_ref().map(|t| t.post_script.clone()).unwrap_or_default());
+    let schedule = ScheduleFields::new(e.as_ref().and_then(|t| t.schedule.as_ref()));
     let next_key = StoredValue::new(0u32);
     let new_row = move |time: String, mibps: String| {
         let key = next_key.get_value();
@@ -382,7 +392,7 @@ fn TaskForm(
             filename_encryption: filename_encryption.get_untracked(),
             encryption_password: secret(password.get_untracked(), password_saved),
             encryption_salt: secret(salt.get_untracked(), salt_saved),
-            schedule: e.as_ref().and_then(|t| t.schedule.clone()),
+            schedule: untrack(|| schedule.schedule()),
             enabled: enabled.get_untracked(),
             max_delete,
         })
@@ -549,6 +559,7 @@ fn TaskForm(
                     <p class="muted small">"Keep the password safe: without it, the encrypted files cannot be restored."</p>
                 </Show>
             </fieldset>
+            <ScheduleEditor fields=schedule/>
             <details class="advanced">
                 <summary>"Advanced"</summary>
                 <div class="row">
