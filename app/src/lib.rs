@@ -8,7 +8,6 @@ pub mod live;
 pub mod pages;
 pub mod rpc;
 mod shell;
-pub mod units;
 pub mod widgets;
 
 use leptos::prelude::*;

@@ -16,6 +16,7 @@ pub mod runs;
 pub mod schedule;
 pub mod system;
 pub mod tasks;
+pub mod units;
 pub mod validation;
 
 pub use jsonrpc::{ErrorCode, RpcError};

@@ -3,20 +3,34 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use cloudsync::cli::{ClientCommand, Global};
 use cloudsync::{Application, Settings};
 
 #[derive(Parser)]
-#[command(name = "cloudsync", version, about = "Encrypted cloud credentials and scheduled rclone sync tasks")]
+#[command(
+    name = "cloudsync",
+    version,
+    about = "Encrypted cloud credentials and scheduled rclone sync tasks",
+    after_help = "Exit status: 0 success; 1 a followed run did not succeed; 2 usage error; \
+                  3 cannot reach the server; 4 not logged in, token refused or wrong password; \
+                  5 the server refused the request; 130 interrupted."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    global: Global,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: web app, JSON-RPC API, runner and scheduler.
     Serve(ServeArgs),
+    #[command(flatten)]
+    Client(ClientCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(clap::Args)]
@@ -56,18 +70,32 @@ struct ServeArgs {
 }
 
 fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("starting the tokio runtime");
-    match runtime.block_on(run()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            // One readable line with its causes, not a backtrace.
-            eprintln!("cloudsync: error: {e:#}");
-            std::process::ExitCode::FAILURE
+    match cli.command {
+        Command::Serve(args) => match runtime.block_on(serve(args)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                // One readable line with its causes, not a backtrace.
+                eprintln!("cloudsync: error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+        Command::Client(command) => match runtime.block_on(cloudsync::cli::run(command, cli.global)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{}", e.report());
+                std::process::ExitCode::from(e.exit_code())
+            }
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "cloudsync", &mut std::io::stdout());
+            std::process::ExitCode::SUCCESS
         }
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CLOUDSYNC_LOG")
@@ -75,12 +103,10 @@ async fn run() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
-    }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
     let settings = Settings {
         listen: args.listen,
         data_dir: args.data_dir.unwrap_or_else(cloudsync::config::default_data_dir),

@@ -9,7 +9,7 @@ use protocol::tasks;
 use protocol::Empty;
 
 use crate::rpc;
-use crate::units::human_bytes;
+use protocol::units::human_bytes;
 
 #[component]
 pub fn RunsPage() -> impl IntoView {

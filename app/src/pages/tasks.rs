@@ -244,7 +244,7 @@ pub fn RunBadge(run: Signal<Option<Run>>) -> impl IntoView {
             let class = super::runs::state_class(r.state);
             let progress = (r.state == RunState::Running).then(|| r.stats.clone()).flatten().map(|p| {
                 let eta = p.eta.map(|s| format!(", {s} s left")).unwrap_or_default();
-                format!("{:.0}% · {}/s{eta}", p.percent, crate::units::human_bytes(p.speed))
+                format!("{:.0}% · {}/s{eta}", p.percent, protocol::units::human_bytes(p.speed))
             });
             let label =
                 if r.dry_run { format!("{} (dry run)", r.state.as_str()) } else { r.state.as_str().to_string() };

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod password;
 pub mod rate_limit;
 pub mod sessions;
+pub mod tokens;
 
 pub use rate_limit::LoginRateLimiter;
 pub use sessions::{AuthenticatedUser, SESSION_LIFETIME};

@@ -19,7 +19,7 @@ pub struct AuthenticatedUser {
     pub expires_at: OffsetDateTime,
 }
 
-fn token_hash(token: &str) -> Vec<u8> {
+pub(crate) fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
@@ -65,8 +65,9 @@ pub async fn is_valid(pool: &PgPool, session_id: i64) -> sqlx::Result<bool> {
         .await
 }
 
+/// Ends a login session (an API token is left alone: it is revoked explicitly).
 pub async fn delete(pool: &PgPool, session_id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE id = $1").bind(session_id).execute(pool).await?;
+    sqlx::query("DELETE FROM sessions WHERE id = $1 AND kind = 'session'").bind(session_id).execute(pool).await?;
     Ok(())
 }
 

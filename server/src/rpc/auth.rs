@@ -2,11 +2,14 @@
 
 use std::time::Instant;
 
-use protocol::auth::{ChangePasswordParams, LoginParams, ResumeParams, Session, WhoAmI};
+use protocol::auth::{
+    ApiToken, ChangePasswordParams, LoginParams, NewApiToken, ResumeParams, Session, TokenCreateParams, WhoAmI,
+};
+use protocol::credentials::IdParams;
 use protocol::Empty;
 
 use super::{ApiError, ApiState, Caller};
-use crate::auth::{password, sessions};
+use crate::auth::{password, sessions, tokens};
 
 pub async fn login(state: &ApiState, caller: &Caller, p: LoginParams) -> Result<Session, ApiError> {
     let now = Instant::now();
@@ -72,7 +75,7 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
         .bind(user.user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2 AND kind = 'session'")
         .bind(user.user_id)
         .bind(user.session_id)
         .execute(&mut *tx)
@@ -80,4 +83,46 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
     tx.commit().await?;
     tracing::info!(username = %user.username, "password changed; other sessions ended");
     Ok(Empty {})
+}
+
+pub async fn token_create(state: &ApiState, caller: &Caller, p: TokenCreateParams) -> Result<NewApiToken, ApiError> {
+    let user = caller.user().ok_or(ApiError::NotAuthenticated)?;
+    let mut errors = Vec::new();
+    if let Err(why) = protocol::auth::check_token_name(&p.name) {
+        errors.push(protocol::FieldError::new("name", why));
+    }
+    let expires_at = match p.expires_at.as_deref() {
+        None => None,
+        Some(text) => match time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+            Ok(t) if t > time::OffsetDateTime::now_utc() => Some(t),
+            Ok(_) => {
+                errors.push(protocol::FieldError::new("expires_at", "must be in the future"));
+                None
+            }
+            Err(_) => {
+                errors.push(protocol::FieldError::new("expires_at", format!("`{text}` is not an RFC 3339 time")));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::InvalidParams(errors));
+    }
+    let (token, info) = tokens::create(&state.pool, user.user_id, p.name.trim(), expires_at).await?;
+    tracing::info!(id = info.id, name = %info.name, user = %user.username, "API token created");
+    Ok(NewApiToken { token, info })
+}
+
+pub async fn token_list(state: &ApiState, caller: &Caller) -> Result<Vec<ApiToken>, ApiError> {
+    let user = caller.user().ok_or(ApiError::NotAuthenticated)?;
+    Ok(tokens::list(&state.pool, user.user_id).await?)
+}
+
+pub async fn token_revoke(state: &ApiState, caller: &Caller, p: IdParams) -> Result<protocol::Empty, ApiError> {
+    let user = caller.user().ok_or(ApiError::NotAuthenticated)?;
+    if !tokens::revoke(&state.pool, user.user_id, p.id).await? {
+        return Err(ApiError::NotFound(format!("API token {} does not exist", p.id)));
+    }
+    tracing::info!(id = p.id, user = %user.username, "API token revoked");
+    Ok(protocol::Empty {})
 }

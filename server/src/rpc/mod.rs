@@ -160,6 +160,9 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         a::ChangePassword::NAME => {
             call::<a::ChangePassword, _>(params, |p| auth::change_password(state, caller, p)).await
         }
+        a::TokenCreate::NAME => call::<a::TokenCreate, _>(params, |p| auth::token_create(state, caller, p)).await,
+        a::TokenList::NAME => call::<a::TokenList, _>(params, |_| auth::token_list(state, caller)).await,
+        a::TokenRevoke::NAME => call::<a::TokenRevoke, _>(params, |p| auth::token_revoke(state, caller, p)).await,
         s::Info::NAME => call::<s::Info, _>(params, |_| system::info(state)).await,
         p::List::NAME => call::<p::List, _>(params, |_| credentials::list_providers(state)).await,
         c::List::NAME => call::<c::List, _>(params, |_| credentials::list(state)).await,

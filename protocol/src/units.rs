@@ -1,4 +1,4 @@
-//! Numbers as people read them.
+//! Numbers as people read them, the same in the web app and the command line.
 
 /// `1.5 MiB`, `320 KiB`, `12 B`.
 pub fn human_bytes(n: f64) -> String {

@@ -1,0 +1,574 @@
+//! One function per client command: build the params, call, print a table or (with
+//! `--json`) the raw result.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+
+use protocol::auth::{Login, LoginParams, Logout, TokenCreate, TokenCreateParams, TokenList, TokenRevoke};
+use protocol::credentials::{self as creds, IdParams};
+use protocol::runs::{self, RunParams, RunState, RunTask};
+use protocol::tasks;
+use protocol::{Empty, Method};
+use serde_json::{json, Map, Value};
+
+use super::follow::{follow, Followed};
+use super::profile::{self, Profile};
+use super::{
+    table, ClientCommand, CliError, ConfigCommand, CredentialCommand, FromFile, Global, RunCommand, ScheduleCommand,
+    Session, SystemCommand, TaskCommand, TaskFields, TokenCommand,
+};
+
+pub async fn run(command: ClientCommand, global: Global) -> Result<(), CliError> {
+    match command {
+        ClientCommand::Login { username, password_stdin } => login(&global, username, password_stdin).await,
+        ClientCommand::Logout => logout(&global).await,
+        ClientCommand::Credential(c) => credential(&global, c).await,
+        ClientCommand::Task(c) => task(&global, c).await,
+        ClientCommand::Run(c) => run_command(&global, c).await,
+        ClientCommand::Schedule(c) => schedule(&global, c).await,
+        ClientCommand::Config(c) => config(&global, c).await,
+        ClientCommand::System(SystemCommand::Info) => system_info(&global).await,
+        ClientCommand::Token(c) => token(&global, c).await,
+    }
+}
+
+/// Prints `value` as JSON, or calls `human` to print it for people.
+fn show(global: &Global, value: &Value, human: impl FnOnce(&Value)) {
+    if global.json {
+        println!("{}", serde_json::to_string_pretty(value).expect("JSON serialises"));
+    } else {
+        human(value);
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// "2026-11-28T03:00:00Z" → "2026-11-28 03:00".
+fn when(v: &Value) -> String {
+    v.as_str().map(|t| t.chars().take(16).collect::<String>().replace('T', " ")).unwrap_or_else(|| "-".into())
+}
+
+/// Every member as `key: value`, one per line.
+fn print_object(v: &Value) {
+    if let Some(o) = v.as_object() {
+        let width = o.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, v) in o {
+            let text = match v {
+                Value::Object(_) | Value::Array(_) => v.to_string(),
+                other => s(other),
+            };
+            println!("{k:<width$}  {text}");
+        }
+    }
+}
+
+fn read_password(prompt: &str, from_stdin: bool) -> Result<String, CliError> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::Usage(format!("reading the password: {e}")))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    rpassword::prompt_password(prompt).map_err(|e| CliError::Usage(format!("reading the password: {e}")))
+}
+
+async fn login(global: &Global, username: String, password_stdin: bool) -> Result<(), CliError> {
+    let url = match global.url.clone().or_else(|| profile::load().ok().flatten().map(|p| p.url)) {
+        Some(u) => u,
+        None => return Err(CliError::Usage("--url is required the first time, e.g. --url http://nas:8080".into())),
+    };
+    let password = read_password(&format!("Password for {username} at {url}: "), password_stdin)?;
+    let mut client = super::client::Client::connect(&url).await?;
+    let session = match client.call::<Login>(LoginParams { username: username.clone(), password }).await {
+        Ok(s) => s,
+        Err(CliError::Auth(m)) => return Err(CliError::Auth(m)),
+        Err(CliError::Server(e)) => return Err(CliError::Auth(e.message)),
+        Err(e) => return Err(e),
+    };
+    let path = profile::save(&Profile { url: url.clone(), username: username.clone(), token: session.token })?;
+    client.close().await;
+    eprintln!("Logged in to {url} as {username} (session until {}); saved in {}", session.expires_at, path.display());
+    Ok(())
+}
+
+async fn logout(global: &Global) -> Result<(), CliError> {
+    if let Ok(session) = Session::resolve(global) {
+        // Ending the session on the server is best effort: the local copy goes anyway.
+        if let Ok(mut c) = session.connect().await {
+            let _ = c.call::<Logout>(Empty {}).await;
+            c.close().await;
+        }
+    }
+    if profile::remove()? {
+        eprintln!("Logged out.");
+    } else {
+        eprintln!("Not logged in.");
+    }
+    Ok(())
+}
+
+/// The JSON object from `--from` (a file, or stdin with `-`), or an empty object.
+fn read_from(from: &FromFile) -> Result<Map<String, Value>, CliError> {
+    let Some(path) = &from.from else { return Ok(Map::new()) };
+    let mut text = String::new();
+    if path.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text).map_err(|e| CliError::Usage(format!("--from -: {e}")))?;
+    } else {
+        text = std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("--from {}: {e}", path.display())))?;
+    }
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(_) => Err(CliError::Usage(format!("--from {}: expected a JSON object", path.display()))),
+        Err(e) => Err(CliError::Usage(format!("--from {}: not valid JSON: {e}", path.display()))),
+    }
+}
+
+fn attrs(pairs: &[String]) -> Result<Map<String, Value>, CliError> {
+    let mut out = Map::new();
+    for p in pairs {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--attr {p}: expected KEY=VALUE")))?;
+        out.insert(k.trim().to_string(), Value::String(v.to_string()));
+    }
+    Ok(out)
+}
+
+async fn credential(global: &Global, command: CredentialCommand) -> Result<(), CliError> {
+    let mut c = Session::resolve(global)?.connect().await?;
+    match command {
+        CredentialCommand::List => {
+            let v = c.call_value(creds::List::NAME, json!({})).await?;
+            show(global, &v, |v| {
+                let rows: Vec<Vec<String>> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        let verified = match c["last_verification"]["ok"].as_bool() {
+                            Some(true) => "ok".to_string(),
+                            Some(false) => "failed".to_string(),
+                            None => "-".to_string(),
+                        };
+                        vec![s(&c["id"]), s(&c["name"]), s(&c["provider"]), s(&c["state"]), verified]
+                    })
+                    .collect();
+                table::print(&["ID", "NAME", "PROVIDER", "STATE", "VERIFIED"], &rows);
+            });
+        }
+        CredentialCommand::Show { id } => {
+            let v = c.call_value(creds::Get::NAME, json!({"id": id})).await?;
+            show(global, &v, print_object);
+        }
+        CredentialCommand::Create { from, name, provider, attrs: pairs } => {
+            let mut p = read_from(&from)?;
+            if let Some(n) = name {
+                p.insert("name".into(), n.into());
+            }
+            if let Some(pr) = provider {
+                p.insert("provider".into(), pr.into());
+            }
+            merge_attributes(&mut p, attrs(&pairs)?);
+            let v = c.call_value(creds::Create::NAME, Value::Object(p)).await?;
+            show(global, &v, |v| println!("Created credential {} ({}).", s(&v["id"]), s(&v["name"])));
+        }
+        CredentialCommand::Update { id, from, name, attrs: pairs } => {
+            let mut p = read_from(&from)?;
+            p.insert("id".into(), id.into());
+            if let Some(n) = name {
+                p.insert("name".into(), n.into());
+            }
+            merge_attributes(&mut p, attrs(&pairs)?);
+            let v = c.call_value(creds::Update::NAME, Value::Object(p)).await?;
+            show(global, &v, |v| println!("Updated credential {} ({}).", s(&v["id"]), s(&v["name"])));
+        }
+        CredentialCommand::Delete { id } => {
+            let v = c.call_value(creds::Delete::NAME, json!({"id": id})).await?;
+            show(global, &v, |_| println!("Deleted credential {id}."));
+        }
+        CredentialCommand::Verify { id } => {
+            let v = c.call_value(creds::Verify::NAME, json!({"id": id})).await?;
+            let ok = v["ok"].as_bool() == Some(true);
+            show(global, &v, |v| {
+                if ok {
+                    println!("Credential {id} works.")
+                } else {
+                    println!("Credential {id} does not work: {}", s(&v["reason"]))
+                }
+            });
+            if !ok {
+                return Err(CliError::Server(protocol::RpcError::new(
+                    protocol::ErrorCode::RCLONE_FAILED,
+                    format!("verification failed: {}", s(&v["reason"])),
+                )));
+            }
+        }
+        CredentialCommand::Browse { id, path } => {
+            let v = c.call_value(creds::Browse::NAME, json!({"id": id, "path": path})).await?;
+            show(global, &v, |v| {
+                for e in v.as_array().into_iter().flatten() {
+                    println!("{}", s(&e["path"]));
+                }
+            });
+        }
+    }
+    c.close().await;
+    Ok(())
+}
+
+fn merge_attributes(p: &mut Map<String, Value>, extra: Map<String, Value>) {
+    if extra.is_empty() {
+        return;
+    }
+    let entry = p.entry("attributes").or_insert_with(|| json!({}));
+    if let Some(o) = entry.as_object_mut() {
+        o.extend(extra);
+    }
+}
+
+/// "0 3 * * mon" → a schedule object; "none" → null.
+fn parse_cron(text: &str, begin: &str, end: &str) -> Result<Value, CliError> {
+    if text.trim().eq_ignore_ascii_case("none") {
+        return Ok(Value::Null);
+    }
+    let f: Vec<&str> = text.split_whitespace().collect();
+    let [minute, hour, dom, month, dow] = f[..] else {
+        return Err(CliError::Usage(format!(
+            "schedule `{text}`: expected five fields: minute hour day-of-month month day-of-week"
+        )));
+    };
+    Ok(json!({"minute": minute, "hour": hour, "dom": dom, "month": month, "dow": dow, "begin": begin, "end": end}))
+}
+
+fn apply_task_fields(p: &mut Map<String, Value>, f: TaskFields) -> Result<(), CliError> {
+    let mut set = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            p.insert(k.to_string(), v);
+        }
+    };
+    set("description", f.description.map(Value::from));
+    set("credentials", f.credential.map(Value::from));
+    set("direction", f.direction.map(Value::from));
+    set("transfer_mode", f.mode.map(Value::from));
+    set("path", f.path.map(Value::from));
+    if f.enable {
+        set("enabled", Some(true.into()));
+    }
+    if f.disable {
+        set("enabled", Some(false.into()));
+    }
+    if f.bucket.is_some() || f.folder.is_some() {
+        let a = p.entry("attributes").or_insert_with(|| json!({}));
+        if let Some(b) = f.bucket {
+            a["bucket"] = b.into();
+        }
+        if let Some(folder) = f.folder {
+            a["folder"] = folder.into();
+        }
+    }
+    if let Some(cron) = f.schedule {
+        let (begin, end) = match p.get("schedule") {
+            Some(Value::Object(o)) => (s(&o["begin"]), s(&o["end"])),
+            _ => ("00:00".into(), "23:59".into()),
+        };
+        p.insert("schedule".into(), parse_cron(&cron, &begin, &end)?);
+    }
+    Ok(())
+}
+
+fn task_rows(v: &Value) -> Vec<Vec<String>> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let last = match &t["last_run"] {
+                Value::Null => "never".to_string(),
+                r => format!("{} {}", s(&r["state"]), when(&r["finished_at"])),
+            };
+            let next = match (&t["next_run"], &t["schedule"]) {
+                (Value::String(_), _) => when(&t["next_run"]),
+                (_, Value::Null) => "manual".into(),
+                _ if t["enabled"] == false => "disabled".into(),
+                _ => "-".into(),
+            };
+            vec![
+                s(&t["id"]),
+                s(&t["description"]),
+                format!("{} {}", s(&t["direction"]), s(&t["transfer_mode"])),
+                s(&t["path"]),
+                last,
+                next,
+            ]
+        })
+        .collect()
+}
+
+/// A task as returned, reduced to the params `task.update` takes.
+fn as_params(mut task: Value) -> Map<String, Value> {
+    let o = task.as_object_mut().map(std::mem::take).unwrap_or_default();
+    o.into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "id" | "last_run" | "next_run" | "created_at" | "updated_at"))
+        .collect()
+}
+
+async fn task(global: &Global, command: TaskCommand) -> Result<(), CliError> {
+    let session = Session::resolve(global)?;
+    let mut c = session.connect().await?;
+    match command {
+        TaskCommand::List => {
+            let v = c.call_value(tasks::List::NAME, json!({})).await?;
+            show(global, &v, |v| {
+                table::print(&["ID", "DESCRIPTION", "WHAT", "LOCAL", "LAST RUN", "NEXT RUN"], &task_rows(v))
+            });
+        }
+        TaskCommand::Show { id } => {
+            let v = c.call_value(tasks::Get::NAME, json!({"id": id})).await?;
+            show(global, &v, print_object);
+        }
+        TaskCommand::Create { from, fields } => {
+            let mut p = read_from(&from)?;
+            apply_task_fields(&mut p, fields)?;
+            let v = c.call_value(tasks::Create::NAME, Value::Object(p)).await?;
+            show(global, &v, |v| println!("Created task {} ({}).", s(&v["id"]), s(&v["description"])));
+        }
+        TaskCommand::Update { id, from, fields } => {
+            let mut p = as_params(c.call_value(tasks::Get::NAME, json!({"id": id})).await?);
+            p.extend(read_from(&from)?);
+            apply_task_fields(&mut p, fields)?;
+            p.insert("id".into(), id.into());
+            let v = c.call_value(tasks::Update::NAME, Value::Object(p)).await?;
+            show(global, &v, |v| println!("Updated task {} ({}).", s(&v["id"]), s(&v["description"])));
+        }
+        TaskCommand::Delete { id } => {
+            let v = c.call_value(tasks::Delete::NAME, json!({"id": id})).await?;
+            show(global, &v, |_| println!("Deleted task {id}."));
+        }
+        TaskCommand::Abort { id } => {
+            let v = c.call_value(runs::Abort::NAME, json!({"id": id})).await?;
+            show(global, &v, |_| println!("Stopping task {id}'s run."));
+        }
+        TaskCommand::Restore { id, path, mode } => {
+            let v =
+                c.call_value(tasks::Restore::NAME, json!({"id": id, "path": path, "transfer_mode": mode})).await?;
+            show(global, &v, |v| {
+                println!("Created task {} ({}), disabled: check it, then run it.", s(&v["id"]), s(&v["description"]))
+            });
+        }
+        TaskCommand::Run { id, dry_run, follow: follow_it } => {
+            let started = c.call::<RunTask>(RunParams { id, dry_run }).await?;
+            c.close().await;
+            if !follow_it {
+                show(global, &json!({"run_id": started.run_id}), |_| println!("Run {} queued.", started.run_id));
+                return Ok(());
+            }
+            eprintln!("Run {} of task {id}:", started.run_id);
+            return finish_follow(&session, started.run_id).await;
+        }
+    }
+    c.close().await;
+    Ok(())
+}
+
+/// Follows a run to its end; the outcome becomes the exit status.
+async fn finish_follow(session: &Session, run_id: i64) -> Result<(), CliError> {
+    match follow(session, run_id).await? {
+        Followed::Ended(RunState::Success, _) => {
+            eprintln!("Run {run_id}: SUCCESS");
+            Ok(())
+        }
+        Followed::Ended(state, error) => Err(CliError::RunFailed(format!(
+            "run {run_id}: {}{}",
+            state.as_str(),
+            error.map(|e| format!(": {e}")).unwrap_or_default()
+        ))),
+        Followed::Interrupted => Err(CliError::Interrupted),
+    }
+}
+
+async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliError> {
+    let session = Session::resolve(global)?;
+    let mut c = session.connect().await?;
+    match command {
+        RunCommand::List { task, limit } => {
+            let v = c.call_value(runs::List::NAME, json!({"task_id": task, "limit": limit})).await?;
+            show(global, &v, |v| {
+                let rows: Vec<Vec<String>> = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|r| {
+                        let state =
+                            if r["dry_run"] == true { format!("{} (dry run)", s(&r["state"])) } else { s(&r["state"]) };
+                        let bytes = r["stats"]["bytes"].as_f64().map(protocol::units::human_bytes).unwrap_or("-".into());
+                        vec![s(&r["id"]), s(&r["task_id"]), state, when(&r["queued_at"]), when(&r["finished_at"]), bytes]
+                    })
+                    .collect();
+                table::print(&["ID", "TASK", "STATE", "QUEUED (UTC)", "ENDED (UTC)", "BYTES"], &rows);
+            });
+        }
+        RunCommand::Show { id } => {
+            let v = c.call_value(runs::Get::NAME, json!({"id": id})).await?;
+            show(global, &v, print_object);
+        }
+        RunCommand::Logs { id, follow: true } => {
+            c.close().await;
+            return match finish_follow(&session, id).await {
+                // Following a log succeeds when the run has ended, whatever its result.
+                Err(CliError::RunFailed(m)) => {
+                    eprintln!("{m}");
+                    Ok(())
+                }
+                other => other,
+            };
+        }
+        RunCommand::Logs { id, follow: false } => {
+            let mut after = 0i64;
+            let mut all = Vec::new();
+            loop {
+                let v = c.call_value(runs::Log::NAME, json!({"id": id, "after_seq": after, "limit": 5000})).await?;
+                let lines = v.as_array().cloned().unwrap_or_default();
+                let Some(last) = lines.last().and_then(|l| l["seq"].as_i64()) else { break };
+                after = last;
+                all.extend(lines);
+            }
+            let v = Value::Array(all);
+            show(global, &v, |v| {
+                for l in v.as_array().into_iter().flatten() {
+                    let time = l["at"].as_str().and_then(|t| t.get(11..19)).unwrap_or("");
+                    println!(
+                        "{time} {:<7} {}: {}",
+                        s(&l["level"]).to_uppercase(),
+                        s(&l["source"]),
+                        s(&l["message"])
+                    );
+                }
+            });
+        }
+    }
+    c.close().await;
+    Ok(())
+}
+
+async fn schedule(global: &Global, command: ScheduleCommand) -> Result<(), CliError> {
+    let ScheduleCommand::Preview { cron, begin, end, count, from } = command;
+    let schedule = parse_cron(&cron, &begin, &end)?;
+    if schedule.is_null() {
+        return Err(CliError::Usage("a preview needs a schedule, not `none`".into()));
+    }
+    let mut c = Session::resolve(global)?.connect().await?;
+    let v = c
+        .call_value(protocol::schedule::Preview::NAME, json!({"schedule": schedule, "count": count, "from": from}))
+        .await?;
+    show(global, &v, |v| {
+        println!("{} ({})", s(&v["description"]), s(&v["timezone"]));
+        if v["days_combine_with_or"] == true {
+            println!("Day of month and day of week are both set: a day matches if either matches.");
+        }
+        for r in v["runs"].as_array().into_iter().flatten() {
+            println!("  {}", s(r));
+        }
+    });
+    c.close().await;
+    Ok(())
+}
+
+async fn config(global: &Global, command: ConfigCommand) -> Result<(), CliError> {
+    let mut c = Session::resolve(global)?.connect().await?;
+    match command {
+        ConfigCommand::Export { include_secret_seed, output } => {
+            let v = c
+                .call_value(protocol::config::Export::NAME, json!({"include_secret_seed": include_secret_seed}))
+                .await?;
+            let text = serde_json::to_string_pretty(&v).expect("JSON serialises") + "\n";
+            match output {
+                Some(path) => {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    let fail = |e: std::io::Error| CliError::Usage(format!("--output {}: {e}", path.display()));
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(0o600)
+                        .open(&path)
+                        .map_err(fail)?;
+                    f.write_all(text.as_bytes()).map_err(fail)?;
+                    eprintln!(
+                        "Wrote {}{}",
+                        path.display(),
+                        if include_secret_seed { " (with the secret seed: keep it safe)" } else { "" }
+                    );
+                }
+                None => print!("{text}"),
+            }
+        }
+        ConfigCommand::Import { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let backup: Value = serde_json::from_str(&text)
+                .map_err(|e| CliError::Usage(format!("{}: not valid JSON: {e}", file.display())))?;
+            let v = c.call_value(protocol::config::Import::NAME, json!({"backup": backup})).await?;
+            show(global, &v, |v| {
+                let list = |k: &str| v[k].as_array().map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "));
+                println!("Imported: {}", list("imported").filter(|l| !l.is_empty()).unwrap_or("none".into()));
+                if let Some(l) = list("cannot_decrypt").filter(|l| !l.is_empty()) {
+                    println!("Cannot decrypt (enter their settings again): {l}");
+                }
+                for sk in v["skipped"].as_array().into_iter().flatten() {
+                    println!("Skipped {}: {}", s(&sk["name"]), s(&sk["reason"]));
+                }
+            });
+        }
+    }
+    c.close().await;
+    Ok(())
+}
+
+async fn system_info(global: &Global) -> Result<(), CliError> {
+    let mut c = Session::resolve(global)?.connect().await?;
+    let v = c.call_value(protocol::system::Info::NAME, json!({})).await?;
+    show(global, &v, print_object);
+    c.close().await;
+    Ok(())
+}
+
+async fn token(global: &Global, command: TokenCommand) -> Result<(), CliError> {
+    let mut c = Session::resolve(global)?.connect().await?;
+    match command {
+        TokenCommand::Create { name, expires_at } => {
+            let t = c.call::<TokenCreate>(TokenCreateParams { name, expires_at }).await?;
+            let v = serde_json::to_value(&t).expect("serialises");
+            show(global, &v, |_| {
+                eprintln!("Created API token {} ({}). It is shown only now:", t.info.id, t.info.name);
+                println!("{}", t.token);
+            });
+        }
+        TokenCommand::List => {
+            let list = c.call::<TokenList>(Empty {}).await?;
+            let v = serde_json::to_value(&list).expect("serialises");
+            show(global, &v, |_| {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.to_string(),
+                            t.name.clone(),
+                            when(&json!(t.created_at)),
+                            t.expires_at.as_ref().map_or("never".into(), |e| when(&json!(e))),
+                            when(&json!(t.last_used_at)),
+                        ]
+                    })
+                    .collect();
+                table::print(&["ID", "NAME", "CREATED (UTC)", "EXPIRES (UTC)", "LAST USED (UTC)"], &rows);
+            });
+        }
+        TokenCommand::Revoke { id } => {
+            c.call::<TokenRevoke>(IdParams { id }).await?;
+            show(global, &json!({}), |_| println!("Revoked API token {id}."));
+        }
+    }
+    c.close().await;
+    Ok(())
+}
