@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::follow::{follow, Followed};
 use super::profile::{self, Profile};
 use super::{
-    table, ClientCommand, CliError, ConfigCommand, CredentialCommand, FromFile, Global, RunCommand, ScheduleCommand,
+    table, CliError, ClientCommand, ConfigCommand, CredentialCommand, FromFile, Global, RunCommand, ScheduleCommand,
     Session, SystemCommand, TaskCommand, TaskFields, TokenCommand,
 };
 
@@ -70,7 +70,10 @@ fn print_object(v: &Value) {
 fn read_password(prompt: &str, from_stdin: bool) -> Result<String, CliError> {
     if from_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::Usage(format!("reading the password: {e}")))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::Usage(format!("reading the password: {e}")))?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_string());
     }
     rpassword::prompt_password(prompt).map_err(|e| CliError::Usage(format!("reading the password: {e}")))
@@ -130,9 +133,7 @@ fn read_from(from: &FromFile) -> Result<Map<String, Value>, CliError> {
 fn attrs(pairs: &[String]) -> Result<Map<String, Value>, CliError> {
     let mut out = Map::new();
     for p in pairs {
-        let (k, v) = p
-            .split_once('=')
-            .ok_or_else(|| CliError::Usage(format!("--attr {p}: expected KEY=VALUE")))?;
+        let (k, v) = p.split_once('=').ok_or_else(|| CliError::Usage(format!("--attr {p}: expected KEY=VALUE")))?;
         out.insert(k.trim().to_string(), Value::String(v.to_string()));
     }
     Ok(out)
@@ -352,8 +353,7 @@ async fn task(global: &Global, command: TaskCommand) -> Result<(), CliError> {
             show(global, &v, |_| println!("Stopping task {id}'s run."));
         }
         TaskCommand::Restore { id, path, mode } => {
-            let v =
-                c.call_value(tasks::Restore::NAME, json!({"id": id, "path": path, "transfer_mode": mode})).await?;
+            let v = c.call_value(tasks::Restore::NAME, json!({"id": id, "path": path, "transfer_mode": mode})).await?;
             show(global, &v, |v| {
                 println!("Created task {} ({}), disabled: check it, then run it.", s(&v["id"]), s(&v["description"]))
             });
@@ -403,8 +403,16 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
                     .map(|r| {
                         let state =
                             if r["dry_run"] == true { format!("{} (dry run)", s(&r["state"])) } else { s(&r["state"]) };
-                        let bytes = r["stats"]["bytes"].as_f64().map(protocol::units::human_bytes).unwrap_or("-".into());
-                        vec![s(&r["id"]), s(&r["task_id"]), state, when(&r["queued_at"]), when(&r["finished_at"]), bytes]
+                        let bytes =
+                            r["stats"]["bytes"].as_f64().map(protocol::units::human_bytes).unwrap_or("-".into());
+                        vec![
+                            s(&r["id"]),
+                            s(&r["task_id"]),
+                            state,
+                            when(&r["queued_at"]),
+                            when(&r["finished_at"]),
+                            bytes,
+                        ]
                     })
                     .collect();
                 table::print(&["ID", "TASK", "STATE", "QUEUED (UTC)", "ENDED (UTC)", "BYTES"], &rows);
@@ -439,12 +447,7 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
             show(global, &v, |v| {
                 for l in v.as_array().into_iter().flatten() {
                     let time = l["at"].as_str().and_then(|t| t.get(11..19)).unwrap_or("");
-                    println!(
-                        "{time} {:<7} {}: {}",
-                        s(&l["level"]).to_uppercase(),
-                        s(&l["source"]),
-                        s(&l["message"])
-                    );
+                    println!("{time} {:<7} {}: {}", s(&l["level"]).to_uppercase(), s(&l["source"]), s(&l["message"]));
                 }
             });
         }
@@ -506,7 +509,8 @@ async fn config(global: &Global, command: ConfigCommand) -> Result<(), CliError>
             }
         }
         ConfigCommand::Import { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let text =
+                std::fs::read_to_string(&file).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let backup: Value = serde_json::from_str(&text)
                 .map_err(|e| CliError::Usage(format!("{}: not valid JSON: {e}", file.display())))?;
             let v = c.call_value(protocol::config::Import::NAME, json!({"backup": backup})).await?;

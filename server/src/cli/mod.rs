@@ -96,9 +96,10 @@ impl Session {
             CliError::Usage("which server? run `cloudsync login --url http://host:8080` or pass --url".into())
         })?;
         // The stored token belongs to the stored server only.
-        let token = global.token.clone().or_else(|| {
-            stored.filter(|p| p.url.trim_end_matches('/') == url.trim_end_matches('/')).map(|p| p.token)
-        });
+        let token = global
+            .token
+            .clone()
+            .or_else(|| stored.filter(|p| p.url.trim_end_matches('/') == url.trim_end_matches('/')).map(|p| p.token));
         Ok(Session { url, token })
     }
 

@@ -3,6 +3,7 @@
 
 mod auth;
 mod backup;
+mod cli;
 mod credentials;
 mod docs;
 mod embedded_cluster;

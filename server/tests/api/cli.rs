@@ -1,0 +1,229 @@
+//! The `cloudsync` client commands: the real binary as a subprocess against a real
+//! server, with its own config folder. Exit codes, `--json` output, following a run to
+//! its end (also across a dropped connection), API tokens.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use crate::helpers::{spawn_app, ADMIN_PASSWORD};
+use crate::storage::StorageServer;
+
+/// Runs `cloudsync ARGS` with `home` as its config folder and `stdin` as its input.
+async fn cloudsync(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudsync"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env_remove("CLOUDSYNC_URL")
+        .env_remove("CLOUDSYNC_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the cloudsync binary starts");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    tokio::time::timeout(Duration::from_secs(120), child.wait_with_output()).await.expect("cloudsync ends").unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[track_caller]
+fn ok(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+    text(&out.stdout)
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_str(&ok(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
+}
+
+#[tokio::test]
+async fn an_administrator_drives_the_server_from_the_command_line() {
+    let app = spawn_app().await;
+    let url = format!("http://{}", app.addr);
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+
+    // Not logged in yet; a wrong password; then the right one.
+    let out = cloudsync(h, &["--url", &url, "system", "info"], "").await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not logged in"), "{}", text(&out.stderr));
+    let out = cloudsync(h, &["login", "--url", &url, "--password-stdin"], "wrong password\n").await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    ok(&cloudsync(h, &["login", "--url", &url, "--password-stdin"], &format!("{ADMIN_PASSWORD}\n")).await);
+    let stored = h.join("config/cloudsync/cli.json");
+    assert_eq!(std::fs::metadata(&stored).unwrap().permissions().mode() & 0o777, 0o600);
+    let profile = std::fs::read_to_string(&stored).unwrap();
+    assert!(!profile.contains(ADMIN_PASSWORD), "the password is never stored");
+    assert_eq!(json_of(&cloudsync(h, &["system", "info", "--json"], "").await)["timezone"].as_str().is_some(), true);
+
+    // A credential from stdin, a task from a file.
+    let dav = StorageServer::webdav();
+    let (provider, attrs) = dav.credential();
+    let cred = json!({"name": "nas dav", "provider": provider, "attributes": attrs}).to_string();
+    let created = json_of(&cloudsync(h, &["credential", "create", "--from", "-", "--json"], &cred).await);
+    let cred_id = created["id"].as_i64().unwrap();
+    assert_eq!(created["attributes"]["pass"], json!({"secret": true, "set": true}), "secrets stay masked");
+    let listed = ok(&cloudsync(h, &["credential", "list"], "").await);
+    assert!(listed.contains("nas dav") && listed.contains("webdav"), "{listed}");
+
+    let local = app.data_dir.path().join("photos");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("a.jpg"), b"jpeg bytes from the cli").unwrap();
+    let task_file = h.join("task.json");
+    std::fs::write(
+        &task_file,
+        json!({"description": "cli photos", "credentials": cred_id, "direction": "PUSH", "transfer_mode": "COPY",
+               "path": local, "attributes": {"folder": "cli"}})
+        .to_string(),
+    )
+    .unwrap();
+    let task = json_of(&cloudsync(h, &["task", "create", "--from", task_file.to_str().unwrap(), "--json"], "").await);
+    let task_id = task["id"].as_i64().unwrap().to_string();
+
+    // Bad input: the server's field error, exit 5, nothing stored.
+    let out = cloudsync(h, &["task", "update", &task_id, "--schedule", "0 3 32 * *"], "").await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("schedule.dom: 32 is out of range 1-31"), "{}", text(&out.stderr));
+    assert_eq!(json_of(&cloudsync(h, &["task", "show", &task_id, "--json"], "").await)["schedule"], Value::Null);
+    ok(&cloudsync(h, &["task", "update", &task_id, "--schedule", "0 3 * * mon"], "").await);
+    let shown = json_of(&cloudsync(h, &["task", "show", &task_id, "--json"], "").await);
+    assert_eq!(shown["schedule"]["dow"], "mon");
+    assert!(shown["next_run"].as_str().is_some());
+    let out = cloudsync(h, &["task", "create", "--from", "/nonexistent/task.json"], "").await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    // Run it and follow to the end: the log, the bytes, exit 0.
+    let out = cloudsync(h, &["task", "run", &task_id, "--follow"], "").await;
+    let printed = ok(&out);
+    assert!(printed.contains("a.jpg: Copied (new)"), "{printed}");
+    assert!(printed.contains("run ended: SUCCESS"), "{printed}");
+    assert_eq!(std::fs::read(dav.root().join("cli/a.jpg")).unwrap(), b"jpeg bytes from the cli");
+    let runs = json_of(&cloudsync(h, &["run", "list", "--task", &task_id, "--json"], "").await);
+    assert_eq!(runs[0]["state"], "SUCCESS");
+    let logs = ok(&cloudsync(h, &["run", "logs", &runs[0]["id"].to_string()], "").await);
+    assert!(logs.contains("a.jpg: Copied (new)"), "{logs}");
+
+    // A run that fails makes `task run --follow` fail.
+    ok(&cloudsync(h, &["task", "update", &task_id, "--from", "-"], r#"{"pre_script": "echo nope; exit 3"}"#).await);
+    let out = cloudsync(h, &["task", "run", &task_id, "--follow"], "").await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("FAILED"), "{}", text(&out.stderr));
+
+    // API tokens: one works with --token and no stored login; revoked, it is refused.
+    let token = json_of(&cloudsync(h, &["token", "create", "ci job", "--json"], "").await);
+    let secret = token["token"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("cst_"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let e = elsewhere.path();
+    let info = json_of(&cloudsync(e, &["--url", &url, "--token", &secret, "system", "info", "--json"], "").await);
+    assert!(info["version"].as_str().is_some());
+    let tokens = ok(&cloudsync(h, &["token", "list"], "").await);
+    assert!(tokens.contains("ci job") && !tokens.contains(&secret), "{tokens}");
+    ok(&cloudsync(h, &["token", "revoke", &token["id"].to_string()], "").await);
+    let out = cloudsync(e, &["--url", &url, "--token", &secret, "system", "info"], "").await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+
+    // No server there: exit 3. Logged out: the stored token is gone and refused.
+    let out = cloudsync(e, &["--url", "http://127.0.0.1:9", "--token", "x", "system", "info"], "").await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let old = serde_json::from_str::<Value>(&profile).unwrap()["token"].as_str().unwrap().to_string();
+    ok(&cloudsync(h, &["logout"], "").await);
+    assert!(!stored.exists());
+    let out = cloudsync(e, &["--url", &url, "--token", &old, "system", "info"], "").await;
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}
+
+/// A TCP proxy that cuts every connection once, `after` from the first one, then
+/// relays normally.
+async fn flaky_proxy(upstream: std::net::SocketAddr, after: Duration) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cut = std::sync::Arc::new(tokio::sync::Notify::new());
+    let cut_at = cut.clone();
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    tokio::spawn(async move {
+        let mut first = true;
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            if first {
+                first = false;
+                let cut_at = cut_at.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    cut_at.notify_waiters();
+                });
+            }
+            let cut = cut.clone();
+            let armed = armed.clone();
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let live = armed.load(std::sync::atomic::Ordering::SeqCst);
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    _ = cut.notified(), if live => {
+                        armed.store(false, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn following_survives_a_dropped_connection_and_prints_every_line_once() {
+    let app = spawn_app().await;
+    let mut c = app.logged_in_client().await;
+    let dav = StorageServer::webdav();
+    let (provider, attrs) = dav.credential();
+    let cred =
+        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
+    let local = app.data_dir.path().join("slow");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("b.bin"), vec![7u8; 64 * 1024]).unwrap();
+    // The pre-script writes numbered lines for four seconds; the proxy cuts after two.
+    let script = "for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.5; done";
+    let task = c
+        .call(
+            "task.create",
+            json!({"description": "slow", "credentials": cred["id"], "direction": "PUSH", "transfer_mode": "COPY",
+                   "path": local, "attributes": {"folder": "slow"}, "pre_script": script}),
+        )
+        .await
+        .unwrap();
+    let token = c.call("auth.token.create", json!({"name": "follow test"})).await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let proxy = flaky_proxy(app.addr, Duration::from_secs(2)).await;
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("http://{proxy}");
+    let out = cloudsync(
+        home.path(),
+        &["--url", &url, "--token", &token, "task", "run", &task["id"].to_string(), "--follow"],
+        "",
+    )
+    .await;
+    let printed = ok(&out);
+    assert!(
+        printed.contains("connection lost") || printed.contains("closed the connection"),
+        "the proxy cut it: {printed}"
+    );
+    for i in 1..=8 {
+        let needle = format!(": line-{i}\n");
+        assert_eq!(printed.matches(&needle).count(), 1, "line-{i} exactly once in:\n{printed}");
+    }
+    assert_eq!(printed.matches("run ended: SUCCESS").count(), 1, "{printed}");
+}
