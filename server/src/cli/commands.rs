@@ -13,14 +13,15 @@ use serde_json::{json, Map, Value};
 use super::follow::{follow, Followed};
 use super::profile::{self, Profile};
 use super::{
-    table, CliError, ClientCommand, ConfigCommand, CredentialCommand, FromFile, Global, RunCommand, ScheduleCommand,
-    Session, SystemCommand, TaskCommand, TaskFields, TokenCommand,
+    table, CliError, ClientCommand, ConfigCommand, CredentialCommand, FromFile, Global, ProviderCommand, RunCommand,
+    ScheduleCommand, Session, SystemCommand, TaskCommand, TaskFields, TokenCommand,
 };
 
 pub async fn run(command: ClientCommand, global: Global) -> Result<(), CliError> {
     match command {
         ClientCommand::Login { username, password_stdin } => login(&global, username, password_stdin).await,
         ClientCommand::Logout => logout(&global).await,
+        ClientCommand::Provider(c) => provider(&global, c).await,
         ClientCommand::Credential(c) => credential(&global, c).await,
         ClientCommand::Task(c) => task(&global, c).await,
         ClientCommand::Run(c) => run_command(&global, c).await,
@@ -137,6 +138,54 @@ fn attrs(pairs: &[String]) -> Result<Map<String, Value>, CliError> {
         out.insert(k.trim().to_string(), Value::String(v.to_string()));
     }
     Ok(out)
+}
+
+async fn provider(global: &Global, command: ProviderCommand) -> Result<(), CliError> {
+    let mut c = Session::resolve(global)?.connect().await?;
+    let list = c.call::<protocol::providers::List>(Empty {}).await?;
+    c.close().await;
+    match command {
+        ProviderCommand::List => {
+            let v = serde_json::to_value(&list).expect("serialises");
+            show(global, &v, |_| {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|p| vec![p.name.clone(), p.description.clone(), if p.oauth { "yes" } else { "" }.into()])
+                    .collect();
+                table::print(&["NAME", "DESCRIPTION", "OAUTH"], &rows);
+            });
+        }
+        ProviderCommand::Show { name, all } => {
+            let p = list
+                .into_iter()
+                .find(|p| p.name == name)
+                .ok_or_else(|| CliError::Usage(format!("no backend `{name}`; see `cloudsync provider list`")))?;
+            let v = serde_json::to_value(&p).expect("serialises");
+            show(global, &v, |_| {
+                let rows: Vec<Vec<String>> = p
+                    .options
+                    .iter()
+                    .filter(|o| all || !o.advanced || o.required)
+                    .map(|o| {
+                        let mut flags = Vec::new();
+                        if o.required {
+                            flags.push("required");
+                        }
+                        if o.secret {
+                            flags.push("secret");
+                        }
+                        if o.advanced {
+                            flags.push("advanced");
+                        }
+                        let help = o.help.lines().next().unwrap_or("").to_string();
+                        vec![o.name.clone(), flags.join(","), help]
+                    })
+                    .collect();
+                table::print(&["OPTION", "", "HELP"], &rows);
+            });
+        }
+    }
+    Ok(())
 }
 
 async fn credential(global: &Global, command: CredentialCommand) -> Result<(), CliError> {

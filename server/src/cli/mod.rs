@@ -133,6 +133,9 @@ pub enum ClientCommand {
     },
     /// End the stored session and forget it.
     Logout,
+    /// The cloud backends the server's rclone offers, and their options.
+    #[command(subcommand)]
+    Provider(ProviderCommand),
     /// Cloud credentials.
     #[command(subcommand)]
     Credential(CredentialCommand),
@@ -163,6 +166,19 @@ pub struct FromFile {
     /// flags override its members.
     #[arg(long = "from", value_name = "FILE|-")]
     pub from: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum ProviderCommand {
+    /// Every backend.
+    List,
+    /// One backend's options (the `--attr` keys of `credential create`).
+    Show {
+        name: String,
+        /// Include advanced options.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]

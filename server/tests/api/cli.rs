@@ -227,3 +227,74 @@ async fn following_survives_a_dropped_connection_and_prints_every_line_once() {
     }
     assert_eq!(printed.matches("run ended: SUCCESS").count(), 1, "{printed}");
 }
+
+/// The command that covers each API method, or why none does. A method added to the
+/// protocol without a command here (and in `cloudsync --help`) fails this test.
+const COMMANDS: &[(&str, &str)] = &[
+    ("auth.login", "login"),
+    ("auth.resume", "(every command, with the stored or given token)"),
+    ("auth.logout", "logout"),
+    ("auth.me", "(login prints who and until when)"),
+    ("auth.change_password", "(web app: System page)"),
+    ("auth.token.create", "token create"),
+    ("auth.token.list", "token list"),
+    ("auth.token.revoke", "token revoke"),
+    ("system.info", "system info"),
+    ("provider.list", "provider list"),
+    ("credential.list", "credential list"),
+    ("credential.get", "credential show"),
+    ("credential.create", "credential create"),
+    ("credential.update", "credential update"),
+    ("credential.delete", "credential delete"),
+    ("credential.verify", "credential verify"),
+    ("credential.browse", "credential browse"),
+    ("config.export", "config export"),
+    ("config.import", "config import"),
+    ("oauth.start", "(web app: needs a browser for the provider's login page)"),
+    ("oauth.finish", "(web app: needs a browser for the provider's login page)"),
+    ("oauth.client.list", "(web app: System page)"),
+    ("oauth.client.set", "(web app: System page)"),
+    ("task.list", "task list"),
+    ("task.get", "task show"),
+    ("task.create", "task create"),
+    ("task.update", "task update"),
+    ("task.delete", "task delete"),
+    ("task.restore", "task restore"),
+    ("schedule.preview", "schedule preview"),
+    ("task.run", "task run"),
+    ("task.abort", "task abort"),
+    ("run.list", "run list"),
+    ("run.get", "run show"),
+    ("run.log", "run logs"),
+    ("run.follow", "run logs"),
+    ("run.unfollow", "(ending --follow closes the socket)"),
+    ("events.subscribe", "(web app: live task list)"),
+    ("events.unsubscribe", "(web app: live task list)"),
+];
+
+#[tokio::test]
+async fn every_method_has_a_command_listed_in_help_or_a_reason() {
+    let home = tempfile::tempdir().unwrap();
+    for method in protocol::METHODS {
+        let (_, command) = COMMANDS
+            .iter()
+            .find(|(m, _)| m == method)
+            .unwrap_or_else(|| panic!("{method} has no command in the CLI table (cli.rs COMMANDS)"));
+        if command.starts_with('(') {
+            continue;
+        }
+        let words: Vec<&str> = command.split(' ').collect();
+        let (parent, leaf) = words.split_at(words.len() - 1);
+        let mut args: Vec<&str> = parent.to_vec();
+        args.push("--help");
+        let help = ok(&cloudsync(home.path(), &args, "").await);
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(&format!("{} ", leaf[0]))),
+            "`cloudsync {}` does not list `{}` ({method}):\n{help}",
+            parent.join(" "),
+            leaf[0]
+        );
+    }
+    let completions = ok(&cloudsync(home.path(), &["completions", "bash"], "").await);
+    assert!(completions.contains("cloudsync") && completions.contains("credential"));
+}
