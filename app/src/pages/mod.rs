@@ -6,5 +6,6 @@ pub mod runs;
 pub mod system;
 pub mod system_backup;
 pub mod system_oauth;
+pub mod system_tokens;
 pub mod task_schedule;
 pub mod tasks;

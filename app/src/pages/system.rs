@@ -1,4 +1,5 @@
-//! The System page: what `system.info` reports, and changing the admin password.
+//! The System page: what `system.info` reports, changing the admin password, and the
+//! sections in `system_tokens`, `system_backup` and `system_oauth`.
 
 use leptos::prelude::*;
 use protocol::auth::{ChangePassword, ChangePasswordParams};
@@ -23,6 +24,7 @@ pub fn SystemPage() -> impl IntoView {
                 </Transition>
             </ErrorBoundary>
             <ChangePasswordForm/>
+            <super::system_tokens::ApiTokensSection/>
             <super::system_backup::BackupSection/>
             <super::system_oauth::OAuthAppsSection/>
         </section>

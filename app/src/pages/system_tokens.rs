@@ -1,0 +1,108 @@
+//! The API tokens section of the System page: list, create (the token is shown once,
+//! with how to use it from the command line) and revoke.
+
+use leptos::prelude::*;
+use protocol::auth::{ApiToken, TokenCreate, TokenCreateParams, TokenList, TokenRevoke};
+use protocol::credentials::IdParams;
+use protocol::{Empty, RpcError};
+
+use crate::rpc;
+use crate::widgets::FieldError;
+
+fn short(t: &str) -> String {
+    t.chars().take(16).collect::<String>().replace('T', " ")
+}
+
+#[component]
+pub fn ApiTokensSection() -> impl IntoView {
+    let reload = RwSignal::new(0u32);
+    let tokens = LocalResource::new(move || {
+        reload.track();
+        rpc::call::<TokenList>(Empty {})
+    });
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<RpcError>);
+    let created = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        created.set(None);
+        let params = TokenCreateParams { name: name.get_untracked(), expires_at: None };
+        if let Err(why) = protocol::auth::check_token_name(&params.name) {
+            let mut e = RpcError::new(protocol::ErrorCode::INVALID_PARAMS, "invalid params");
+            e.data = Some(serde_json::json!({"fields": [{"field": "name", "message": why}]}));
+            return error.set(Some(e));
+        }
+        leptos::task::spawn_local(async move {
+            match rpc::call::<TokenCreate>(params).await {
+                Ok(t) => {
+                    created.set(Some(t.token));
+                    name.set(String::new());
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let revoke = move |t: ApiToken| {
+        if !window().confirm_with_message(&format!("Revoke the API token “{}”?", t.name)).unwrap_or(false) {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match rpc::call::<TokenRevoke>(IdParams { id: t.id }).await {
+                Ok(_) => reload.update(|n| *n += 1),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let name_error = Signal::derive(move || error.get().and_then(|e| e.field_error("name")));
+    let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
+    view! {
+        <form class="card narrow" on:submit=submit data-testid="api-tokens">
+            <h3>"API tokens"</h3>
+            <p class="muted small">
+                "For scripts and the command line: " <code>"cloudsync --url URL --token TOKEN task list"</code>
+                ". A token works until revoked, also after logging out or changing the password."
+            </p>
+            <Transition fallback=|| view! { <p class="muted small">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Ok(list) if list.is_empty() => view! { <p class="muted small" data-testid="no-tokens">"No API tokens."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="list small" data-testid="token-list">
+                                <thead><tr><th>"Name"</th><th>"Created (UTC)"</th><th>"Last used (UTC)"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|t| {
+                                        let for_revoke = t.clone();
+                                        view! {
+                                            <tr data-testid="token-row" data-name=t.name.clone()>
+                                                <td data-label="Name">{t.name.clone()}</td>
+                                                <td data-label="Created">{short(&t.created_at)}</td>
+                                                <td data-label="Last used">{short(&t.last_used_at)}</td>
+                                                <td class="actions"><button type="button" class="danger" data-testid="token-revoke" on:click=move |_| revoke(for_revoke.clone())>"Revoke"</button></td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <label>
+                "New token name"
+                <input data-testid="token-name" placeholder="nightly backup script" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                <FieldError error=name_error/>
+            </label>
+            {move || created.get().map(|t| view! {
+                <div class="ok small" data-testid="token-created">
+                    <p>"Copy the token now; it is not shown again:"</p>
+                    <code data-testid="token-secret">{t}</code>
+                </div>
+            })}
+            {move || general().map(|m| view! { <p class="error small">{m}</p> })}
+            <button type="submit" class="primary" data-testid="token-create">"Create token"</button>
+        </form>
+    }
+}

@@ -1,0 +1,61 @@
+// API tokens on the System page: created (shown once), usable on a socket of their own,
+// listed without the secret, revoked.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { dataDir, freePort, launchBrowser, logIn, screenshot, startServer } from "./harness.js";
+
+let server, browser;
+
+before(async () => {
+  server = await startServer({ port: await freePort(), data: dataDir() });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Resumes a fresh socket with `token` and calls system.info; the error code if refused. */
+async function withToken(page, token) {
+  return page.evaluate(async (token) => {
+    const ws = new WebSocket(`ws://${location.host}/api/ws`);
+    await new Promise((res, rej) => { ws.onopen = res; ws.onerror = rej; });
+    const call = (id, method, params) => new Promise((res) => {
+      ws.addEventListener("message", function on(ev) {
+        const msg = JSON.parse(ev.data);
+        if (msg.id === id) { ws.removeEventListener("message", on); res(msg); }
+      });
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+    });
+    const resumed = await call(1, "auth.resume", { token });
+    ws.close();
+    return resumed.error ? resumed.error.code : "ok";
+  }, token);
+}
+
+test("an API token is created once, works, and stops working when revoked", async () => {
+  const page = await browser.newPage();
+  await logIn(page, server.url);
+  await page.getByRole("link", { name: "System" }).click();
+  const section = page.getByTestId("api-tokens");
+  await section.getByTestId("no-tokens").waitFor({ timeout: 15_000 });
+
+  await page.getByTestId("token-create").click();
+  await section.getByText("must not be empty").waitFor({ timeout: 5_000 });
+  await page.getByTestId("token-name").fill("nightly script");
+  await page.getByTestId("token-create").click();
+  const secret = await page.getByTestId("token-secret").textContent({ timeout: 15_000 });
+  assert.match(secret, /^cst_[A-Za-z0-9_-]{40,}$/);
+  const row = page.locator('[data-testid="token-row"][data-name="nightly script"]');
+  await row.waitFor({ timeout: 15_000 });
+  assert.ok(!(await section.getByTestId("token-list").textContent()).includes(secret), "the list never shows the secret");
+  assert.equal(await withToken(page, secret), "ok");
+  await screenshot(page, "api-tokens");
+
+  page.once("dialog", (d) => d.accept());
+  await row.getByTestId("token-revoke").click();
+  await section.getByTestId("no-tokens").waitFor({ timeout: 15_000 });
+  assert.equal(await withToken(page, secret), -32001);
+  await page.close();
+});
