@@ -76,6 +76,7 @@ pub struct Global {
     #[arg(long, env = "CLOUDSYNC_URL", global = true)]
     pub url: Option<String>,
     /// An API token (or session token) [default: the one `cloudsync login` stored].
+    /// Prefer CLOUDSYNC_TOKEN: other users can read a process's arguments.
     #[arg(long, env = "CLOUDSYNC_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
     /// Print the raw JSON result instead of a table.
