@@ -1,18 +1,20 @@
-//! `config.*`: backing up and restoring the configuration (credentials today; tasks
-//! when they exist). Credentials stay encrypted in the backup; the secret seed that
-//! opens them is included only when asked for.
+//! `config.*`: backing up and restoring the configuration: credentials and tasks.
+//! Secrets stay encrypted in the backup; the secret seed that opens them is included
+//! only when asked for.
 
 use serde::{Deserialize, Serialize};
 
 use crate::method;
 
 method!(
-    /// One JSON document with every credential, still encrypted, and the secret seed
-    /// when `include_secret_seed` is true.
+    /// One JSON document with every credential (still encrypted), every task (its
+    /// encryption secrets still encrypted), and the secret seed when
+    /// `include_secret_seed` is true.
     Export = "config.export", ExportParams => ConfigBackup
 );
 method!(
     /// Restores a backup into this server; name clashes are reported, never overwritten.
+    /// Tasks come back disabled: their folders may not exist here.
     Import = "config.import", ImportParams => ImportReport
 );
 
@@ -40,6 +42,21 @@ pub struct ConfigBackup {
     #[serde(default)]
     pub secret_seed: Option<String>,
     pub credentials: Vec<BackupCredential>,
+    /// Absent in backups made before tasks were included.
+    #[serde(default)]
+    pub tasks: Vec<BackupTask>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BackupTask {
+    /// The id on the server that made the backup (the sealed secrets are bound to it).
+    pub id: i64,
+    /// The settings; `credentials` is a credential id of that server, and the
+    /// encryption password and salt are left out (they are in `encryption_sealed`).
+    pub settings: crate::tasks::TaskParams,
+    /// Base64 of the AES-256-GCM ciphertext of the encryption password and salt.
+    #[serde(default)]
+    pub encryption_sealed: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,6 +84,12 @@ pub struct ImportReport {
     pub cannot_decrypt: Vec<String>,
     /// Not restored, with why (a credential of that name exists already).
     pub skipped: Vec<SkippedItem>,
+    /// Tasks restored, disabled (descriptions).
+    #[serde(default)]
+    pub tasks_imported: Vec<String>,
+    /// Tasks not restored, with why.
+    #[serde(default)]
+    pub tasks_skipped: Vec<SkippedItem>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,11 +1,16 @@
-//! Configuration backup and restore. Credentials travel as they are stored (sealed);
-//! the secret seed travels only when the user asks for it. Restoring re-seals each
-//! credential for its new row and this server's seed, opening it with the backup's seed
-//! when included, else with this server's own (a backup of this same install).
+//! Configuration backup and restore. Credentials and tasks' encryption secrets travel
+//! as they are stored (sealed); the secret seed travels only when the user asks for it.
+//! Restoring re-seals each for its new row and this server's seed, opening it with the
+//! backup's seed when included, else with this server's own (a backup of this same
+//! install). Tasks are restored disabled, pointing at the restored credentials.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use protocol::config::{BackupCredential, ConfigBackup, ImportReport, SkippedItem, BACKUP_FORMAT, BACKUP_VERSION};
+use std::collections::HashMap;
+
+use protocol::config::{
+    BackupCredential, BackupTask, ConfigBackup, ImportReport, SkippedItem, BACKUP_FORMAT, BACKUP_VERSION,
+};
 use protocol::FieldError;
 use sqlx::PgPool;
 
@@ -22,6 +27,11 @@ pub async fn export(pool: &PgPool, seed: &SecretSeed, include_seed: bool) -> sql
         .into_iter()
         .map(|(id, name, provider, sealed)| BackupCredential { id, name, provider, sealed: B64.encode(sealed) })
         .collect();
+    let tasks = crate::tasks::store::list_for_backup(pool)
+        .await?
+        .into_iter()
+        .map(|(id, settings, sealed)| BackupTask { id, settings, encryption_sealed: sealed.map(|s| B64.encode(s)) })
+        .collect();
     Ok(ConfigBackup {
         format: BACKUP_FORMAT.into(),
         version: BACKUP_VERSION,
@@ -29,6 +39,7 @@ pub async fn export(pool: &PgPool, seed: &SecretSeed, include_seed: bool) -> sql
         cloudsync_version: crate::system_facts::VERSION.into(),
         secret_seed: include_seed.then(|| B64.encode(seed.bytes())),
         credentials,
+        tasks,
     })
 }
 
@@ -36,6 +47,7 @@ pub async fn export(pool: &PgPool, seed: &SecretSeed, include_seed: bool) -> sql
 pub struct CheckedBackup {
     seed: Option<SecretSeed>,
     credentials: Vec<(BackupCredential, Vec<u8>)>,
+    tasks: Vec<(BackupTask, Option<Vec<u8>>)>,
 }
 
 pub fn check(backup: ConfigBackup) -> Result<CheckedBackup, Vec<FieldError>> {
@@ -79,8 +91,22 @@ pub fn check(backup: ConfigBackup) -> Result<CheckedBackup, Vec<FieldError>> {
             Err(_) => errors.push(FieldError::new(format!("backup.credentials[{i}].sealed"), "is not valid base64")),
         }
     }
+    let mut tasks = Vec::new();
+    for (i, t) in backup.tasks.into_iter().enumerate() {
+        let field = |f: &str| format!("backup.tasks[{i}].{f}");
+        errors.extend(
+            protocol::tasks::check_task(&t.settings)
+                .into_iter()
+                .map(|e| FieldError::new(field(&format!("settings.{}", e.field)), e.message)),
+        );
+        match t.encryption_sealed.as_deref().map(|s| B64.decode(s)) {
+            None => tasks.push((t, None)),
+            Some(Ok(sealed)) => tasks.push((t, Some(sealed))),
+            Some(Err(_)) => errors.push(FieldError::new(field("encryption_sealed"), "is not valid base64")),
+        }
+    }
     if errors.is_empty() {
-        Ok(CheckedBackup { seed, credentials })
+        Ok(CheckedBackup { seed, credentials, tasks })
     } else {
         Err(errors)
     }
@@ -90,13 +116,17 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
     let theirs = backup.seed.as_ref().map(|s| SecretBox::new(s, CREDENTIALS_PURPOSE));
     let mut report = ImportReport::default();
     let mut tx = pool.begin().await?;
+    // The backup's credential ids → this server's, for the tasks.
+    let mut credential_ids = HashMap::new();
     for (c, sealed) in backup.credentials {
         let name = c.name.trim().to_string();
-        let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cloud_credentials WHERE name = $1)")
+        let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM cloud_credentials WHERE name = $1")
             .bind(&name)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-        if taken {
+        if let Some(id) = existing {
+            // Tasks of the backup that used it use the credential of that name here.
+            credential_ids.insert(c.id, id);
             report.skipped.push(SkippedItem {
                 name,
                 reason: "a credential with this name already exists; rename or delete it and import again".into(),
@@ -104,7 +134,7 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
             continue;
         }
         let mut readable = false;
-        store::insert_sealed(&mut tx, &name, &c.provider, |new_id| {
+        let new_id = store::insert_sealed(&mut tx, &name, &c.provider, |new_id| {
             let opened = theirs
                 .as_ref()
                 .and_then(|t| store::reseal(t, c.id, &sealed, own, new_id).ok())
@@ -114,11 +144,42 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
             opened.unwrap_or(sealed.clone())
         })
         .await?;
+        credential_ids.insert(c.id, new_id);
         if readable {
             report.imported.push(name)
         } else {
             report.cannot_decrypt.push(name)
         }
+    }
+    for (t, sealed) in backup.tasks {
+        let description = t.settings.description.trim().to_string();
+        let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sync_tasks WHERE description = $1)")
+            .bind(&description)
+            .fetch_one(&mut *tx)
+            .await?;
+        let skip = |reason: &str| SkippedItem { name: description.clone(), reason: reason.into() };
+        if taken {
+            report.tasks_skipped.push(skip("a task with this description already exists"));
+            continue;
+        }
+        let Some(&credential) = credential_ids.get(&t.settings.credentials) else {
+            report.tasks_skipped.push(skip("its credential is not in the backup"));
+            continue;
+        };
+        let mut settings = t.settings;
+        settings.credentials = credential;
+        settings.enabled = false;
+        settings.encryption_password = None;
+        settings.encryption_salt = None;
+        crate::tasks::store::insert_restored(&mut tx, &settings, |new_id| {
+            sealed.map(|sealed| {
+                let reseal = |from: &SecretBox| crate::tasks::store::reseal(from, t.id, &sealed, own, new_id).ok();
+                // Undecryptable secrets stay as they came: runs then say so.
+                theirs.as_ref().and_then(reseal).or_else(|| reseal(own)).unwrap_or(sealed.clone())
+            })
+        })
+        .await?;
+        report.tasks_imported.push(description);
     }
     tx.commit().await?;
     Ok(report)

@@ -91,6 +91,10 @@ fn Report(report: ImportReport) -> impl IntoView {
                 <p class="warning">{format!("Restored but unreadable without the backup's seed (enter their settings again): {}", list(&report.cannot_decrypt))}</p>
             })}
             {report.skipped.into_iter().map(|s| view! { <p class="warning">{format!("Skipped “{}”: {}", s.name, s.reason)}</p> }).collect_view()}
+            {(!report.tasks_imported.is_empty()).then(|| view! {
+                <p class="ok" data-testid="import-report-tasks">{format!("Tasks restored, disabled (check their folders, then enable them): {}", list(&report.tasks_imported))}</p>
+            })}
+            {report.tasks_skipped.into_iter().map(|s| view! { <p class="warning">{format!("Skipped task “{}”: {}", s.name, s.reason)}</p> }).collect_view()}
         </div>
     }
 }

@@ -7,7 +7,12 @@ use crate::backup;
 
 pub async fn export(state: &ApiState, p: ExportParams) -> Result<ConfigBackup, ApiError> {
     let backup = backup::export(&state.pool, &state.secret_seed, p.include_secret_seed).await?;
-    tracing::info!(credentials = backup.credentials.len(), with_seed = p.include_secret_seed, "configuration exported");
+    tracing::info!(
+        credentials = backup.credentials.len(),
+        tasks = backup.tasks.len(),
+        with_seed = p.include_secret_seed,
+        "configuration exported"
+    );
     Ok(backup)
 }
 
@@ -21,7 +26,12 @@ pub async fn import(state: &ApiState, p: ImportParams) -> Result<ImportReport, A
         imported = report.imported.len(),
         cannot_decrypt = report.cannot_decrypt.len(),
         skipped = report.skipped.len(),
+        tasks = report.tasks_imported.len(),
+        tasks_skipped = report.tasks_skipped.len(),
         "configuration imported"
     );
+    if let Err(e) = state.scheduler.reload().await {
+        tracing::error!(error = %e, "cannot recompute the schedule after an import");
+    }
     Ok(report)
 }

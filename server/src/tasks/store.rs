@@ -79,35 +79,82 @@ pub async fn get(pool: &PgPool, secrets: &SecretBox, id: i64) -> sqlx::Result<Op
     row.map(|r| from_row(secrets, r)).transpose()
 }
 
-pub async fn create(pool: &PgPool, secrets: &SecretBox, t: &ValidTask) -> sqlx::Result<i64> {
-    let mut tx = pool.begin().await?;
-    let id: i64 = sqlx::query_scalar("SELECT nextval('sync_tasks_id_seq')").fetch_one(&mut *tx).await?;
-    sqlx::query("INSERT INTO sync_tasks (id, description, credential_id, enabled, settings, encryption_sealed) VALUES ($1, $2, $3, $4, $5, $6)")
+/// Writes row `id`: inserted when `insert`, else updated.
+async fn write(
+    conn: &mut sqlx::PgConnection,
+    id: i64,
+    settings: &TaskParams,
+    sealed: Option<Vec<u8>>,
+    insert: bool,
+) -> sqlx::Result<bool> {
+    let sql = if insert {
+        "INSERT INTO sync_tasks (id, description, credential_id, enabled, settings, encryption_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6)"
+    } else {
+        "UPDATE sync_tasks SET description = $2, credential_id = $3, enabled = $4, settings = $5,
+         encryption_sealed = $6, updated_at = now() WHERE id = $1"
+    };
+    let done = sqlx::query(sql)
         .bind(id)
-        .bind(&t.settings.description)
-        .bind(t.settings.credentials)
-        .bind(t.settings.enabled)
-        .bind(serde_json::to_string(&t.settings).expect("serialisable"))
-        .bind(seal(secrets, id, &t.crypt))
-        .execute(&mut *tx)
+        .bind(&settings.description)
+        .bind(settings.credentials)
+        .bind(settings.enabled)
+        .bind(serde_json::to_string(settings).expect("serialisable"))
+        .bind(sealed)
+        .execute(conn)
         .await?;
-    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn next_id(conn: &mut sqlx::PgConnection) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT nextval('sync_tasks_id_seq')").fetch_one(conn).await
+}
+
+pub async fn create(pool: &PgPool, secrets: &SecretBox, t: &ValidTask) -> sqlx::Result<i64> {
+    let mut conn = pool.acquire().await?;
+    let id = next_id(&mut conn).await?;
+    write(&mut conn, id, &t.settings, seal(secrets, id, &t.crypt), true).await?;
     Ok(id)
 }
 
 pub async fn update(pool: &PgPool, secrets: &SecretBox, id: i64, t: &ValidTask) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE sync_tasks SET description = $2, credential_id = $3, enabled = $4, settings = $5, encryption_sealed = $6, updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .bind(&t.settings.description)
-    .bind(t.settings.credentials)
-    .bind(t.settings.enabled)
-    .bind(serde_json::to_string(&t.settings).expect("serialisable"))
-    .bind(seal(secrets, id, &t.crypt))
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    write(&mut *pool.acquire().await?, id, &t.settings, seal(secrets, id, &t.crypt), false).await
+}
+
+/// Every task as stored, for backups: (id, settings, sealed encryption secrets).
+pub async fn list_for_backup(pool: &PgPool) -> sqlx::Result<Vec<(i64, TaskParams, Option<Vec<u8>>)>> {
+    let rows: Vec<(i64, String, Option<Vec<u8>>)> =
+        sqlx::query_as("SELECT id, settings, encryption_sealed FROM sync_tasks ORDER BY id").fetch_all(pool).await?;
+    rows.into_iter()
+        .map(|(id, settings, sealed)| {
+            let p: TaskParams = serde_json::from_str(&settings).map_err(|e| sqlx::Error::Decode(e.into()))?;
+            Ok((id, p, sealed))
+        })
+        .collect()
+}
+
+/// Inserts a restored task inside the import's transaction; `sealed_for` gives its
+/// sealed secrets for the new id.
+pub async fn insert_restored(
+    tx: &mut sqlx::PgConnection,
+    settings: &TaskParams,
+    sealed_for: impl FnOnce(i64) -> Option<Vec<u8>>,
+) -> sqlx::Result<i64> {
+    let id = next_id(tx).await?;
+    write(tx, id, settings, sealed_for(id), true).await?;
+    Ok(id)
+}
+
+/// Re-seals encryption secrets made for task `from_id` (under `from`) for task `to_id`.
+pub fn reseal(
+    from: &SecretBox,
+    from_id: i64,
+    sealed: &[u8],
+    to: &SecretBox,
+    to_id: i64,
+) -> Result<Vec<u8>, CannotDecrypt> {
+    let plain = from.open(&label(from_id), sealed)?;
+    Ok(to.seal(&label(to_id), &plain))
 }
 
 pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {

@@ -104,3 +104,72 @@ async fn a_malformed_backup_names_the_bad_fields_and_changes_nothing() {
     }
     assert_eq!(c.call("credential.list", json!({})).await.unwrap(), json!([]));
 }
+
+/// Runs a task to its end on `c` and returns the run.
+async fn run_to_end(c: &mut crate::helpers::RpcClient, task: &Value) -> Value {
+    let run_id = c.call("task.run", json!({"id": task["id"]})).await.unwrap()["run_id"].clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let run = c.call("run.get", json!({"id": run_id})).await.unwrap();
+        if !matches!(run["state"].as_str(), Some("QUEUED" | "RUNNING")) {
+            return run;
+        }
+        assert!(std::time::Instant::now() < deadline, "run did not end: {run}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn tasks_travel_in_the_backup_disabled_with_their_encryption_password() {
+    let dav = StorageServer::webdav();
+    let (source, mut c) = app_with_one_credential(&dav).await;
+    let cred = c.call("credential.list", json!({})).await.unwrap()[0]["id"].clone();
+    let local = source.data_dir.path().join("secret-photos");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("p.txt"), b"only readable with the password").unwrap();
+    let task = c
+        .call(
+            "task.create",
+            json!({"description": "encrypted photos", "credentials": cred, "direction": "PUSH", "transfer_mode": "COPY",
+                   "path": local, "attributes": {"folder": "enc"}, "encryption": true, "filename_encryption": true,
+                   "encryption_password": "crypt-pass-123", "schedule": {"minute": "0", "hour": "3", "dom": "*",
+                   "month": "*", "dow": "*", "begin": "00:00", "end": "23:59"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(run_to_end(&mut c, &task).await["state"], "SUCCESS");
+    let backup = c.call("config.export", json!({"include_secret_seed": true})).await.unwrap();
+    assert_eq!(backup["tasks"][0]["settings"]["description"], "encrypted photos");
+    assert!(!backup.to_string().contains("crypt-pass-123"), "the password travels sealed");
+
+    let target = spawn_app().await;
+    let mut t = target.logged_in_client().await;
+    let report = t.call("config.import", json!({"backup": backup})).await.unwrap();
+    assert_eq!(names(&report["tasks_imported"]), ["encrypted photos"]);
+    let restored = t.call("task.list", json!({})).await.unwrap()[0].clone();
+    let target_cred = t.call("credential.list", json!({})).await.unwrap()[0]["id"].clone();
+    assert_eq!(restored["enabled"], false);
+    assert_eq!(restored["next_run"], Value::Null, "disabled: not scheduled");
+    assert_eq!(restored["credentials"], target_cred);
+    assert_eq!(restored["schedule"]["hour"], "3");
+    assert_eq!(restored["encryption_password"], json!({"secret": true, "set": true}));
+
+    // The restored password decrypts what the source server encrypted.
+    let into = target.data_dir.path().join("back");
+    std::fs::create_dir_all(&into).unwrap();
+    let pull =
+        t.call("task.restore", json!({"id": restored["id"], "transfer_mode": "COPY", "path": into})).await.unwrap();
+    assert_eq!(run_to_end(&mut t, &pull).await["state"], "SUCCESS");
+    assert_eq!(std::fs::read(into.join("p.txt")).unwrap(), b"only readable with the password");
+
+    // Importing again skips what exists.
+    let again = t
+        .call(
+            "config.import",
+            json!({"backup": c.call("config.export", json!({"include_secret_seed": true})).await.unwrap()}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again["tasks_skipped"][0]["name"], "encrypted photos");
+    assert_eq!(again["tasks_skipped"][0]["reason"], "a task with this description already exists");
+}

@@ -298,3 +298,62 @@ async fn every_method_has_a_command_listed_in_help_or_a_reason() {
     let completions = ok(&cloudsync(home.path(), &["completions", "bash"], "").await);
     assert!(completions.contains("cloudsync") && completions.contains("credential"));
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_following_but_not_the_run() {
+    use tokio::io::AsyncBufReadExt;
+    let app = spawn_app().await;
+    let mut c = app.logged_in_client().await;
+    let dav = StorageServer::webdav();
+    let (provider, attrs) = dav.credential();
+    let cred =
+        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
+    let local = app.data_dir.path().join("src");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(local.join("c.txt"), b"still copied").unwrap();
+    let task = c
+        .call(
+            "task.create",
+            json!({"description": "slow start", "credentials": cred["id"], "direction": "PUSH", "transfer_mode": "COPY",
+                   "path": local, "attributes": {"folder": "ctrl-c"}, "pre_script": "sleep 3"}),
+        )
+        .await
+        .unwrap();
+    let token =
+        c.call("auth.token.create", json!({"name": "ctrl-c"})).await.unwrap()["token"].as_str().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    // The URL and token come from the environment this time.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudsync"))
+        .args(["task", "run", &task["id"].to_string(), "--follow"])
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("CLOUDSYNC_URL", format!("http://{}", app.addr))
+        .env("CLOUDSYNC_TOKEN", &token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // Wait until it is following (the runner's first line arrives), then press Ctrl-C.
+    let first = tokio::time::timeout(Duration::from_secs(30), stdout.next_line()).await.unwrap().unwrap().unwrap();
+    assert!(first.contains("running the pre-script") || first.contains("started"), "{first}");
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // The run went on to the end.
+    let runs = c.call("run.list", json!({"task_id": task["id"]})).await.unwrap();
+    let run_id = runs[0]["id"].as_i64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let run = c.call("run.get", json!({"id": run_id})).await.unwrap();
+        if run["state"] == "SUCCESS" {
+            break;
+        }
+        assert!(run["state"] == "RUNNING" || run["state"] == "QUEUED", "{run}");
+        assert!(std::time::Instant::now() < deadline, "the run did not end: {run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(std::fs::read(dav.root().join("ctrl-c/c.txt")).unwrap(), b"still copied");
+}

@@ -124,10 +124,15 @@ async fn start(database_url: String, data_dir: tempfile::TempDir, configure: imp
 impl TestApp {
     /// Stops the server (as SIGTERM would) and starts a new one on the same database
     /// and data folder.
-    pub async fn restart(mut self) -> TestApp {
+    pub async fn restart(self) -> TestApp {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Like `restart`, with settings `configure` may change first.
+    pub async fn restart_with(mut self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         self.stop().await;
         let TestApp { database_url, data_dir, .. } = self;
-        start(database_url, data_dir, |_| {}).await
+        start(database_url, data_dir, configure).await
     }
 
     pub async fn stop(&mut self) {

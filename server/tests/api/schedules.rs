@@ -159,6 +159,30 @@ async fn a_start_while_the_previous_run_is_active_is_skipped_with_a_log_line() {
 }
 
 #[tokio::test]
+async fn runs_missed_while_the_server_was_down_are_not_caught_up() {
+    let (app, _clock) = app_at("2026-06-01T09:58:30Z").await;
+    let server = StorageServer::webdav();
+    let mut c = app.logged_in_client().await;
+    let local = app.data_dir.path().join("src");
+    let task = every_minute_task(&mut c, &server, &local, json!({})).await;
+    drop(c);
+    // Down from 11:58:30 to 12:01:30 Berlin time: 12:00 and 12:01 are not made up for.
+    let later = Arc::new(ManualClock::new(utc("2026-06-01T10:01:30Z")));
+    let for_app = later.clone();
+    let app = app
+        .restart_with(move |s| {
+            s.timezone = Some("Europe/Berlin".into());
+            s.clock = Some(for_app);
+        })
+        .await;
+    let mut c = app.logged_in_client().await;
+    assert_eq!(c.call("task.get", json!({"id": task})).await.unwrap()["next_run"], "2026-06-01T12:02:00+02:00");
+    no_new_runs(&mut c, task, 0).await;
+    later.set(utc("2026-06-01T10:02:00Z"));
+    wait_for_runs(&mut c, task, 1, Duration::from_secs(30)).await;
+}
+
+#[tokio::test]
 async fn schedule_preview_answers_in_the_server_zone_and_names_bad_fields() {
     let (app, _clock) = app_at("2026-06-01T09:59:30Z").await;
     let mut c = app.logged_in_client().await;
