@@ -15,7 +15,7 @@ use protocol::FieldError;
 use sqlx::PgPool;
 
 use crate::credentials::store;
-use crate::crypto::SecretBox;
+use crate::crypto::{self, SecretBox};
 use crate::secret_seed::{SecretSeed, SEED_BYTES};
 
 /// The purpose credentials are sealed under (see `crypto::SecretBox::new`).
@@ -114,6 +114,8 @@ pub fn check(backup: ConfigBackup) -> Result<CheckedBackup, Vec<FieldError>> {
 
 pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Result<ImportReport, store::StoreError> {
     let theirs = backup.seed.as_ref().map(|s| SecretBox::new(s, CREDENTIALS_PURPOSE));
+    // The backup's seed first, then this server's own (a backup of this same install).
+    let openers: Vec<&SecretBox> = theirs.iter().chain([own]).collect();
     let mut report = ImportReport::default();
     let mut tx = pool.begin().await?;
     // The backup's credential ids → this server's, for the tasks.
@@ -135,10 +137,7 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
         }
         let mut readable = false;
         let new_id = store::insert_sealed(&mut tx, &name, &c.provider, |new_id| {
-            let opened = theirs
-                .as_ref()
-                .and_then(|t| store::reseal(t, c.id, &sealed, own, new_id).ok())
-                .or_else(|| store::reseal(own, c.id, &sealed, own, new_id).ok());
+            let opened = crypto::reseal(&openers, &store::label(c.id), &sealed, own, &store::label(new_id));
             readable = opened.is_some();
             // Kept as it came: it shows as "cannot decrypt" until re-entered.
             opened.unwrap_or(sealed.clone())
@@ -173,9 +172,9 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
         settings.encryption_salt = None;
         crate::tasks::store::insert_restored(&mut tx, &settings, |new_id| {
             sealed.map(|sealed| {
-                let reseal = |from: &SecretBox| crate::tasks::store::reseal(from, t.id, &sealed, own, new_id).ok();
+                let label = crate::tasks::store::label;
                 // Undecryptable secrets stay as they came: runs then say so.
-                theirs.as_ref().and_then(reseal).or_else(|| reseal(own)).unwrap_or(sealed.clone())
+                crypto::reseal(&openers, &label(t.id), &sealed, own, &label(new_id)).unwrap_or(sealed)
             })
         })
         .await?;

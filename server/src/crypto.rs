@@ -59,6 +59,14 @@ impl SecretBox {
     }
 }
 
+/// Opens `sealed` (made for `from_label`) with the first of `from` that can, and seals
+/// it again with `to` for `to_label`; `None` when none of them opens it. Restoring a
+/// backup moves secrets to new rows (and maybe a new seed) this way.
+pub fn reseal(from: &[&SecretBox], from_label: &str, sealed: &[u8], to: &SecretBox, to_label: &str) -> Option<Vec<u8>> {
+    let plain = from.iter().find_map(|b| b.open(from_label, sealed).ok())?;
+    Some(to.seal(to_label, &plain))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

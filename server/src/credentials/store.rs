@@ -29,7 +29,8 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
 }
 
-fn label(id: i64) -> String {
+/// The associated data a row's secrets are sealed with.
+pub fn label(id: i64) -> String {
     format!("credential:{id}")
 }
 
@@ -90,19 +91,6 @@ pub async fn list_sealed(pool: &PgPool) -> sqlx::Result<Vec<(i64, String, String
     sqlx::query_as("SELECT id, name, provider, attributes_sealed FROM cloud_credentials ORDER BY id")
         .fetch_all(pool)
         .await
-}
-
-/// Re-seals a ciphertext made for row `from_id` (under `from`) for row `to_id` (under
-/// `to`).
-pub fn reseal(
-    from: &SecretBox,
-    from_id: i64,
-    sealed: &[u8],
-    to: &SecretBox,
-    to_id: i64,
-) -> Result<Vec<u8>, CannotDecrypt> {
-    let plain = from.open(&label(from_id), sealed)?;
-    Ok(to.seal(&label(to_id), &plain))
 }
 
 type Row = (

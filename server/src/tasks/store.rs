@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 use super::{CryptSecrets, ValidTask};
 use crate::crypto::{CannotDecrypt, SecretBox};
 
-fn label(id: i64) -> String {
+/// The associated data a row's secrets are sealed with.
+pub fn label(id: i64) -> String {
     format!("task:{id}")
 }
 
@@ -143,18 +144,6 @@ pub async fn insert_restored(
     let id = next_id(tx).await?;
     write(tx, id, settings, sealed_for(id), true).await?;
     Ok(id)
-}
-
-/// Re-seals encryption secrets made for task `from_id` (under `from`) for task `to_id`.
-pub fn reseal(
-    from: &SecretBox,
-    from_id: i64,
-    sealed: &[u8],
-    to: &SecretBox,
-    to_id: i64,
-) -> Result<Vec<u8>, CannotDecrypt> {
-    let plain = from.open(&label(from_id), sealed)?;
-    Ok(to.seal(&label(to_id), &plain))
 }
 
 pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {

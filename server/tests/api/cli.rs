@@ -48,6 +48,28 @@ fn json_of(out: &Output) -> Value {
     serde_json::from_str(&ok(out)).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
 }
 
+/// A WebDAV credential and a push task of `local` (holding one file), made over the
+/// API, with `extra` settings on top; returns the task.
+async fn dav_task(
+    c: &mut crate::helpers::RpcClient,
+    dav: &StorageServer,
+    local: &Path,
+    (name, bytes): (&str, &[u8]),
+    extra: Value,
+) -> Value {
+    std::fs::create_dir_all(local).unwrap();
+    std::fs::write(local.join(name), bytes).unwrap();
+    let (provider, attrs) = dav.credential();
+    let cred =
+        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
+    let mut task = json!({"description": "dav push", "credentials": cred["id"], "direction": "PUSH",
+                          "transfer_mode": "COPY", "path": local, "attributes": {"folder": "pushed"}});
+    for (k, v) in extra.as_object().unwrap() {
+        task[k] = v.clone();
+    }
+    c.call("task.create", task).await.unwrap()
+}
+
 #[tokio::test]
 async fn an_administrator_drives_the_server_from_the_command_line() {
     let app = spawn_app().await;
@@ -187,22 +209,10 @@ async fn following_survives_a_dropped_connection_and_prints_every_line_once() {
     let app = spawn_app().await;
     let mut c = app.logged_in_client().await;
     let dav = StorageServer::webdav();
-    let (provider, attrs) = dav.credential();
-    let cred =
-        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
-    let local = app.data_dir.path().join("slow");
-    std::fs::create_dir_all(&local).unwrap();
-    std::fs::write(local.join("b.bin"), vec![7u8; 64 * 1024]).unwrap();
     // The pre-script writes numbered lines for four seconds; the proxy cuts after two.
     let script = "for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.5; done";
-    let task = c
-        .call(
-            "task.create",
-            json!({"description": "slow", "credentials": cred["id"], "direction": "PUSH", "transfer_mode": "COPY",
-                   "path": local, "attributes": {"folder": "slow"}, "pre_script": script}),
-        )
-        .await
-        .unwrap();
+    let local = app.data_dir.path().join("slow");
+    let task = dav_task(&mut c, &dav, &local, ("b.bin", &[7u8; 64 * 1024]), json!({"pre_script": script})).await;
     let token = c.call("auth.token.create", json!({"name": "follow test"})).await.unwrap()["token"]
         .as_str()
         .unwrap()
@@ -305,20 +315,9 @@ async fn ctrl_c_stops_following_but_not_the_run() {
     let app = spawn_app().await;
     let mut c = app.logged_in_client().await;
     let dav = StorageServer::webdav();
-    let (provider, attrs) = dav.credential();
-    let cred =
-        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
     let local = app.data_dir.path().join("src");
-    std::fs::create_dir_all(&local).unwrap();
-    std::fs::write(local.join("c.txt"), b"still copied").unwrap();
-    let task = c
-        .call(
-            "task.create",
-            json!({"description": "slow start", "credentials": cred["id"], "direction": "PUSH", "transfer_mode": "COPY",
-                   "path": local, "attributes": {"folder": "ctrl-c"}, "pre_script": "sleep 3"}),
-        )
-        .await
-        .unwrap();
+    let extra = json!({"pre_script": "sleep 3", "attributes": {"folder": "ctrl-c"}});
+    let task = dav_task(&mut c, &dav, &local, ("c.txt", b"still copied"), extra).await;
     let token =
         c.call("auth.token.create", json!({"name": "ctrl-c"})).await.unwrap()["token"].as_str().unwrap().to_string();
     let home = tempfile::tempdir().unwrap();
