@@ -64,7 +64,8 @@ impl Application {
             rclone.path.clone(),
             settings.max_concurrent_runs,
         )
-        .keep_runs(settings.keep_runs);
+        .keep_runs(settings.keep_runs)
+        .allowed_roots(crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()));
         let (timezone, zone) = crate::system_facts::timezone(settings.timezone.as_deref())?;
         let clock = settings.clock.clone().unwrap_or_else(|| Arc::new(crate::scheduler::SystemClock));
         let scheduler = crate::scheduler::Scheduler::new(db.pool.clone(), secrets.clone(), runner.clone(), zone, clock);

@@ -35,6 +35,9 @@ struct Inner {
     rclone: PathBuf,
     max_concurrent: usize,
     keep_runs: i64,
+    /// Checked again at every start: the folder may have changed (a symlink) or the
+    /// server may have been restarted with other roots since the task was saved.
+    allowed_roots: crate::tasks::AllowedRoots,
     hub: crate::logstore::live::LiveHub,
     state: Mutex<Queue>,
     wake: Notify,
@@ -149,6 +152,7 @@ impl Runner {
                 rclone,
                 max_concurrent: max_concurrent.max(1),
                 keep_runs: 50,
+                allowed_roots: crate::tasks::AllowedRoots::new(Vec::new()),
                 hub: Default::default(),
                 state: Mutex::new(Queue::default()),
                 wake: Notify::new(),
@@ -175,6 +179,14 @@ impl Runner {
         let mut inner =
             Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("keep_runs is set before the runner is shared"));
         inner.keep_runs = keep.max(1) as i64;
+        Runner { inner: Arc::new(inner) }
+    }
+
+    /// Where tasks' local folders must be (`--allowed-root`); anything but `/` by default.
+    pub fn allowed_roots(self, roots: crate::tasks::AllowedRoots) -> Runner {
+        let mut inner =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("allowed_roots is set before the runner is shared"));
+        inner.allowed_roots = roots;
         Runner { inner: Arc::new(inner) }
     }
 
@@ -514,6 +526,10 @@ impl Runner {
             .await
             .map_err(|e| format!("cannot load the task: {e}"))?
             .ok_or_else(|| format!("task {task_id} no longer exists"))?;
+        self.inner
+            .allowed_roots
+            .check(Path::new(&task.task.path))
+            .map_err(|why| format!("the task's local folder {} {why}; edit the task", task.task.path))?;
         let crypt = match task.crypt {
             Some(Err(e)) => return Err(format!("the task's encryption settings: {e}")),
             Some(Ok(c)) => Some(c),

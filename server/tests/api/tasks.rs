@@ -128,3 +128,52 @@ async fn a_credential_in_use_cannot_be_deleted_and_the_error_names_the_tasks() {
     assert_eq!(c.call("task.get", json!({"id": id})).await.unwrap_err().code, ErrorCode::NOT_FOUND);
     c.call("credential.delete", json!({"id": cred})).await.unwrap();
 }
+
+#[tokio::test]
+async fn allowed_roots_are_checked_again_when_a_run_starts() {
+    let roots = crate::helpers::traversable_tempdir();
+    let (inside, elsewhere) = (roots.path().join("inside"), roots.path().join("elsewhere"));
+    std::fs::create_dir_all(inside.join("data")).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let allow = inside.clone();
+    let app = crate::helpers::spawn_app_with(move |s| s.allowed_roots = vec![allow]).await;
+    let mut c = app.logged_in_client().await;
+    let dav = crate::storage::StorageServer::webdav();
+    let (provider, attrs) = dav.credential();
+    let cred =
+        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
+    let outside = c
+        .call(
+            "task.create",
+            json!({"description": "outside", "credentials": cred["id"], "direction": "PUSH", "transfer_mode": "COPY",
+                   "path": elsewhere}),
+        )
+        .await
+        .unwrap_err();
+    assert!(outside.field_error("path").unwrap().starts_with("must be under one of the allowed roots"), "{outside}");
+    let task = c
+        .call(
+            "task.create",
+            json!({"description": "inside", "credentials": cred["id"], "direction": "PUSH", "transfer_mode": "COPY",
+                   "path": inside.join("data")}),
+        )
+        .await
+        .unwrap();
+    drop(c);
+    // Restarted with other roots, the saved task no longer runs.
+    let allow = elsewhere.clone();
+    let app = app.restart_with(move |s| s.allowed_roots = vec![allow]).await;
+    let mut c = app.logged_in_client().await;
+    let run_id = c.call("task.run", json!({"id": task["id"]})).await.unwrap()["run_id"].clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let run = loop {
+        let run = c.call("run.get", json!({"id": run_id})).await.unwrap();
+        if !matches!(run["state"].as_str(), Some("QUEUED" | "RUNNING")) {
+            break run;
+        }
+        assert!(std::time::Instant::now() < deadline, "{run}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(run["state"], "FAILED");
+    assert!(run["error"].as_str().unwrap().contains("must be under one of the allowed roots"), "{run}");
+}
