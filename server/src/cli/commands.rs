@@ -68,6 +68,16 @@ fn print_object(v: &Value) {
     }
 }
 
+/// The first line of `text`, cut to `max` characters with an ellipsis.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max - 1).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
 fn read_password(prompt: &str, from_stdin: bool) -> Result<String, CliError> {
     if from_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
@@ -150,7 +160,9 @@ async fn provider(global: &Global, command: ProviderCommand) -> Result<(), CliEr
             show(global, &v, |_| {
                 let rows: Vec<Vec<String>> = list
                     .iter()
-                    .map(|p| vec![p.name.clone(), p.description.clone(), if p.oauth { "yes" } else { "" }.into()])
+                    .map(|p| {
+                        vec![p.name.clone(), first_line(&p.description, 70), if p.oauth { "yes" } else { "" }.into()]
+                    })
                     .collect();
                 table::print(&["NAME", "DESCRIPTION", "OAUTH"], &rows);
             });
@@ -177,7 +189,7 @@ async fn provider(global: &Global, command: ProviderCommand) -> Result<(), CliEr
                         if o.advanced {
                             flags.push("advanced");
                         }
-                        let help = o.help.lines().next().unwrap_or("").to_string();
+                        let help = first_line(&o.help, 90);
                         vec![o.name.clone(), flags.join(","), help]
                     })
                     .collect();

@@ -73,7 +73,7 @@ impl CliError {
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct Global {
     /// The server, e.g. http://nas:8080 [default: the one `cloudsync login` stored].
-    #[arg(long, env = "CLOUDSYNC_URL", global = true)]
+    #[arg(long, env = "CLOUDSYNC_URL", global = true, hide_env_values = true)]
     pub url: Option<String>,
     /// An API token (or session token) [default: the one `cloudsync login` stored].
     /// Prefer CLOUDSYNC_TOKEN: other users can read a process's arguments.
@@ -192,6 +192,7 @@ pub enum CredentialCommand {
     Create {
         #[command(flatten)]
         from: FromFile,
+        /// A name to recognise it by.
         #[arg(long)]
         name: Option<String>,
         /// The rclone backend, e.g. s3, sftp, webdav.
@@ -272,27 +273,34 @@ pub enum TaskCommand {
 /// Task settings as flags.
 #[derive(clap::Args, Debug, Default)]
 pub struct TaskFields {
+    /// What the task is, as the lists show it.
     #[arg(long)]
     pub description: Option<String>,
     /// The credential's id.
     #[arg(long)]
     pub credential: Option<i64>,
+    /// PUSH: local to cloud; PULL: cloud to local.
     #[arg(long, value_parser = ["PUSH", "PULL"])]
     pub direction: Option<String>,
+    /// SYNC mirrors (deletes extra files), COPY adds and updates, MOVE deletes the source.
     #[arg(long, value_parser = ["SYNC", "COPY", "MOVE"])]
     pub mode: Option<String>,
     /// The local folder.
     #[arg(long)]
     pub path: Option<String>,
+    /// The bucket or container (S3, B2, Azure, GCS, Swift…).
     #[arg(long)]
     pub bucket: Option<String>,
+    /// The folder on the remote (inside the bucket).
     #[arg(long)]
     pub folder: Option<String>,
     /// Five cron fields, e.g. "0 3 * * mon"; "none" for manual runs only.
     #[arg(long)]
     pub schedule: Option<String>,
+    /// Let the scheduler start it.
     #[arg(long, conflicts_with = "disable")]
     pub enable: bool,
+    /// Manual runs only until enabled again.
     #[arg(long)]
     pub disable: bool,
 }
