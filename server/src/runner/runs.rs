@@ -377,6 +377,7 @@ impl Runner {
                             format!("the pre-script failed ({}); rclone was not started", exit_text(code)),
                         ),
                     };
+                    self.write_notes(task_id, &mut log).await;
                     log.push("error", "runner", &why);
                     log.flush().await?;
                     records::finish(pool, run_id, state, None, Some(&why), None).await?;
@@ -393,6 +394,7 @@ impl Runner {
             Ok(c) => c,
             Err(e) => {
                 let why = format!("cannot start rclone at {}: {e}", self.inner.rclone.display());
+                self.write_notes(task_id, &mut log).await;
                 log.push("error", "runner", &why);
                 log.flush().await?;
                 records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await?;
