@@ -356,3 +356,82 @@ async fn ctrl_c_stops_following_but_not_the_run() {
     }
     assert_eq!(std::fs::read(dav.root().join("ctrl-c/c.txt")).unwrap(), b"still copied");
 }
+
+/// A TLS-terminating proxy (as an HTTPS reverse proxy in front of cloudsync would be)
+/// with a certificate for 127.0.0.1 from a test CA; returns its port and the CA.
+async fn tls_proxy(upstream: std::net::SocketAddr, dir: &Path) -> (u16, std::path::PathBuf) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    // A test CA, and a certificate for 127.0.0.1 it signs.
+    let (ca, cert, key) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    for args in [
+        "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=cloudsync-test-ca -keyout ca.key -out ca.pem",
+        "req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout key.pem -out leaf.csr",
+        "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext.cnf -out cert.pem",
+    ] {
+        let made = std::process::Command::new("openssl")
+            .args(args.split(' '))
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs");
+        assert!(made.status.success(), "openssl {args}: {}", text(&made.stderr));
+    }
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(&cert).unwrap().collect::<Result<_, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let mut plain = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (port, ca)
+}
+
+#[tokio::test]
+async fn the_client_speaks_wss_to_a_server_behind_https_and_checks_its_certificate() {
+    let app = spawn_app().await;
+    let mut c = app.logged_in_client().await;
+    let token =
+        c.call("auth.token.create", json!({"name": "tls"})).await.unwrap()["token"].as_str().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let (port, cert) = tls_proxy(app.addr, home.path()).await;
+    let url = format!("https://127.0.0.1:{port}");
+    let run = |trust: Option<&Path>| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudsync"));
+        cmd.args(["--url", &url, "system", "info", "--json"])
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("CLOUDSYNC_TOKEN", &token)
+            .env_remove("SSL_CERT_DIR")
+            .kill_on_drop(true);
+        match trust {
+            Some(c) => cmd.env("SSL_CERT_FILE", c),
+            None => cmd.env("SSL_CERT_FILE", "/dev/null"),
+        };
+        cmd.output()
+    };
+    // An unknown certificate is refused: connection failure.
+    let out = run(None).await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    // Trusted (as a CA in SSL_CERT_FILE), the same call works over wss://.
+    let out = run(Some(&cert)).await.unwrap();
+    assert_eq!(json_of(&out)["timezone"].as_str().is_some(), true);
+}
