@@ -56,7 +56,7 @@ pub fn BackupSection() -> impl IntoView {
     view! {
         <section class="card narrow" data-testid="backup">
             <h3>"Configuration backup"</h3>
-            <p class="muted small">"Credentials stay encrypted in the backup. Without the secret seed, only this server can read them."</p>
+            <p class="muted small">"Credentials and tasks; their secrets stay encrypted in the backup. Without the secret seed, only this server can read them. Restored tasks come back disabled."</p>
             <label class="check">
                 <input type="checkbox" data-testid="backup-include-seed"
                     prop:checked=move || include_seed.get()
