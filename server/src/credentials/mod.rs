@@ -146,12 +146,7 @@ pub fn remote_env(provider: &Provider, attrs: &ValidAttributes) -> RemoteEnv {
     let secret = |k: &str| provider.option(k, sub).is_none_or(|o| o.secret);
     let env = RemoteEnv::new(REMOTE, &provider.name, &attrs.0, &obscured, &secret);
     if provider.oauth && attrs.0.get("token").is_some_and(|t| !t.is_empty()) {
-        match env.clone().with_config_file() {
-            Ok(with_file) => return with_file,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot write a private rclone config file; a refreshed token will not be saved")
-            }
-        }
+        return env.with_config_file();
     }
     env
 }

@@ -37,7 +37,8 @@ const PASSED_THROUGH: &[&str] = &[
 /// A remote's configuration, given to rclone as environment variables, or, for OAuth
 /// remotes whose token rclone may refresh, as a 0600 config file in a private temporary
 /// folder (removed when the last clone of this value is dropped) so the refreshed token
-/// can be read back.
+/// can be read back. The file is written once, when rclone first starts, with every
+/// remote added by then (a crypt remote wrapping this one included).
 #[derive(Clone, Default)]
 pub struct RemoteEnv {
     vars: Vec<(String, String)>,
@@ -45,7 +46,8 @@ pub struct RemoteEnv {
     entries: Vec<(String, String, String)>,
     /// Values that must never appear in anything shown to a user.
     secrets: Vec<String>,
-    config_file: Option<std::sync::Arc<ConfigFile>>,
+    /// `Some` when rclone gets a config file; filled at the first `spawn`.
+    config_file: Option<std::sync::Arc<std::sync::Mutex<Option<ConfigFile>>>>,
 }
 
 /// A private rclone config file.
@@ -95,27 +97,32 @@ impl RemoteEnv {
         self.vars.extend(other.vars);
         self.entries.extend(other.entries);
         self.secrets.extend(other.secrets);
-        if let Some(file) = &self.config_file {
-            // Rewrite so the file holds every remote.
-            if let Ok(f) = write_config(&self.entries) {
-                self.config_file =
-                    Some(std::sync::Arc::new(ConfigFile { token_written: file.token_written.clone(), ..f }));
-            }
-        }
     }
 
-    /// Switches to a config file (see the type's comment).
-    pub fn with_config_file(mut self) -> std::io::Result<RemoteEnv> {
-        let mut file = write_config(&self.entries)?;
-        file.token_written =
-            self.entries.iter().find(|(r, k, _)| r == REMOTE && k == "token").map(|(_, _, v)| v.clone());
-        self.config_file = Some(std::sync::Arc::new(file));
-        Ok(self)
+    /// Gives rclone a config file instead of variables (see the type's comment).
+    pub fn with_config_file(mut self) -> RemoteEnv {
+        self.config_file = Some(Default::default());
+        self
+    }
+
+    /// The config file's path, writing the file the first time; `None` without one.
+    fn config_path(&self) -> std::io::Result<Option<std::path::PathBuf>> {
+        let Some(cell) = &self.config_file else { return Ok(None) };
+        let mut file = cell.lock().expect("config file lock");
+        if file.is_none() {
+            let mut written = write_config(&self.entries)?;
+            written.token_written =
+                self.entries.iter().find(|(r, k, _)| r == REMOTE && k == "token").map(|(_, _, v)| v.clone());
+            *file = Some(written);
+        }
+        Ok(file.as_ref().map(|f| f.path.clone()))
     }
 
     /// The token of [`REMOTE`] if rclone changed it in the config file.
     pub fn refreshed_token(&self) -> Option<String> {
-        let file = self.config_file.as_ref()?;
+        let cell = self.config_file.as_ref()?;
+        let guard = cell.lock().expect("config file lock");
+        let file = guard.as_ref()?;
         let text = std::fs::read_to_string(&file.path).ok()?;
         let mut section = String::new();
         for line in text.lines().map(str::trim) {
@@ -180,6 +187,10 @@ pub struct Output {
 
 /// Starts rclone with stdout and stderr piped; the caller must read both.
 pub fn spawn(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>) -> std::io::Result<tokio::process::Child> {
+    let config_path = match remote {
+        Some(r) => r.config_path()?,
+        None => None,
+    };
     let mut cmd = tokio::process::Command::new(rclone);
     cmd.args(args)
         .env_clear()
@@ -188,10 +199,7 @@ pub fn spawn(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>) -> st
         // from our own private file.
         .env(
             "RCLONE_CONFIG",
-            remote
-                .and_then(|r| r.config_file.as_ref())
-                .map(|f| f.path.as_os_str().to_owned())
-                .unwrap_or_else(|| "/dev/null".into()),
+            config_path.as_ref().map(|p| p.as_os_str().to_owned()).unwrap_or_else(|| "/dev/null".into()),
         )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -313,6 +321,28 @@ fn shorten(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_file_is_written_once_with_every_remote_and_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let mut attrs = BTreeMap::new();
+        attrs.insert("token".to_string(), r#"{"access_token":"a"}"#.to_string());
+        let mut env = RemoteEnv::new(REMOTE, "drive", &attrs, &|_| false, &|k| k == "token").with_config_file();
+        let mut crypt = BTreeMap::new();
+        crypt.insert("remote".to_string(), format!("{REMOTE}:backup"));
+        env.extend(RemoteEnv::new("crypted", "crypt", &crypt, &|_| false, &|_| false));
+        let path = env.config_path().unwrap().unwrap();
+        assert_eq!(env.config_path().unwrap().unwrap(), path, "written once");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(&format!("[{REMOTE}]")) && text.contains("[crypted]"), "{text}");
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(env.refreshed_token(), None);
+        std::fs::write(&path, text.replace(r#"{"access_token":"a"}"#, r#"{"access_token":"b"}"#)).unwrap();
+        assert_eq!(env.refreshed_token().as_deref(), Some(r#"{"access_token":"b"}"#));
+        let dir = path.parent().unwrap().to_path_buf();
+        drop(env);
+        assert!(!dir.exists(), "the private folder goes with the last clone");
+    }
 
     fn remote() -> RemoteEnv {
         let mut attrs = BTreeMap::new();
