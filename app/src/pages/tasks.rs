@@ -43,8 +43,18 @@ pub fn TasksPage() -> impl IntoView {
             })
         },
     );
-    // Events are lossy by design; while a run is active the list also refreshes on its
-    // own, so a missed event costs a moment, never a stale page.
+    // Events sent while the socket was down are gone: reload after every reconnect.
+    let session = crate::use_session();
+    let was_open = StoredValue::new(true);
+    Effect::new(move |_| {
+        let open = session.connection.get() == crate::rpc::ConnectionState::Open;
+        if open && !was_open.get_value() {
+            reload.update(|n| *n += 1);
+        }
+        was_open.set_value(open);
+    });
+    // A slow safety net while a run is active (state events are delivered in order,
+    // progress snapshots may be skipped); a missed event costs seconds, never a stale page.
     let any_active = RwSignal::new(false);
     if let Ok(handle) = set_interval_with_handle(
         move || {
@@ -52,7 +62,7 @@ pub fn TasksPage() -> impl IntoView {
                 reload.update(|n| *n += 1);
             }
         },
-        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(10),
     ) {
         on_cleanup(move || handle.clear());
     }

@@ -119,20 +119,26 @@ pub async fn subscribe(state: &ApiState, caller: &Caller) -> Result<Empty, ApiEr
     let out = caller.outbound.clone();
     let task = tokio::spawn(async move {
         loop {
-            let text = match events.recv().await {
+            match events.recv().await {
+                // A state change is waited for (lists rely on it); a progress snapshot
+                // is skipped when the socket is full, the next one replaces it.
                 Ok(RunEvent::State { run_id, task_id, state, error }) => {
-                    message(notify::STATE, StateChange { run_id, task_id, state, error })
+                    let text = message(notify::STATE, StateChange { run_id, task_id, state, error });
+                    if out.send(text).await.is_err() {
+                        return;
+                    }
                 }
                 Ok(RunEvent::Progress { run_id, task_id, progress }) => {
-                    message(notify::PROGRESS, ProgressUpdate { run_id, task_id, progress })
+                    let text = message(notify::PROGRESS, ProgressUpdate { run_id, task_id, progress });
+                    if out.try_send(text).is_err() && out.is_closed() {
+                        return;
+                    }
                 }
                 Ok(RunEvent::Log { .. }) => continue,
-                // Events are snapshots; a client that fell behind just gets the next ones.
+                // The hub's buffer overflowed: the client is told nothing more precise
+                // than "things changed", by the next state change it receives.
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
-            };
-            if out.try_send(text).is_err() && out.is_closed() {
-                return;
             }
         }
     });
