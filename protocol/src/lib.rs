@@ -18,6 +18,7 @@ pub mod system;
 pub mod tasks;
 pub mod units;
 pub mod validation;
+pub mod zone;
 
 pub use jsonrpc::{ErrorCode, RpcError};
 pub use method::{Empty, Method, METHODS};

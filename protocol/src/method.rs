@@ -50,6 +50,7 @@ pub const METHODS: &[&str] = &[
     crate::tasks::Delete::NAME,
     crate::tasks::Restore::NAME,
     crate::schedule::Preview::NAME,
+    crate::zone::Get::NAME,
     crate::runs::RunTask::NAME,
     crate::runs::Abort::NAME,
     crate::runs::List::NAME,

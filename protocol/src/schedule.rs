@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::tasks::Schedule;
 use crate::{method, FieldError};
 
-pub use chrono_tz::Tz;
+pub use crate::zone::Zone;
 
 method!(
     /// The next start times of a schedule in the server's time zone, and what it means
@@ -64,9 +64,9 @@ pub struct SchedulePreview {
 pub const DEFAULT_PREVIEW: u32 = 25;
 pub const MAX_PREVIEW: u32 = 1000;
 
-/// The preview both the server (`schedule.preview`) and the app compute. Errors name
-/// the field (`schedule.dom`, `count`, `from`).
-pub fn preview(p: &PreviewParams, zone: &str, now: DateTime<Utc>) -> Result<SchedulePreview, Vec<FieldError>> {
+/// The preview both the server (`schedule.preview`) and the app compute, in `zone` (the
+/// server's). Errors name the field (`schedule.dom`, `count`, `from`).
+pub fn preview(p: &PreviewParams, zone: &Zone, now: DateTime<Utc>) -> Result<SchedulePreview, Vec<FieldError>> {
     let mut errors = Vec::new();
     let spec = CronSpec::parse(&p.schedule)
         .map_err(|e| errors.extend(e.into_iter().map(|e| FieldError::new(format!("schedule.{}", e.field), e.message))));
@@ -81,21 +81,15 @@ pub fn preview(p: &PreviewParams, zone: &str, now: DateTime<Utc>) -> Result<Sche
             .map_err(|_| errors.push(FieldError::new("from", format!("`{f}` is not an RFC 3339 time"))))
             .ok(),
     };
-    let tz = parse_zone(zone).map_err(|why| errors.push(FieldError::new("timezone", why)));
-    match (spec, from, tz) {
-        (Ok(spec), Some(from), Ok(tz)) if errors.is_empty() => Ok(SchedulePreview {
-            timezone: zone.to_string(),
+    match (spec, from) {
+        (Ok(spec), Some(from)) if errors.is_empty() => Ok(SchedulePreview {
+            timezone: zone.name().to_string(),
             description: spec.describe(),
             days_combine_with_or: spec.days_combine_with_or(),
-            runs: spec.upcoming(&tz, from, count as usize).iter().map(rfc3339).collect(),
+            runs: spec.upcoming(zone, from, count as usize).iter().map(rfc3339).collect(),
         }),
         _ => Err(errors),
     }
-}
-
-/// An IANA zone name, or why it is not one.
-pub fn parse_zone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| format!("`{name}` is not a known IANA time zone"))
 }
 
 /// RFC 3339 with whole seconds and the zone's offset.
@@ -652,23 +646,34 @@ mod tests {
             count: Some(2),
             from: Some("2026-11-27T12:00:00Z".into()),
         };
-        let out = preview(&p, "Europe/Berlin", Utc::now()).unwrap();
+        let out = preview(&p, &berlin(), Utc::now()).unwrap();
         assert_eq!(out.runs, ["2026-11-28T03:00:00+01:00", "2026-11-29T03:00:00+01:00"]);
         assert_eq!(out.description, "At 03:00");
         let bad =
             PreviewParams { schedule: sched("61", "3", "*", "*", "*"), count: Some(0), from: Some("yesterday".into()) };
         let fields: Vec<String> =
-            preview(&bad, "Mars/Base", Utc::now()).unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["schedule.minute", "count", "from", "timezone"]);
+            preview(&bad, &berlin(), Utc::now()).unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["schedule.minute", "count", "from"]);
         let default = PreviewParams { schedule: sched("*", "*", "*", "*", "*"), count: None, from: None };
-        assert_eq!(preview(&default, "UTC", Utc::now()).unwrap().runs.len(), 25);
+        let utc_zone = Zone::new(crate::zone::ZoneRules::utc());
+        assert_eq!(preview(&default, &utc_zone, Utc::now()).unwrap().runs.len(), 25);
     }
 
-    fn berlin() -> Tz {
-        parse_zone("Europe/Berlin").unwrap()
+    /// The zone as the server and the app use it: rules built from the tz database.
+    fn zone(name: &str) -> Zone {
+        Zone::new(crate::zone::from_tzdb(name).unwrap())
     }
 
-    fn starts(s: Schedule, tz: &Tz, from: &str, n: usize) -> Vec<String> {
+    /// The tz database itself, for the reference.
+    fn tzdb(name: &str) -> chrono_tz::Tz {
+        name.parse().unwrap()
+    }
+
+    fn berlin() -> Zone {
+        zone("Europe/Berlin")
+    }
+
+    fn starts(s: Schedule, tz: &Zone, from: &str, n: usize) -> Vec<String> {
         CronSpec::parse(&s).unwrap().upcoming(tz, utc(from), n).iter().map(rfc3339).collect()
     }
 
@@ -711,7 +716,7 @@ mod tests {
 
     #[test]
     fn a_zone_without_dst_is_plain() {
-        let tokyo = parse_zone("Asia/Tokyo").unwrap();
+        let tokyo = zone("Asia/Tokyo");
         assert_eq!(
             starts(sched("30", "2", "*", "*", "*"), &tokyo, "2026-03-28T12:00:00Z", 2),
             ["2026-03-29T02:30:00+09:00", "2026-03-30T02:30:00+09:00"]
@@ -912,7 +917,12 @@ mod tests {
     /// The reference for real time: walk UTC minute by minute. A minute starts a run
     /// when its wall-clock reading matches and is that reading's first occurrence, or
     /// when the clocks just jumped forward over a reading that matches.
-    fn brute_next_zoned(s: &Schedule, tz: &Tz, after: DateTime<Utc>, limit_days: i64) -> Option<DateTime<Utc>> {
+    fn brute_next_zoned(
+        s: &Schedule,
+        tz: &chrono_tz::Tz,
+        after: DateTime<Utc>,
+        limit_days: i64,
+    ) -> Option<DateTime<Utc>> {
         let reference = Reference::new(s);
         let wall = |u: DateTime<Utc>| u.with_timezone(tz).naive_local();
         let parts = |w: NaiveDateTime| (w.year(), w.month(), w.day(), w.hour(), w.minute());
@@ -953,7 +963,7 @@ mod tests {
         let mut rng = Lcg(0xd57);
         for case in 0..1000 {
             let (zone, days) = zones[case % zones.len()];
-            let tz = parse_zone(zone).unwrap();
+            let (rules, tz) = (self::zone(zone), tzdb(zone));
             let mut s = rng.schedule();
             // Aim at the hours around the transitions.
             if rng.next(2) == 0 {
@@ -964,7 +974,7 @@ mod tests {
             let mut from =
                 at(y, m, d, 0, 0).and_utc() - Duration::hours(36) + Duration::minutes(rng.next(48 * 60) as i64);
             for _ in 0..4 {
-                let fast = spec.next_after(&tz, from).map(|t| t.with_timezone(&Utc));
+                let fast = spec.next_after(&rules, from).map(|t| t.with_timezone(&Utc));
                 let slow = brute_next_zoned(&s, &tz, from, 20);
                 agree(fast, slow, |f| *f - from > Duration::days(19), &format!("{zone} {s:?} after {from}"));
                 match fast {
@@ -982,13 +992,13 @@ mod tests {
         let mut rng = Lcg(0x7ea5);
         for case in 0..200 {
             let zone = zones[case % zones.len()];
-            let tz = parse_zone(zone).unwrap();
+            let (rules, tz) = (self::zone(zone), tzdb(zone));
             let s = rng.schedule();
             let spec = CronSpec::parse(&s).unwrap();
             let mut from =
                 at(2025 + rng.next(2) as i32, 1 + rng.next(12), 1 + rng.next(28), rng.next(24), rng.next(60)).and_utc();
             for _ in 0..2 {
-                let fast = spec.next_after(&tz, from).map(|t| t.with_timezone(&Utc));
+                let fast = spec.next_after(&rules, from).map(|t| t.with_timezone(&Utc));
                 let slow = brute_next_zoned(&s, &tz, from, 400);
                 agree(fast, slow, |f| *f - from > Duration::days(399), &format!("{zone} {s:?} after {from}"));
                 match fast {

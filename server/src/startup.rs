@@ -66,16 +66,16 @@ impl Application {
         )
         .keep_runs(settings.keep_runs)
         .allowed_roots(crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()));
-        let (timezone, zone) = crate::system_facts::timezone(settings.timezone.as_deref())?;
+        let zone = crate::system_facts::timezone(settings.timezone.as_deref())?;
         let clock = settings.clock.clone().unwrap_or_else(|| Arc::new(crate::scheduler::SystemClock));
-        let scheduler = crate::scheduler::Scheduler::new(db.pool.clone(), secrets.clone(), runner.clone(), zone, clock);
+        let scheduler =
+            crate::scheduler::Scheduler::new(db.pool.clone(), secrets.clone(), runner.clone(), zone.clone(), clock);
         let api = Arc::new(ApiState {
             pool: db.pool.clone(),
             login_limiter: LoginRateLimiter::default(),
             rclone,
             postgres_version,
             data_dir,
-            timezone,
             zone,
             scheduler,
             secrets,

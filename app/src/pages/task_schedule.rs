@@ -1,12 +1,14 @@
 //! The schedule section of the task form: presets, the Advanced Scheduler (cron fields,
 //! month and weekday boxes, the start window) and a live preview (the sentence, the
 //! next 25 starts and a month calendar) computed here in WebAssembly by
-//! `protocol::schedule`, the code the server's scheduler runs, in the server's zone.
+//! `protocol::schedule`, the code the server's scheduler runs, in the server's zone (its
+//! rules come once from `schedule.zone`).
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use leptos::prelude::*;
 use protocol::schedule::{self, CronSpec, PreviewParams, SchedulePreview, MONTH_NAMES, WEEKDAYS, WEEKDAY_NAMES};
 use protocol::tasks::Schedule;
+use protocol::zone::{Zone, ZoneRules};
 use protocol::Empty;
 
 use crate::rpc;
@@ -131,8 +133,8 @@ fn show_time(rfc3339: &str) -> String {
 
 #[component]
 pub fn ScheduleEditor(fields: ScheduleFields) -> impl IntoView {
-    let info = LocalResource::new(|| rpc::call::<protocol::system::Info>(Empty {}));
-    let zone = Signal::derive(move || info.get().and_then(|r| r.ok()).map(|i| i.timezone));
+    let rules = LocalResource::new(|| rpc::call::<protocol::zone::Get>(Empty {}));
+    let zone = Memo::new(move |_| rules.get().and_then(|r| r.ok()).map(Zone::new));
     // The preview lists starts after the moment the form opened.
     let from = StoredValue::new(now());
     let errors = Memo::new(move |_| match fields.preset.get() {
@@ -236,7 +238,7 @@ pub fn ScheduleEditor(fields: ScheduleFields) -> impl IntoView {
                 </div>
                 <p class="muted small">"A run that is still going at the end of the window keeps running."</p>
             </Show>
-            {move || preview.get().map(|p| view! { <Preview preview=p zone=zone.get().unwrap_or_default() fields=fields from=from.get_value()/> })}
+            {move || preview.get().map(|p| view! { <Preview preview=p zone=zone.get().unwrap_or_else(|| Zone::new(ZoneRules::utc())) fields=fields from=from.get_value()/> })}
         </fieldset>
     }
 }
@@ -244,7 +246,7 @@ pub fn ScheduleEditor(fields: ScheduleFields) -> impl IntoView {
 #[component]
 fn Preview(
     preview: Result<SchedulePreview, String>,
-    zone: String,
+    zone: Zone,
     fields: ScheduleFields,
     from: DateTime<Utc>,
 ) -> impl IntoView {
@@ -261,7 +263,7 @@ fn Preview(
                     "Both days of month and days of week are set: as in cron, a day matches if either matches."
                 </p>
             })}
-            <p class="muted small" data-testid="schedule-zone">{format!("Times in the server's time zone: {zone}")}</p>
+            <p class="muted small" data-testid="schedule-zone">{format!("Times in the server's time zone: {}", zone.name())}</p>
             <div class="row">
                 <div>
                     {none.then(|| view! { <p class="warning small">"This schedule never starts (no such date before 2100)."</p> })}
@@ -278,8 +280,8 @@ fn Preview(
 
 /// A month with the days on which a run starts highlighted; arrows change the month.
 #[component]
-fn Calendar(fields: ScheduleFields, zone: String, from: DateTime<Utc>) -> impl IntoView {
-    let today = schedule::parse_zone(&zone).map(|tz| from.with_timezone(&tz).date_naive()).unwrap_or(from.date_naive());
+fn Calendar(fields: ScheduleFields, zone: Zone, from: DateTime<Utc>) -> impl IntoView {
+    let today = from.with_timezone(&zone).date_naive();
     let month = RwSignal::new((today.year(), today.month()));
     let step = move |delta: i32| {
         month.update(|(y, m)| {

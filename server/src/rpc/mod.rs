@@ -34,9 +34,8 @@ pub struct ApiState {
     pub rclone: RcloneStatus,
     pub postgres_version: String,
     pub data_dir: PathBuf,
-    /// The IANA name of the zone schedules run in.
-    pub timezone: String,
-    pub zone: protocol::schedule::Tz,
+    /// The zone schedules run in (its rules from the tz database).
+    pub zone: protocol::zone::Zone,
     /// Seals and opens credential attributes (derived from the secret seed).
     pub secrets: std::sync::Arc<crate::crypto::SecretBox>,
     pub providers: std::sync::Arc<crate::providers::ProviderCatalog>,
@@ -185,6 +184,7 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         t::Delete::NAME => call::<t::Delete, _>(params, |p| tasks::delete(state, p)).await,
         t::Restore::NAME => call::<t::Restore, _>(params, |p| tasks::restore(state, p)).await,
         sc::Preview::NAME => call::<sc::Preview, _>(params, |p| schedule::preview(state, p)).await,
+        protocol::zone::Get::NAME => call::<protocol::zone::Get, _>(params, |_| schedule::zone(state)).await,
         r::RunTask::NAME => call::<r::RunTask, _>(params, |p| runs::run(state, p)).await,
         r::Abort::NAME => call::<r::Abort, _>(params, |p| runs::abort(state, p)).await,
         r::List::NAME => call::<r::List, _>(params, |p| runs::list(state, p)).await,

@@ -12,6 +12,6 @@ pub async fn info(state: &ApiState) -> Result<SystemInfo, ApiError> {
         rclone_problem: state.rclone.problem.clone(),
         postgres_version: state.postgres_version.clone(),
         data_dir: state.data_dir.display().to_string(),
-        timezone: state.timezone.clone(),
+        timezone: state.zone.name().to_string(),
     })
 }

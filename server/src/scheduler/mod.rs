@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use protocol::schedule::{CronSpec, Tz};
+use protocol::schedule::{CronSpec, Zone};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
@@ -30,7 +30,7 @@ struct Inner {
     pool: PgPool,
     secrets: Arc<SecretBox>,
     runner: Runner,
-    zone: Tz,
+    zone: Zone,
     clock: Arc<dyn Clock>,
     plan: Mutex<Plan>,
     changed: Notify,
@@ -65,7 +65,7 @@ impl Plan {
 }
 
 impl Scheduler {
-    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, runner: Runner, zone: Tz, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, runner: Runner, zone: Zone, clock: Arc<dyn Clock>) -> Self {
         Scheduler {
             inner: Arc::new(Inner {
                 pool,
@@ -102,7 +102,7 @@ impl Scheduler {
     }
 
     /// When the task starts next, in the server's zone.
-    pub fn next_run(&self, task_id: i64) -> Option<DateTime<Tz>> {
+    pub fn next_run(&self, task_id: i64) -> Option<DateTime<Zone>> {
         let plan = self.inner.plan.lock().expect("plan lock");
         plan.tasks.get(&task_id).map(|(_, at)| at.with_timezone(&self.inner.zone))
     }

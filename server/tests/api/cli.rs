@@ -271,6 +271,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("task.delete", "task delete"),
     ("task.restore", "task restore"),
     ("schedule.preview", "schedule preview"),
+    ("schedule.zone", "(web app: its preview computes in the server's zone; the CLI asks schedule.preview)"),
     ("task.run", "task run"),
     ("task.abort", "task abort"),
     ("run.list", "run list"),
