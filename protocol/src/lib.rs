@@ -2,8 +2,9 @@
 //! command-line client, plus the arithmetic both sides must agree on.
 //!
 //! This crate is the only wire boundary: the server and the app both depend on it, never
-//! on each other, so a request type cannot drift between them. It depends on serde only,
-//! so it compiles unchanged to native code and to wasm32.
+//! on each other, so a request type cannot drift between them. It depends on serde and
+//! the time crates (chrono, cron; chrono-tz only with the server's `tzdb` feature), so it
+//! compiles unchanged to native code and to wasm32.
 
 pub mod auth;
 pub mod config;
