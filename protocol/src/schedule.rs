@@ -488,15 +488,7 @@ mod tests {
     use super::*;
 
     fn sched(minute: &str, hour: &str, dom: &str, month: &str, dow: &str) -> Schedule {
-        Schedule {
-            minute: minute.into(),
-            hour: hour.into(),
-            dom: dom.into(),
-            month: month.into(),
-            dow: dow.into(),
-            begin: "00:00".into(),
-            end: "23:59".into(),
-        }
+        Schedule::new(minute, hour, dom, month, dow)
     }
 
     fn at(year: i32, month: u32, day: u32, hour: u32, minute: u32) -> NaiveDateTime {

@@ -83,6 +83,29 @@ pub struct Schedule {
     pub end: String,
 }
 
+impl Schedule {
+    /// The five cron fields, with the default window (all day).
+    pub fn new(minute: &str, hour: &str, dom: &str, month: &str, dow: &str) -> Schedule {
+        Schedule {
+            minute: minute.into(),
+            hour: hour.into(),
+            dom: dom.into(),
+            month: month.into(),
+            dow: dow.into(),
+            ..Schedule::default()
+        }
+    }
+
+    /// "0 3 * * mon": the five fields separated by spaces (each is checked later, by
+    /// `schedule::CronSpec::parse`).
+    pub fn from_cron(text: &str) -> Result<Schedule, String> {
+        match text.split_whitespace().collect::<Vec<_>>()[..] {
+            [minute, hour, dom, month, dow] => Ok(Schedule::new(minute, hour, dom, month, dow)),
+            _ => Err(format!("`{text}` is not five fields: minute hour day-of-month month day-of-week")),
+        }
+    }
+}
+
 impl Default for Schedule {
     fn default() -> Self {
         Schedule {

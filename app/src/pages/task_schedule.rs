@@ -110,8 +110,7 @@ impl ScheduleFields {
             self.minute.set(f[0].into());
             self.hour.set(f[1].into());
             self.dom.set(f[2].into());
-            let spec = CronSpec::parse(&Schedule { month: f[3].into(), dow: f[4].into(), ..Schedule::default() })
-                .expect("presets are valid");
+            let spec = CronSpec::parse(&Schedule::new(f[0], f[1], f[2], f[3], f[4])).expect("presets are valid");
             let mut weekdays = [false; 7];
             spec.weekdays().iter().for_each(|&d| weekdays[d as usize] = true);
             self.months.set([false; 12]);

@@ -297,13 +297,9 @@ fn parse_cron(text: &str, begin: &str, end: &str) -> Result<Value, CliError> {
     if text.trim().eq_ignore_ascii_case("none") {
         return Ok(Value::Null);
     }
-    let f: Vec<&str> = text.split_whitespace().collect();
-    let [minute, hour, dom, month, dow] = f[..] else {
-        return Err(CliError::Usage(format!(
-            "schedule `{text}`: expected five fields: minute hour day-of-month month day-of-week"
-        )));
-    };
-    Ok(json!({"minute": minute, "hour": hour, "dom": dom, "month": month, "dow": dow, "begin": begin, "end": end}))
+    let mut s = tasks::Schedule::from_cron(text).map_err(|why| CliError::Usage(format!("schedule: {why}")))?;
+    (s.begin, s.end) = (begin.to_string(), end.to_string());
+    Ok(serde_json::to_value(s).expect("serialises"))
 }
 
 fn apply_task_fields(p: &mut Map<String, Value>, f: TaskFields) -> Result<(), CliError> {
