@@ -195,6 +195,11 @@ async fn schedule_preview_answers_in_the_server_zone_and_names_bad_fields() {
         .await
         .unwrap();
     assert_eq!(p["timezone"], "Europe/Berlin");
+    // The zone's rules the browser computes with: Berlin's switch to summer time in 2026.
+    let zone = c.call("schedule.zone", json!({})).await.unwrap();
+    assert_eq!(zone["name"], "Europe/Berlin");
+    let spring = zone["changes"].as_array().unwrap().iter().find(|ch| ch["at"] == 1_774_746_000).cloned();
+    assert_eq!(spring, Some(json!({"at": 1_774_746_000, "offset": 7200, "abbreviation": "CEST"})));
     assert_eq!(p["description"], "At 03:00, on day 1 of the month and on Monday");
     assert_eq!(p["days_combine_with_or"], true);
     assert_eq!(
