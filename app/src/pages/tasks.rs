@@ -228,6 +228,9 @@ fn TaskRow(
                     (None, Some(_), false) => "disabled".to_string(),
                     (None, Some(_), true) => "never".to_string(),
                 }}
+                {task.schedule.as_ref().and_then(|s| protocol::schedule::CronSpec::parse(s).ok()).map(|spec| view! {
+                    <div class="small muted" data-testid="task-schedule">{spec.describe()}</div>
+                })}
             </td>
             <td class="actions">
                 <Show when=move || !active() fallback=move || view! {
