@@ -68,8 +68,7 @@ impl Application {
         .allowed_roots(crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()));
         let zone = crate::system_facts::timezone(settings.timezone.as_deref())?;
         let clock = settings.clock.clone().unwrap_or_else(|| Arc::new(crate::scheduler::SystemClock));
-        let scheduler =
-            crate::scheduler::Scheduler::new(db.pool.clone(), secrets.clone(), runner.clone(), zone.clone(), clock);
+        let scheduler = crate::scheduler::Scheduler::new(db.pool.clone(), runner.clone(), zone.clone(), clock);
         let api = Arc::new(ApiState {
             pool: db.pool.clone(),
             login_limiter: LoginRateLimiter::default(),

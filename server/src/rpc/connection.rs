@@ -142,7 +142,6 @@ mod tests {
             runner: runner.clone(),
             scheduler: crate::scheduler::Scheduler::new(
                 pool.clone(),
-                secrets.clone(),
                 runner,
                 protocol::zone::Zone::new(protocol::zone::ZoneRules::utc()),
                 Arc::new(crate::scheduler::SystemClock),

@@ -17,7 +17,6 @@ use protocol::schedule::{CronSpec, Zone};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use crate::crypto::SecretBox;
 use crate::runner::{Runner, ScheduledStart};
 pub use clock::{Clock, ManualClock, SystemClock};
 
@@ -28,7 +27,6 @@ pub struct Scheduler {
 
 struct Inner {
     pool: PgPool,
-    secrets: Arc<SecretBox>,
     runner: Runner,
     zone: Zone,
     clock: Arc<dyn Clock>,
@@ -65,11 +63,10 @@ impl Plan {
 }
 
 impl Scheduler {
-    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, runner: Runner, zone: Zone, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(pool: PgPool, runner: Runner, zone: Zone, clock: Arc<dyn Clock>) -> Self {
         Scheduler {
             inner: Arc::new(Inner {
                 pool,
-                secrets,
                 runner,
                 zone,
                 clock,
@@ -81,19 +78,16 @@ impl Scheduler {
 
     /// Reads the tasks again and recomputes every next start from now.
     pub async fn reload(&self) -> sqlx::Result<()> {
-        let tasks = crate::tasks::store::list(&self.inner.pool, &self.inner.secrets).await?;
+        let tasks = crate::tasks::store::scheduled(&self.inner.pool).await?;
         let now = self.inner.clock.now();
         let mut plan = Plan::default();
-        for t in tasks {
-            let Some(schedule) = t.task.schedule.as_ref().filter(|_| t.task.enabled) else { continue };
-            match CronSpec::parse(schedule) {
+        for (task_id, schedule) in tasks {
+            match CronSpec::parse(&schedule) {
                 Ok(spec) => {
                     let next = spec.next_after(&self.inner.zone, now).map(|t| t.with_timezone(&Utc));
-                    plan.insert(t.task.id, spec, next);
+                    plan.insert(task_id, spec, next);
                 }
-                Err(e) => {
-                    tracing::warn!(task_id = t.task.id, errors = ?e, "task has an invalid schedule; not scheduled")
-                }
+                Err(e) => tracing::warn!(task_id, errors = ?e, "task has an invalid schedule; not scheduled"),
             }
         }
         *self.inner.plan.lock().expect("plan lock") = plan;

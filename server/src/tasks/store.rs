@@ -122,6 +122,16 @@ pub async fn update(pool: &PgPool, secrets: &SecretBox, id: i64, t: &ValidTask) 
     write(&mut *pool.acquire().await?, id, &t.settings, seal(secrets, id, &t.crypt), false).await
 }
 
+/// `(id, schedule)` of every enabled task with a schedule: what the scheduler needs, read
+/// without opening any secret.
+pub async fn scheduled(pool: &PgPool) -> sqlx::Result<Vec<(i64, protocol::tasks::Schedule)>> {
+    let rows: Vec<(i64, Option<serde_json::Value>)> =
+        sqlx::query_as("SELECT id, (settings::jsonb)->'schedule' FROM sync_tasks WHERE enabled ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().filter_map(|(id, schedule)| Some((id, serde_json::from_value(schedule?).ok()?))).collect())
+}
+
 /// Every task as stored, for backups: (id, settings, sealed encryption secrets).
 pub async fn list_for_backup(pool: &PgPool) -> sqlx::Result<Vec<(i64, TaskParams, Option<Vec<u8>>)>> {
     let rows: Vec<(i64, String, Option<Vec<u8>>)> =
