@@ -11,3 +11,21 @@ pub fn FieldError(error: Signal<Option<String>>) -> impl IntoView {
         </Show>
     }
 }
+
+/// A labelled one-line text input bound to `value`, with its field's error under it.
+#[component]
+pub fn TextField(
+    label: &'static str,
+    value: RwSignal<String>,
+    testid: &'static str,
+    #[prop(optional)] placeholder: &'static str,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input data-testid=testid placeholder=placeholder prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+            <FieldError error=error/>
+        </label>
+    }
+}

@@ -8,6 +8,7 @@ use protocol::providers;
 use protocol::{Empty, RpcError};
 
 use crate::rpc;
+use crate::widgets::TextField;
 
 #[component]
 pub fn OAuthAppsSection() -> impl IntoView {
@@ -50,14 +51,8 @@ pub fn OAuthAppsSection() -> impl IntoView {
         });
     };
     let field_error = move |f: &'static str| move || error.get().and_then(|e| e.field_error(f));
-    let text = |label: &'static str, value: RwSignal<String>, testid: &'static str, err: &'static str| {
-        view! {
-            <label>
-                {label}
-                <input data-testid=testid prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
-                <span class="field-error">{field_error(err)}</span>
-            </label>
-        }
+    let text = move |label: &'static str, value: RwSignal<String>, testid: &'static str, field: &'static str| {
+        view! { <TextField label value testid error=Signal::derive(field_error(field))/> }
     };
 
     view! {

@@ -12,7 +12,7 @@ use protocol::zone::{Zone, ZoneRules};
 use protocol::Empty;
 
 use crate::rpc;
-use crate::widgets::FieldError;
+use crate::widgets::{FieldError, TextField};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Preset {
@@ -176,13 +176,7 @@ pub fn ScheduleEditor(fields: ScheduleFields) -> impl IntoView {
                      testid: &'static str,
                      field: &'static str,
                      hint: &'static str| {
-        view! {
-            <label>
-                {label}
-                <input data-testid=testid placeholder=hint prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
-                <FieldError error=err(field)/>
-            </label>
-        }
+        view! { <TextField label value testid placeholder=hint error=err(field)/> }
     };
     view! {
         <fieldset data-testid="schedule-editor">

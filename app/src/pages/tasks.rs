@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::task_schedule::{ScheduleEditor, ScheduleFields};
 use crate::rpc;
-use crate::widgets::FieldError;
+use crate::widgets::{FieldError, TextField};
 
 #[component]
 pub fn TasksPage() -> impl IntoView {
@@ -466,13 +466,7 @@ fn TaskForm(
                       testid: &'static str,
                       field: &'static str,
                       placeholder: &'static str| {
-        view! {
-            <label>
-                {label}
-                <input data-testid=testid placeholder=placeholder prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
-                <FieldError error=err(field)/>
-            </label>
-        }
+        view! { <TextField label value testid placeholder error=err(field)/> }
     };
     let check = |label: &'static str, value: RwSignal<bool>, testid: &'static str| {
         view! {
