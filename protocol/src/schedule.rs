@@ -287,34 +287,12 @@ impl CronSpec {
         !self.days_star && !self.weekdays_star
     }
 
-    /// Whether a run may start on this day (month and day fields).
-    pub fn day_matches(&self, date: NaiveDate) -> bool {
-        if self.months & (1 << date.month()) == 0 {
-            return false;
-        }
-        let dom = self.days & (1 << date.day()) != 0;
-        let dow = self.weekdays & (1 << date.weekday().num_days_from_sunday()) != 0;
-        if self.days_combine_with_or() {
-            dom || dow
-        } else {
-            dom && dow
-        }
-    }
-
     fn in_window(&self, minute_of_day: u32) -> bool {
         if self.begin <= self.end {
             (self.begin..=self.end).contains(&minute_of_day)
         } else {
             minute_of_day >= self.begin || minute_of_day <= self.end
         }
-    }
-
-    /// Whether a run starts at this wall-clock minute.
-    pub fn matches(&self, t: NaiveDateTime) -> bool {
-        self.day_matches(t.date())
-            && self.hours & (1 << t.hour()) != 0
-            && self.minutes & (1 << t.minute()) != 0
-            && self.in_window(t.hour() * 60 + t.minute())
     }
 
     /// The first matching wall-clock minute strictly after `after` (no time zone), or
