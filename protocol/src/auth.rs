@@ -38,7 +38,7 @@ method!(
     TokenList = "auth.token.list", Empty => Vec<ApiToken>
 );
 method!(
-    /// Revokes an API token: sockets using it stop working at their next call.
+    /// Revokes an API token: sockets using it are closed and their streams end.
     TokenRevoke = "auth.token.revoke", crate::credentials::IdParams => Empty
 );
 
@@ -50,6 +50,9 @@ pub const API_TOKEN_PREFIX: &str = "cst_";
 #[serde(deny_unknown_fields)]
 pub struct TokenCreateParams {
     pub name: String,
+    /// The current password again: a stolen session alone cannot mint a lasting token.
+    #[serde(default)]
+    pub password: Option<String>,
     /// RFC 3339, in the future; never expires when left out.
     #[serde(default)]
     pub expires_at: Option<String>,

@@ -28,6 +28,9 @@ pub const BACKUP_VERSION: u32 = 1;
 pub struct ExportParams {
     #[serde(default)]
     pub include_secret_seed: bool,
+    /// The current password again; required with `include_secret_seed`.
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -14,12 +14,14 @@ use protocol::config::{
 use protocol::FieldError;
 use sqlx::PgPool;
 
-use crate::credentials::store;
-use crate::crypto::{self, SecretBox};
-use crate::secret_seed::{SecretSeed, SEED_BYTES};
+use std::collections::BTreeMap;
 
-/// The purpose credentials are sealed under (see `crypto::SecretBox::new`).
-pub const CREDENTIALS_PURPOSE: &str = "credentials";
+use protocol::providers::Provider;
+use serde_json::Value;
+
+use crate::credentials::{store, ValidAttributes};
+use crate::crypto::{self, SecretBox, CREDENTIALS_PURPOSE};
+use crate::secret_seed::{SecretSeed, SEED_BYTES};
 
 pub async fn export(pool: &PgPool, seed: &SecretSeed, include_seed: bool) -> sqlx::Result<ConfigBackup> {
     let credentials = store::list_sealed(pool)
@@ -48,6 +50,63 @@ pub struct CheckedBackup {
     seed: Option<SecretSeed>,
     credentials: Vec<(BackupCredential, Vec<u8>)>,
     tasks: Vec<(BackupTask, Option<Vec<u8>>)>,
+}
+
+/// A backup whose credentials were also opened and validated like `credential.create`:
+/// provider in the catalog, known and allowed options only (never `type`), values of
+/// the options' types. Credentials no key here opens are kept sealed as they came:
+/// they cannot run until re-entered, which validates them then.
+pub struct VettedBackup {
+    checked: CheckedBackup,
+    /// Per credential of `checked`, its attributes when they could be opened.
+    opened: Vec<Option<ValidAttributes>>,
+}
+
+/// Opens and validates every credential of `backup`; errors name
+/// `backup.credentials[i].…`.
+pub fn vet(
+    backup: CheckedBackup,
+    own: &SecretBox,
+    providers: &[Provider],
+    refusal: &dyn Fn(&str, &str, &str) -> Option<String>,
+) -> Result<VettedBackup, Vec<FieldError>> {
+    let theirs = backup.seed.as_ref().map(|s| SecretBox::new(s, crate::crypto::CREDENTIALS_PURPOSE));
+    let openers: Vec<&SecretBox> = theirs.iter().chain([own]).collect();
+    let mut errors = Vec::new();
+    let mut opened = Vec::new();
+    for (i, (c, sealed)) in backup.credentials.iter().enumerate() {
+        let field = |f: &str| format!("backup.credentials[{i}].{f}");
+        let Some(provider) = providers.iter().find(|p| p.name == c.provider) else {
+            errors.push(FieldError::new(
+                field("provider"),
+                format!("`{}` is not a provider of the installed rclone", c.provider.escape_debug()),
+            ));
+            opened.push(None);
+            continue;
+        };
+        let Some(plain) = openers.iter().find_map(|b| b.open(&store::label(c.id), sealed).ok()) else {
+            opened.push(None);
+            continue;
+        };
+        let Ok(map) = serde_json::from_slice::<BTreeMap<String, Value>>(&plain) else {
+            errors.push(FieldError::new(field("sealed"), "does not hold a credential's attributes"));
+            opened.push(None);
+            continue;
+        };
+        let check = |option: &str, value: &str| refusal(&provider.name, option, value);
+        match crate::credentials::validate(provider, &map, None, &check) {
+            Ok(valid) => opened.push(Some(valid)),
+            Err(bad) => {
+                errors.extend(bad.into_iter().map(|e| FieldError::new(field(&e.field), e.message)));
+                opened.push(None);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(VettedBackup { checked: backup, opened })
+    } else {
+        Err(errors)
+    }
 }
 
 pub fn check(backup: ConfigBackup) -> Result<CheckedBackup, Vec<FieldError>> {
@@ -112,7 +171,8 @@ pub fn check(backup: ConfigBackup) -> Result<CheckedBackup, Vec<FieldError>> {
     }
 }
 
-pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Result<ImportReport, store::StoreError> {
+pub async fn import(pool: &PgPool, own: &SecretBox, backup: VettedBackup) -> Result<ImportReport, store::StoreError> {
+    let VettedBackup { checked: backup, opened } = backup;
     let theirs = backup.seed.as_ref().map(|s| SecretBox::new(s, CREDENTIALS_PURPOSE));
     // The backup's seed first, then this server's own (a backup of this same install).
     let openers: Vec<&SecretBox> = theirs.iter().chain([own]).collect();
@@ -120,7 +180,7 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
     let mut tx = pool.begin().await?;
     // The backup's credential ids → this server's, for the tasks.
     let mut credential_ids = HashMap::new();
-    for (c, sealed) in backup.credentials {
+    for ((c, sealed), valid) in backup.credentials.into_iter().zip(opened) {
         let name = c.name.trim().to_string();
         let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM cloud_credentials WHERE name = $1")
             .bind(&name)
@@ -135,12 +195,12 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: CheckedBackup) -> Re
             });
             continue;
         }
-        let mut readable = false;
-        let new_id = store::insert_sealed(&mut tx, &name, &c.provider, |new_id| {
-            let opened = crypto::reseal(&openers, &store::label(c.id), &sealed, own, &store::label(new_id));
-            readable = opened.is_some();
+        let readable = valid.is_some();
+        let new_id = store::insert_sealed(&mut tx, &name, &c.provider, |new_id| match &valid {
+            // What validation kept, sealed for the new row.
+            Some(valid) => store::seal(own, new_id, valid),
             // Kept as it came: it shows as "cannot decrypt" until re-entered.
-            opened.unwrap_or(sealed.clone())
+            None => sealed.clone(),
         })
         .await?;
         credential_ids.insert(c.id, new_id);

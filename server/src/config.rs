@@ -30,6 +30,18 @@ pub struct Settings {
     pub keep_runs: usize,
     /// The scheduler's clock; the system's when `None` (tests inject a manual one).
     pub clock: Option<std::sync::Arc<dyn crate::scheduler::Clock>>,
+    /// Every address the server is reached at; empty means the listen address and the
+    /// loopback names (see `http::public_urls`).
+    pub public_urls: Vec<crate::http::public_urls::PublicUrl>,
+    /// Reverse proxies whose `X-Forwarded-For`/`Forwarded` name the client.
+    pub trusted_proxies: Vec<crate::http::client_addr::Cidr>,
+    /// Allows rclone options that run local commands or read local files.
+    pub allow_local_options: bool,
+    /// The most lines one run's log keeps; then one "log truncated" line.
+    pub max_log_lines: u64,
+    /// A private 0700 folder for rclone config files holding secrets while a command
+    /// runs; `None` uses a fresh folder in `$TMPDIR` per command (tests).
+    pub runtime_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -48,11 +60,31 @@ impl Settings {
             max_concurrent_runs: 1,
             keep_runs: 50,
             clock: None,
+            public_urls: Vec::new(),
+            trusted_proxies: Vec::new(),
+            allow_local_options: false,
+            max_log_lines: DEFAULT_MAX_LOG_LINES,
+            runtime_dir: None,
         }
     }
 
     pub fn secret_seed_path(&self) -> PathBuf {
         self.secret_seed_file.clone().unwrap_or_else(|| self.data_dir.join("secret-seed"))
+    }
+}
+
+pub const DEFAULT_MAX_LOG_LINES: u64 = 1_000_000;
+
+/// The runtime folder used when none is given: `/run/cloudsync` for root (a tmpfs:
+/// secrets never reach a disk), else `$XDG_RUNTIME_DIR/cloudsync`, else `<data-dir>/run`.
+pub fn default_runtime_dir(data_dir: &std::path::Path) -> PathBuf {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return PathBuf::from("/run/cloudsync");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(x) => PathBuf::from(x).join("cloudsync"),
+        None => data_dir.join("run"),
     }
 }
 

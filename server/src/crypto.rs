@@ -59,6 +59,9 @@ impl SecretBox {
     }
 }
 
+/// The purpose credentials are sealed under (see `SecretBox::new`).
+pub const CREDENTIALS_PURPOSE: &str = "credentials";
+
 /// Opens `sealed` (made for `from_label`) with the first of `from` that can, and seals
 /// it again with `to` for `to_label`; `None` when none of them opens it. Restoring a
 /// backup moves secrets to new rows (and maybe a new seed) this way.

@@ -67,6 +67,35 @@ struct ServeArgs {
     /// How many finished runs, with their logs, to keep per task.
     #[arg(long, env = "CLOUDSYNC_KEEP_RUNS", default_value_t = 50)]
     keep_runs: usize,
+    /// An address browsers reach the server at, e.g. https://nas.example; repeat for
+    /// more. Requests for any other host name get 421
+    /// [default: the listen address, localhost, 127.0.0.1 and [::1] with its port].
+    #[arg(long = "public-url", env = "CLOUDSYNC_PUBLIC_URLS", value_delimiter = ',', value_parser = parse_public_url)]
+    public_urls: Vec<cloudsync::http::public_urls::PublicUrl>,
+    /// A reverse proxy (address or CIDR range) whose X-Forwarded-For / Forwarded header
+    /// names the client; repeat for more.
+    #[arg(long = "trusted-proxy", env = "CLOUDSYNC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_cidr)]
+    trusted_proxies: Vec<cloudsync::http::client_addr::Cidr>,
+    /// Allow rclone options that run local commands, dial local sockets or read local
+    /// files (sftp ssh and key_file, *_command, service_account_file, …). They run as
+    /// the server's user.
+    #[arg(long, env = "CLOUDSYNC_ALLOW_LOCAL_OPTIONS")]
+    allow_local_options: bool,
+    /// The most lines one run's log keeps; further lines are dropped after a note.
+    #[arg(long, env = "CLOUDSYNC_MAX_LOG_LINES", default_value_t = cloudsync::config::DEFAULT_MAX_LOG_LINES)]
+    max_log_lines: u64,
+    /// A private folder for rclone config files while commands run
+    /// [default: /run/cloudsync as root, else $XDG_RUNTIME_DIR/cloudsync or <data-dir>/run].
+    #[arg(long, env = "CLOUDSYNC_RUNTIME_DIR")]
+    runtime_dir: Option<PathBuf>,
+}
+
+fn parse_public_url(s: &str) -> Result<cloudsync::http::public_urls::PublicUrl, String> {
+    cloudsync::http::public_urls::PublicUrl::parse(s)
+}
+
+fn parse_cidr(s: &str) -> Result<cloudsync::http::client_addr::Cidr, String> {
+    cloudsync::http::client_addr::Cidr::parse(s)
 }
 
 fn main() -> std::process::ExitCode {
@@ -107,19 +136,28 @@ fn init_logging() {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging();
+    let data_dir = args.data_dir.unwrap_or_else(cloudsync::config::default_data_dir);
+    let admin_password = std::env::var("CLOUDSYNC_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    // Read once; no child (PostgreSQL, rclone, scripts) inherits it.
+    std::env::remove_var("CLOUDSYNC_ADMIN_PASSWORD");
     let settings = Settings {
         listen: args.listen,
-        data_dir: args.data_dir.unwrap_or_else(cloudsync::config::default_data_dir),
+        runtime_dir: Some(args.runtime_dir.unwrap_or_else(|| cloudsync::config::default_runtime_dir(&data_dir))),
+        data_dir,
         database_url: args.database_url.filter(|u| !u.is_empty()),
         rclone: args.rclone,
         secret_seed_file: args.secret_seed_file,
         site_dir: args.site_dir,
-        admin_password: std::env::var("CLOUDSYNC_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
+        admin_password,
         timezone: args.timezone,
         allowed_roots: args.allowed_roots,
         max_concurrent_runs: args.max_concurrent_runs,
         keep_runs: args.keep_runs,
         clock: None,
+        public_urls: args.public_urls,
+        trusted_proxies: args.trusted_proxies,
+        allow_local_options: args.allow_local_options,
+        max_log_lines: args.max_log_lines,
     };
     let app = Application::build(settings).await?;
     println!("cloudsync listening on http://{}", app.local_addr());

@@ -26,14 +26,23 @@ pub struct Application {
     db: Database,
     api: Arc<ApiState>,
     settings: Settings,
+    public_urls: crate::http::public_urls::PublicUrls,
     /// Set when this start created the admin with a generated password: print it once.
     pub generated_admin_password: Option<String>,
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        raise_open_files_limit();
         let data_dir = std::path::absolute(&settings.data_dir).context("resolving the data directory")?;
         prepare_data_dir(&data_dir, settings.database_url.is_none())?;
+        // A relative site folder would follow the working directory, which may be a
+        // checkout someone else can write to.
+        settings.site_dir = std::path::absolute(&settings.site_dir).context("resolving the site directory")?;
+        if let Some(dir) = &settings.runtime_dir {
+            crate::runner::rclone::use_runtime_dir(dir)
+                .with_context(|| format!("cannot prepare the runtime directory {}", dir.display()))?;
+        }
         let secret_seed = secret_seed::load_or_create(&settings.secret_seed_path())?;
 
         let db = Database::open(settings.database_url.as_deref(), &data_dir).await?;
@@ -51,12 +60,15 @@ impl Application {
             (None, None) => {}
         }
 
+        // The data directory (seed, database) is never a task's folder, whatever the roots.
+        let allowed_roots =
+            crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()).denying(vec![data_dir.clone()]);
         let interrupted = crate::runner::records::interrupt_leftovers(&db.pool).await?;
         if interrupted > 0 {
             tracing::warn!(interrupted, "runs left queued or running by the previous process are now INTERRUPTED");
         }
-        let secrets = Arc::new(crate::crypto::SecretBox::new(&secret_seed, crate::backup::CREDENTIALS_PURPOSE));
-        let providers = Arc::new(crate::providers::ProviderCatalog::default());
+        let secrets = Arc::new(crate::crypto::SecretBox::new(&secret_seed, crate::crypto::CREDENTIALS_PURPOSE));
+        let providers = Arc::new(crate::providers::ProviderCatalog::new(settings.allow_local_options));
         let runner = crate::runner::Runner::new(
             db.pool.clone(),
             secrets.clone(),
@@ -65,7 +77,8 @@ impl Application {
             settings.max_concurrent_runs,
         )
         .keep_runs(settings.keep_runs)
-        .allowed_roots(crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()));
+        .max_log_lines(settings.max_log_lines)
+        .allowed_roots(allowed_roots.clone());
         let zone = crate::system_facts::timezone(settings.timezone.as_deref())?;
         let clock = settings.clock.clone().unwrap_or_else(|| Arc::new(crate::scheduler::SystemClock));
         let scheduler = crate::scheduler::Scheduler::new(db.pool.clone(), runner.clone(), zone.clone(), clock);
@@ -82,14 +95,21 @@ impl Application {
             runner,
             secret_seed,
             oauth_logins: Default::default(),
-            allowed_roots: crate::tasks::AllowedRoots::new(settings.allowed_roots.clone()),
+            allowed_roots,
+            sockets: Default::default(),
+            public_origins: Vec::new(),
+            allow_local_options: settings.allow_local_options,
             http: reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?,
         });
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr()?;
-        Ok(Application { listener, local_addr, db, api, settings, generated_admin_password })
+        let public_urls = crate::http::public_urls::PublicUrls::new(&settings.public_urls, local_addr);
+        tracing::info!(urls = ?public_urls.origins(), "answering for these addresses (--public-url)");
+        let mut api = api;
+        Arc::get_mut(&mut api).expect("not shared yet").public_origins = public_urls.origins();
+        Ok(Application { listener, local_addr, db, api, settings, public_urls, generated_admin_password })
     }
 
     pub fn port(&self) -> u16 {
@@ -108,7 +128,14 @@ impl Application {
     /// database pool and the embedded cluster stop.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let router = http::router(HttpState { api: self.api.clone(), shutdown: stop_rx }, &self.settings.site_dir);
+        let state = HttpState {
+            api: self.api.clone(),
+            shutdown: stop_rx,
+            public_urls: Arc::new(self.public_urls),
+            proxies: Arc::new(crate::http::client_addr::TrustedProxies::new(self.settings.trusted_proxies.clone())),
+            slots: Default::default(),
+        };
+        let router = http::router(state, &self.settings.site_dir);
         let http = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
@@ -155,4 +182,19 @@ fn prepare_data_dir(dir: &std::path::Path, embedded_db: bool) -> anyhow::Result<
             .with_context(|| format!("cannot set the mode of data directory {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// Each socket, database connection, rclone pipe and script pipe is a descriptor; the
+/// soft limit (often 1024) is raised to the hard one so sockets cannot starve backups.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("cannot raise the open-files limit");
+            }
+        }
+    }
 }

@@ -1,11 +1,31 @@
 //! argon2id password hashing. Hashing is deliberately slow, so it runs on the blocking
-//! pool instead of a runtime worker.
+//! pool instead of a runtime worker; and each hash holds a 19 MiB buffer, so at most
+//! one per core runs at a time, whatever the number of logins waiting: memory stays
+//! bounded (about 19 MiB × cores) under any flood.
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 
+/// Longer passwords are refused before hashing (`auth.login`, `auth.change_password`).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The hashes allowed to run at once.
+fn slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 4))
+    })
+}
+
+/// Runs one argon2 computation when a slot is free.
+async fn in_a_slot<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    let _slot = slots().acquire().await?;
+    Ok(tokio::task::spawn_blocking(work).await?)
+}
+
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
+    in_a_slot(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -22,7 +42,7 @@ pub const DUMMY_HASH: &str =
 
 /// True when `password` matches the stored PHC string.
 pub async fn verify(password: String, stored: String) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
+    in_a_slot(move || {
         let parsed =
             PasswordHash::new(&stored).map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
         Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())

@@ -539,23 +539,17 @@ async fn schedule(global: &Global, command: ScheduleCommand) -> Result<(), CliEr
 async fn config(global: &Global, command: ConfigCommand) -> Result<(), CliError> {
     let mut c = Session::resolve(global)?.connect().await?;
     match command {
-        ConfigCommand::Export { include_secret_seed, output } => {
-            let v = c
-                .call_value(protocol::config::Export::NAME, json!({"include_secret_seed": include_secret_seed}))
-                .await?;
+        ConfigCommand::Export { include_secret_seed, output, password_stdin } => {
+            let mut params = json!({"include_secret_seed": include_secret_seed});
+            if include_secret_seed {
+                params["password"] = read_password("Your current password (the backup will hold the secret seed): ", password_stdin)?.into();
+            }
+            let v = c.call_value(protocol::config::Export::NAME, params).await?;
             let text = serde_json::to_string_pretty(&v).expect("JSON serialises") + "\n";
             match output {
                 Some(path) => {
-                    use std::os::unix::fs::OpenOptionsExt;
                     let fail = |e: std::io::Error| CliError::Usage(format!("--output {}: {e}", path.display()));
-                    let mut f = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(true)
-                        .mode(0o600)
-                        .open(&path)
-                        .map_err(fail)?;
-                    f.write_all(text.as_bytes()).map_err(fail)?;
+                    write_private(&path, text.as_bytes()).map_err(fail)?;
                     eprintln!(
                         "Wrote {}{}",
                         path.display(),
@@ -587,6 +581,25 @@ async fn config(global: &Global, command: ConfigCommand) -> Result<(), CliError>
     Ok(())
 }
 
+/// Writes `bytes` to a new 0600 file beside `path`, then renames it over `path`: an
+/// existing file's mode, or a symlink there, never decides who can read the result.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("is not a file name"))?;
+    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 async fn system_info(global: &Global) -> Result<(), CliError> {
     let mut c = Session::resolve(global)?.connect().await?;
     let v = c.call_value(protocol::system::Info::NAME, json!({})).await?;
@@ -598,8 +611,9 @@ async fn system_info(global: &Global) -> Result<(), CliError> {
 async fn token(global: &Global, command: TokenCommand) -> Result<(), CliError> {
     let mut c = Session::resolve(global)?.connect().await?;
     match command {
-        TokenCommand::Create { name, expires_at } => {
-            let t = c.call::<TokenCreate>(TokenCreateParams { name, expires_at }).await?;
+        TokenCommand::Create { name, expires_at, password_stdin } => {
+            let password = Some(read_password("Your current password (to confirm): ", password_stdin)?);
+            let t = c.call::<TokenCreate>(TokenCreateParams { name, expires_at, password }).await?;
             let v = serde_json::to_value(&t).expect("serialises");
             show(global, &v, |_| {
                 eprintln!("Created API token {} ({}). It is shown only now:", t.info.id, t.info.name);

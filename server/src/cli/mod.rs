@@ -348,11 +348,16 @@ pub enum ScheduleCommand {
 pub enum ConfigCommand {
     /// Write a backup (JSON) to standard output or --output.
     Export {
-        /// Include the secret seed: the file then opens every credential in it.
+        /// Include the secret seed: the file then opens every credential in it. Asks
+        /// for your current password.
         #[arg(long)]
         include_secret_seed: bool,
+        /// Write to this file (a new 0600 file, renamed into place).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Read the current password from standard input instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
     },
     /// Restore a backup; name clashes are reported, never overwritten.
     Import { file: PathBuf },
@@ -372,6 +377,9 @@ pub enum TokenCommand {
         /// RFC 3339 [default: never expires].
         #[arg(long)]
         expires_at: Option<String>,
+        /// Read your current password (asked to confirm) from standard input.
+        #[arg(long)]
+        password_stdin: bool,
     },
     /// Your API tokens (without secrets).
     List,

@@ -39,6 +39,10 @@ impl ValidAttributes {
     }
 }
 
+/// Why an option with a value may not be used (`ProviderCatalog::refusal`): options
+/// that reach into the server's machine.
+pub type Refusal<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
+
 /// Checks `input` against `provider`'s schema. With `stored` (an update), secrets that
 /// are left out or sent back masked keep their stored values. Errors name fields as
 /// `attributes.<option>`.
@@ -46,6 +50,7 @@ pub fn validate(
     provider: &Provider,
     input: &BTreeMap<String, Value>,
     stored: Option<&ValidAttributes>,
+    refusal: Refusal,
 ) -> Result<ValidAttributes, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut out = BTreeMap::new();
@@ -75,6 +80,14 @@ pub fn validate(
                 }
             }
         };
+        if text.contains('\0') {
+            errors.push(FieldError::new(field(key), "must not contain a NUL character"));
+            continue;
+        }
+        if let Some(why) = refusal(key, &text) {
+            errors.push(FieldError::new(field(key), why));
+            continue;
+        }
         let Some(option) = provider.option(key, sub) else {
             let why = if provider.options.iter().any(|o| o.name == *key) {
                 format!("does not apply to provider {}", sub.unwrap_or("(none chosen)"))
@@ -140,15 +153,32 @@ pub fn masked(
 /// The remote `cloudsync:` configured for rclone from a credential. OAuth remotes with
 /// a token get a private config file, so a token rclone refreshes can be saved back
 /// (`refreshed_attributes`).
-pub fn remote_env(provider: &Provider, attrs: &ValidAttributes) -> RemoteEnv {
+///
+/// Only options of the provider as the catalog offers it reach rclone: a stored
+/// attribute that is not one (a row written before an option was withheld, or edited in
+/// the database) stops the command instead of reaching rclone.
+pub fn remote_env(provider: &Provider, attrs: &ValidAttributes, refusal: Refusal) -> Result<RemoteEnv, String> {
     let sub = attrs.sub_provider();
+    for (key, value) in &attrs.0 {
+        if let Some(why) = refusal(key, value) {
+            return Err(format!("its option `{key}` {why}"));
+        }
+        if !provider.options.iter().any(|o| o.name == *key) {
+            return Err(format!("`{}` is not an option of {}; edit the credential", key.escape_debug(), provider.name));
+        }
+    }
     let obscured = |k: &str| provider.option(k, sub).is_some_and(|o| o.obscured);
     let secret = |k: &str| provider.option(k, sub).is_none_or(|o| o.secret);
-    let env = RemoteEnv::new(REMOTE, &provider.name, &attrs.0, &obscured, &secret);
+    let env = RemoteEnv::new(REMOTE, &provider.name, &attrs.0, &obscured, &secret)?;
     if provider.oauth && attrs.0.get("token").is_some_and(|t| !t.is_empty()) {
-        return env.with_config_file();
+        return Ok(env.with_config_file());
     }
-    env
+    Ok(env)
+}
+
+/// No refusals: for tests and for checks that already happened.
+pub fn refuse_nothing(_: &str, _: &str) -> Option<String> {
+    None
 }
 
 /// The credential's attributes with the token rclone refreshed during a command, if it
@@ -184,7 +214,7 @@ mod tests {
 
     #[test]
     fn accepts_good_attributes_and_converts_values_to_strings() {
-        let a = validate(&webdav(), &input(json!({"url": "http://x", "pass": "p", "pacer_min_sleep": "20ms"})), None)
+        let a = validate(&webdav(), &input(json!({"url": "http://x", "pass": "p", "pacer_min_sleep": "20ms"})), None, &refuse_nothing)
             .unwrap();
         assert_eq!(a.as_map().get("url").map(String::as_str), Some("http://x"));
     }
@@ -192,7 +222,7 @@ mod tests {
     #[test]
     fn names_every_bad_field() {
         let errs =
-            validate(&webdav(), &input(json!({"pass": ["x"], "colour": "blue", "pacer_min_sleep": "soon"})), None)
+            validate(&webdav(), &input(json!({"pass": ["x"], "colour": "blue", "pacer_min_sleep": "soon"})), None, &refuse_nothing)
                 .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["attributes.colour", "attributes.pacer_min_sleep", "attributes.pass", "attributes.url"]);
@@ -203,21 +233,49 @@ mod tests {
     #[test]
     fn an_update_keeps_secrets_that_are_masked_or_left_out() {
         let p = webdav();
-        let stored = validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "old"})), None).unwrap();
+        let stored = validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "old"})), None, &refuse_nothing).unwrap();
         let updated =
-            validate(&p, &input(json!({"url": "http://y", "user": {"secret": true, "set": true}})), Some(&stored))
+            validate(&p, &input(json!({"url": "http://y", "user": {"secret": true, "set": true}})), Some(&stored), &refuse_nothing)
                 .unwrap();
         assert_eq!(updated.as_map()["url"], "http://y");
         assert_eq!(updated.as_map()["user"], "u");
         assert_eq!(updated.as_map()["pass"], "old");
-        let cleared = validate(&p, &input(json!({"url": "http://y", "pass": ""})), Some(&stored)).unwrap();
+        let cleared = validate(&p, &input(json!({"url": "http://y", "pass": ""})), Some(&stored), &refuse_nothing).unwrap();
         assert!(!cleared.as_map().contains_key("pass"), "an explicit empty value clears a secret");
+    }
+
+    #[test]
+    fn refused_options_and_nul_bytes_are_field_errors() {
+        let refuse = |k: &str, _: &str| (k == "url").then(|| "runs a command".to_string());
+        let errs = validate(&webdav(), &input(json!({"url": "x", "user": "a\0b"})), None, &refuse).unwrap_err();
+        let shown: Vec<(String, String)> = errs.into_iter().map(|e| (e.field, e.message)).collect();
+        assert_eq!(
+            shown,
+            [
+                ("attributes.url".to_string(), "runs a command".to_string()),
+                ("attributes.user".to_string(), "must not contain a NUL character".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_remote_refuses_attributes_the_provider_does_not_offer() {
+        let mut map = BTreeMap::new();
+        map.insert("url".to_string(), "http://x".to_string());
+        map.insert("type".to_string(), "sftp".to_string());
+        let e = remote_env(&webdav(), &ValidAttributes(map.clone()), &refuse_nothing).unwrap_err();
+        assert!(e.contains("`type` is not an option of webdav"), "{e}");
+        map.remove("type");
+        map.insert("bearer_token_command".to_string(), "id".to_string());
+        let refuse = |k: &str, _: &str| k.ends_with("_command").then(|| "runs a command on the server".to_string());
+        let e = remote_env(&webdav(), &ValidAttributes(map), &refuse).unwrap_err();
+        assert!(e.contains("bearer_token_command"), "{e}");
     }
 
     #[test]
     fn masks_secrets_going_out() {
         let p = webdav();
-        let a = validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "p"})), None).unwrap();
+        let a = validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "p"})), None, &refuse_nothing).unwrap();
         let shown = serde_json::to_value(masked(Some(&p), &a)).unwrap();
         assert_eq!(
             shown,

@@ -34,7 +34,7 @@ pub fn label(id: i64) -> String {
     format!("credential:{id}")
 }
 
-fn seal(secrets: &SecretBox, id: i64, attrs: &ValidAttributes) -> Vec<u8> {
+pub fn seal(secrets: &SecretBox, id: i64, attrs: &ValidAttributes) -> Vec<u8> {
     let json = serde_json::to_vec(attrs.as_map()).expect("a string map serialises");
     secrets.seal(&label(id), &json)
 }

@@ -40,20 +40,28 @@ pub async fn callback(State(state): State<HttpState>, Query(q): Query<HashMap<St
 }
 
 fn page(status: StatusCode, title: &str, text: &str, notify_state: Option<&str>) -> Response {
-    let script = notify_state
+    use base64::Engine;
+    use sha2::Digest;
+    let code = notify_state
         .map(|s| {
             let s = serde_json::to_string(s).unwrap_or_default();
             format!(
-                "<script>if (window.opener) {{ window.opener.postMessage({{type: 'cloudsync-oauth', state: {s}}}, window.location.origin); setTimeout(() => window.close(), 500); }}</script>"
+                "if (window.opener) {{ window.opener.postMessage({{type: 'cloudsync-oauth', state: {s}}}, window.location.origin); setTimeout(() => window.close(), 500); }}"
             )
         })
         .unwrap_or_default();
+    // This page's one script is allowed by its hash, and nothing else runs.
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(code.as_bytes()));
+    let policy = format!(
+        "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    );
+    let script = if code.is_empty() { String::new() } else { format!("<script>{code}</script>") };
     let body = format!(
         "<!doctype html><meta charset=utf-8><title>{t}</title><body style=\"font-family:system-ui;margin:3rem\"><h1>{t}</h1><p data-testid=oauth-message>{m}</p>{script}",
         t = escape(title),
         m = escape(text)
     );
-    (status, [("cache-control", "no-store")], Html(body)).into_response()
+    (status, [("cache-control", "no-store".to_string()), ("content-security-policy", policy)], Html(body)).into_response()
 }
 
 fn escape(s: &str) -> String {

@@ -2,7 +2,8 @@
 //! right MIME types, served precompressed (brotli or gzip, as the browser accepts), with
 //! a year-long immutable cache for the content-hashed `/pkg/` folder and revalidation
 //! for everything else. Unknown paths get `index.html`, so client-side routes survive a
-//! reload.
+//! reload. Every response of the server carries the security headers
+//! (`security_headers`): the app may load code only from its own origin.
 
 use std::path::Path;
 
@@ -34,5 +35,30 @@ async fn cache_headers(request: Request, next: Next) -> Response {
     let value =
         if immutable && response.status().is_success() { "public, max-age=31536000, immutable" } else { "no-cache" };
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
+}
+
+/// The app's policy: code, styles and connections only from its own origin (`'self'`
+/// covers the same-host `ws:`/`wss:` socket), WebAssembly compiled from fetched bytes
+/// (`wasm-unsafe-eval`, which allows no JavaScript `eval`), no framing, no plugins.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Adds the security headers a response does not set itself (the OAuth callback page
+/// sets a stricter policy of its own).
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
     response
 }

@@ -1,21 +1,66 @@
-//! `GET /api/ws`: the WebSocket upgrade, with the cross-site check, handed to
-//! `rpc::connection`.
+//! `GET /api/ws`: the WebSocket upgrade, with the cross-site check and the socket caps,
+//! handed to `rpc::connection`.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::{Message, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt};
 
+use protocol::jsonrpc::MAX_MESSAGE_BYTES;
+
 use super::HttpState;
+use crate::auth::rate_limit::ClientKey;
 use crate::rpc::connection::{self, Inbound};
 
-/// Frames above this are refused by the WebSocket layer itself (the connection closes
-/// with "message too big"); between `MAX_MESSAGE_BYTES` and this, the API answers with
-/// an error and keeps the socket open.
-const HARD_FRAME_LIMIT: usize = 16 * 1024 * 1024;
+/// Sockets open at once, in all and per client address (an IPv6 /64 counts as one).
+pub const MAX_SOCKETS: usize = 512;
+pub const MAX_SOCKETS_PER_CLIENT: usize = 32;
+
+/// Counts open sockets; a slot is given back when its guard drops.
+#[derive(Default)]
+pub struct SocketSlots {
+    open: Mutex<(usize, HashMap<ClientKey, usize>)>,
+}
+
+pub struct SocketSlot {
+    slots: Arc<SocketSlots>,
+    client: ClientKey,
+}
+
+impl SocketSlots {
+    pub fn take(self: &Arc<Self>, client: IpAddr) -> Result<SocketSlot, (StatusCode, &'static str)> {
+        let client = ClientKey::of(client);
+        let mut open = self.open.lock().expect("slots lock");
+        if open.0 >= MAX_SOCKETS {
+            return Err((StatusCode::SERVICE_UNAVAILABLE, "too many open connections; try again later"));
+        }
+        let mine = open.1.entry(client).or_default();
+        if *mine >= MAX_SOCKETS_PER_CLIENT {
+            return Err((StatusCode::TOO_MANY_REQUESTS, "too many open connections from your address"));
+        }
+        *mine += 1;
+        open.0 += 1;
+        Ok(SocketSlot { slots: self.clone(), client })
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().expect("slots lock");
+        open.0 -= 1;
+        if let Some(n) = open.1.get_mut(&self.client) {
+            *n -= 1;
+            if *n == 0 {
+                open.1.remove(&self.client);
+            }
+        }
+    }
+}
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -23,11 +68,22 @@ pub async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(state): State<HttpState>,
 ) -> Response {
-    if let Err(why) = check_origin(&headers) {
+    if let Err(why) = state.public_urls.check_origin(&headers) {
         tracing::warn!(%peer, why, "refused cross-origin WebSocket upgrade");
         return (StatusCode::FORBIDDEN, why).into_response();
     }
-    ws.max_message_size(HARD_FRAME_LIMIT).max_frame_size(HARD_FRAME_LIMIT).on_upgrade(move |socket| async move {
+    let client = state.proxies.client(peer.ip(), &headers);
+    let slot = match state.slots.take(client) {
+        Ok(slot) => slot,
+        Err((status, why)) => {
+            tracing::warn!(%client, why, "refused a WebSocket");
+            return (status, why).into_response();
+        }
+    };
+    // The WebSocket layer refuses frames and messages above the API's limit from their
+    // header, before reading them: nothing larger is ever assembled in memory.
+    ws.max_message_size(MAX_MESSAGE_BYTES).max_frame_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {
+        let _slot = slot;
         let (sink, stream) = socket.split();
         let sink = sink.with(|text: String| async move { Ok::<_, axum::Error>(Message::Text(text.into())) });
         let stream = stream.map(|frame| match frame {
@@ -36,77 +92,22 @@ pub async fn upgrade(
             Ok(Message::Close(_)) | Err(_) => Inbound::Close,
             Ok(_) => Inbound::Other,
         });
-        connection::serve(Box::pin(sink), Box::pin(stream), state.api, peer.ip(), state.shutdown).await;
+        connection::serve(Box::pin(sink), Box::pin(stream), state.api, client, state.shutdown).await;
     })
-}
-
-/// Browsers always send `Origin` on WebSocket upgrades; a page from another site must
-/// not be able to drive the API with the user's network position (cross-site WebSocket
-/// hijacking). Non-browser clients send no `Origin` and are allowed.
-pub fn check_origin(headers: &HeaderMap) -> Result<(), String> {
-    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
-    let origin = origin.to_str().map_err(|_| "Origin header is not valid text".to_string())?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| "Origin given without a Host header".to_string())?;
-    let (scheme, authority) = origin.split_once("://").ok_or_else(|| format!("Origin {origin} is not a URL"))?;
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "http" => "80",
-        "https" => "443",
-        _ => return Err(format!("Origin {origin} has an unsupported scheme")),
-    };
-    let authority = authority.trim_end_matches('/');
-    if normalise(authority, default_port) == normalise(host, default_port) {
-        Ok(())
-    } else {
-        Err(format!("cross-origin WebSocket refused: Origin {origin} does not match Host {host}"))
-    }
-}
-
-/// `host[:port]` with the port made explicit and the host lower-cased.
-fn normalise(authority: &str, default_port: &str) -> String {
-    let authority = authority.to_ascii_lowercase();
-    // An IPv6 literal keeps its colons inside brackets.
-    let has_port = match authority.rfind(']') {
-        Some(end) => authority[end..].contains(':'),
-        None => authority.contains(':'),
-    };
-    if has_port {
-        authority
-    } else {
-        format!("{authority}:{default_port}")
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn headers(origin: Option<&str>, host: Option<&str>) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        if let Some(o) = origin {
-            h.insert(header::ORIGIN, o.parse().unwrap());
-        }
-        if let Some(x) = host {
-            h.insert(header::HOST, x.parse().unwrap());
-        }
-        h
-    }
-
     #[test]
-    fn allows_same_origin_and_no_origin() {
-        assert!(check_origin(&headers(None, Some("127.0.0.1:8080"))).is_ok());
-        assert!(check_origin(&headers(Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080"))).is_ok());
-        assert!(check_origin(&headers(Some("https://NAS.example"), Some("nas.example:443"))).is_ok());
-        assert!(check_origin(&headers(Some("http://[::1]:8080"), Some("[::1]:8080"))).is_ok());
-    }
-
-    #[test]
-    fn refuses_another_host_or_port() {
-        assert!(check_origin(&headers(Some("http://evil.example"), Some("127.0.0.1:8080"))).is_err());
-        assert!(check_origin(&headers(Some("http://127.0.0.1:9999"), Some("127.0.0.1:8080"))).is_err());
-        assert!(check_origin(&headers(Some("null"), Some("127.0.0.1:8080"))).is_err());
-        assert!(check_origin(&headers(Some("http://127.0.0.1:8080"), None)).is_err());
+    fn sockets_are_capped_per_client_and_given_back() {
+        let slots = Arc::new(SocketSlots::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let held: Vec<SocketSlot> = (0..MAX_SOCKETS_PER_CLIENT).map(|_| slots.take(a).ok().unwrap()).collect();
+        assert_eq!(slots.take(a).err().unwrap().0, StatusCode::TOO_MANY_REQUESTS);
+        assert!(slots.take("10.0.0.2".parse().unwrap()).is_ok());
+        drop(held);
+        assert!(slots.take(a).is_ok());
     }
 }

@@ -1,5 +1,6 @@
 //! `auth.*` handlers: log a socket in, resume, log out, change the password.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use protocol::auth::{
@@ -11,41 +12,101 @@ use protocol::Empty;
 use super::{ApiError, ApiState, Caller};
 use crate::auth::{password, sessions, tokens};
 
-pub async fn login(state: &ApiState, caller: &Caller, p: LoginParams) -> Result<Session, ApiError> {
-    let now = Instant::now();
-    if let Err(wait) = state.login_limiter.check(caller.addr, now) {
-        return Err(ApiError::RateLimited { addr: caller.addr, retry_after_secs: wait.as_secs().max(1) });
-    }
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
-        .bind(&p.username)
-        .fetch_optional(&state.pool)
-        .await?;
-    // An unknown user costs a hash check too, so timing does not reveal which usernames exist.
-    let (id, hash) = row.unwrap_or((-1, password::DUMMY_HASH.to_string()));
-    let user_id = match password::verify(p.password, hash).await? {
-        true if id >= 0 => id,
-        _ => {
-            state.login_limiter.record_failure(caller.addr, now);
-            tracing::warn!(addr = %caller.addr, username = %p.username, "failed login");
-            return Err(ApiError::LoginFailed);
-        }
+pub async fn login(state: &ApiState, caller: &Arc<Caller>, p: LoginParams) -> Result<Session, ApiError> {
+    check_lengths(&p.username, &p.password)?;
+    let attempt = state.login_limiter.begin(&p.username, caller.addr, Instant::now()).map_err(|w| {
+        ApiError::RateLimited { client: w.client.to_string(), retry_after_secs: w.retry_after.as_secs().max(1) }
+    })?;
+    let Some(user_id) = check_password(state, &p.username, p.password).await? else {
+        // The attempt stays counted.
+        tracing::warn!(addr = %caller.addr, username = ?shown(&p.username), "failed login");
+        return Err(ApiError::LoginFailed);
     };
-    state.login_limiter.record_success(caller.addr);
+    attempt.succeeded();
     let (token, session_id, expires_at) = sessions::create(&state.pool, user_id).await?;
-    caller.set_user(Some(sessions::AuthenticatedUser { user_id, username: p.username, session_id, expires_at }));
+    caller.log_in(sessions::AuthenticatedUser { user_id, username: p.username, session_id, expires_at }, &state.sockets);
     Ok(Session { token, expires_at: sessions::rfc3339(expires_at) })
 }
 
-pub async fn resume(state: &ApiState, caller: &Caller, p: ResumeParams) -> Result<WhoAmI, ApiError> {
+/// Usernames and passwords past these lengths are refused before any hashing.
+fn check_lengths(username: &str, password: &str) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    if username.len() > MAX_USERNAME_BYTES {
+        errors.push(protocol::FieldError::new("username", format!("must be at most {MAX_USERNAME_BYTES} bytes")));
+    }
+    if password.len() > password::MAX_PASSWORD_BYTES {
+        errors.push(protocol::FieldError::new(
+            "password",
+            format!("must be at most {} bytes", password::MAX_PASSWORD_BYTES),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidParams(errors))
+    }
+}
+
+const MAX_USERNAME_BYTES: usize = 256;
+
+/// A username as the log shows it: cut short; `?` formatting escapes control characters,
+/// so a typed newline cannot forge a log line.
+fn shown(username: &str) -> String {
+    username.chars().take(64).collect()
+}
+
+/// The user's id when `password` is theirs. An unknown user costs a hash check too, so
+/// timing does not reveal which usernames exist.
+async fn check_password(state: &ApiState, username: &str, password: String) -> Result<Option<i64>, ApiError> {
+    let row: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(&state.pool)
+        .await?;
+    let (id, hash) = row.unwrap_or((-1, password::DUMMY_HASH.to_string()));
+    Ok(password::verify(password, hash).await?.then_some(id).filter(|id| *id >= 0))
+}
+
+/// For actions that need the current password again (`auth.token.create`, exporting the
+/// secret seed): counted like a login, `-32002` when wrong, a field error when missing.
+pub async fn confirm_password(
+    state: &ApiState,
+    caller: &Caller,
+    user: &sessions::AuthenticatedUser,
+    password: Option<String>,
+) -> Result<(), ApiError> {
+    let password = match password {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err(ApiError::field("password", "is required: enter your current password to confirm")),
+    };
+    check_lengths(&user.username, &password)?;
+    let attempt = state.login_limiter.begin(&user.username, caller.addr, Instant::now()).map_err(|w| {
+        ApiError::RateLimited { client: w.client.to_string(), retry_after_secs: w.retry_after.as_secs().max(1) }
+    })?;
+    match check_password(state, &user.username, password).await? {
+        Some(id) if id == user.user_id => {
+            attempt.succeeded();
+            Ok(())
+        }
+        _ => {
+            tracing::warn!(addr = %caller.addr, username = ?shown(&user.username), "wrong password to confirm an action");
+            Err(ApiError::WrongPassword)
+        }
+    }
+}
+
+pub async fn resume(state: &ApiState, caller: &Arc<Caller>, p: ResumeParams) -> Result<WhoAmI, ApiError> {
     let user = sessions::lookup(&state.pool, &p.token).await?.ok_or(ApiError::NotAuthenticated)?;
     let me = WhoAmI { username: user.username.clone(), expires_at: sessions::rfc3339(user.expires_at) };
-    caller.set_user(Some(user));
+    caller.log_in(user, &state.sockets);
     Ok(me)
 }
 
+/// Ends the socket's session: every socket using it (this one included, once the
+/// answer is sent) closes.
 pub async fn logout(state: &ApiState, caller: &Caller) -> Result<Empty, ApiError> {
     if let Some(user) = caller.user() {
         sessions::delete(&state.pool, user.session_id).await?;
+        state.sockets.end_sessions(&[user.session_id]);
     }
     caller.set_user(None);
     Ok(Empty {})
@@ -61,12 +122,14 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
     if let Err(why) = protocol::validation::check_new_password(&p.new) {
         return Err(ApiError::field("new", why));
     }
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(user.user_id)
-        .fetch_one(&state.pool)
-        .await?;
-    if !password::verify(p.old, stored).await? {
-        return Err(ApiError::field("old", "is not the current password"));
+    check_lengths(&user.username, &p.new).map_err(|_| {
+        ApiError::field("new", format!("must be at most {} bytes", password::MAX_PASSWORD_BYTES))
+    })?;
+    // The old password is checked like a login: counted, delayed when guessed.
+    match confirm_password(state, caller, &user, Some(p.old)).await {
+        Err(ApiError::WrongPassword) => return Err(ApiError::field("old", "is not the current password")),
+        Err(ApiError::InvalidParams(_)) => return Err(ApiError::field("old", "is required")),
+        other => other?,
     }
     let hash = password::hash(p.new).await?;
     let mut tx = state.pool.begin().await?;
@@ -75,18 +138,22 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
         .bind(user.user_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2 AND kind = 'session'")
-        .bind(user.user_id)
-        .bind(user.session_id)
-        .execute(&mut *tx)
-        .await?;
+    let ended: Vec<i64> = sqlx::query_scalar(
+        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 AND kind = 'session' RETURNING id",
+    )
+    .bind(user.user_id)
+    .bind(user.session_id)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
-    tracing::info!(username = %user.username, "password changed; other sessions ended");
+    let closed = state.sockets.end_sessions(&ended);
+    tracing::info!(username = ?shown(&user.username), sessions = ended.len(), sockets = closed, "password changed; other sessions ended");
     Ok(Empty {})
 }
 
 pub async fn token_create(state: &ApiState, caller: &Caller, p: TokenCreateParams) -> Result<NewApiToken, ApiError> {
     let user = caller.user().ok_or(ApiError::NotAuthenticated)?;
+    confirm_password(state, caller, &user, p.password).await?;
     let mut errors = Vec::new();
     if let Err(why) = protocol::auth::check_token_name(&p.name) {
         errors.push(protocol::FieldError::new("name", why));
@@ -123,6 +190,7 @@ pub async fn token_revoke(state: &ApiState, caller: &Caller, p: IdParams) -> Res
     if !tokens::revoke(&state.pool, user.user_id, p.id).await? {
         return Err(ApiError::NotFound(format!("API token {} does not exist", p.id)));
     }
-    tracing::info!(id = p.id, user = %user.username, "API token revoked");
+    let closed = state.sockets.end_sessions(&[p.id]);
+    tracing::info!(id = p.id, user = %user.username, sockets = closed, "API token revoked");
     Ok(protocol::Empty {})
 }

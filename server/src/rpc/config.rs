@@ -2,10 +2,16 @@
 
 use protocol::config::{ConfigBackup, ExportParams, ImportParams, ImportReport};
 
-use super::{ApiError, ApiState};
+use super::{ApiError, ApiState, Caller};
 use crate::backup;
 
-pub async fn export(state: &ApiState, p: ExportParams) -> Result<ConfigBackup, ApiError> {
+/// With the secret seed, the backup opens every credential: the current password is
+/// asked again.
+pub async fn export(state: &ApiState, caller: &Caller, p: ExportParams) -> Result<ConfigBackup, ApiError> {
+    if p.include_secret_seed {
+        let user = caller.user().ok_or(ApiError::NotAuthenticated)?;
+        super::auth::confirm_password(state, caller, &user, p.password).await?;
+    }
     let backup = backup::export(&state.pool, &state.secret_seed, p.include_secret_seed).await?;
     tracing::info!(
         credentials = backup.credentials.len(),
@@ -18,7 +24,14 @@ pub async fn export(state: &ApiState, p: ExportParams) -> Result<ConfigBackup, A
 
 pub async fn import(state: &ApiState, p: ImportParams) -> Result<ImportReport, ApiError> {
     let checked = backup::check(p.backup).map_err(ApiError::InvalidParams)?;
-    let report = backup::import(&state.pool, &state.secrets, checked).await.map_err(|e| match e {
+    let providers = state
+        .providers
+        .get(&state.rclone.path)
+        .await
+        .map_err(|e| ApiError::RcloneFailed(format!("cannot read rclone's providers to check the backup: {e}")))?;
+    let refusal = |backend: &str, option: &str, value: &str| state.providers.refusal(backend, option, value);
+    let vetted = backup::vet(checked, &state.secrets, &providers, &refusal).map_err(ApiError::InvalidParams)?;
+    let report = backup::import(&state.pool, &state.secrets, vetted).await.map_err(|e| match e {
         crate::credentials::store::StoreError::Sql(e) => ApiError::from(e),
         other => ApiError::Unexpected(other.into()),
     })?;

@@ -4,8 +4,12 @@
 //!
 //! `auth.*` requests are handled in order, inline, so a request sent right after
 //! `auth.resume` already sees the socket authenticated; everything else runs as its own
-//! task, so a slow method does not hold up the socket. When either side ends, or the
-//! server shuts down, the other is ended too.
+//! task, so a slow method does not hold up the socket, but at most
+//! `MAX_IN_FLIGHT` at once: when that many are running (or waiting for a client that
+//! does not read its replies), the socket stops reading, so memory per socket stays
+//! bounded. A socket that has not logged in within `LOGIN_WITHIN` is closed, and so is
+//! every socket of a session that ends (logout, revocation, password change). When
+//! either side ends, or the server shuts down, the other is ended too.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,6 +32,10 @@ pub enum Inbound {
 
 /// How many outbound messages may wait for a slow client before senders wait.
 const OUTBOUND_BUFFER: usize = 256;
+/// Requests of one socket running at once; the socket is not read while this many are.
+pub const MAX_IN_FLIGHT: usize = 16;
+/// How long a socket may stay without a logged-in session.
+pub const LOGIN_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub async fn serve<S, R>(
     sink: S,
@@ -41,6 +49,9 @@ pub async fn serve<S, R>(
 {
     let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND_BUFFER);
     let caller = Arc::new(Caller::new(addr, tx.clone()));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
+    // Set while the socket has no session: when it passes, the socket closes.
+    let mut login_by = Some(tokio::time::Instant::now() + LOGIN_WITHIN);
     let mut writer = tokio::spawn(async move {
         let mut sink = sink;
         while let Some(text) = rx.recv().await {
@@ -58,6 +69,14 @@ pub async fn serve<S, R>(
             _ = shutdown.changed() => Inbound::Close,
             _ = &mut writer => {
                 writer_done = true;
+                Inbound::Close
+            }
+            () = caller.session_ended() => {
+                tracing::debug!(%addr, "closing a socket whose session ended");
+                Inbound::Close
+            }
+            () = sleep_until(login_by) => {
+                tracing::debug!(%addr, "closing a socket that did not log in");
                 Inbound::Close
             }
         };
@@ -85,17 +104,31 @@ pub async fn serve<S, R>(
             Parsed::Request(r) => r,
         };
         if request.method.starts_with("auth.") {
-            if let Some(reply) = dispatch(request, &state, &caller).await {
+            let reply = dispatch(request, &state, &caller).await;
+            login_by = match (caller.user().is_some(), login_by) {
+                (true, _) => None,
+                (false, None) => Some(tokio::time::Instant::now() + LOGIN_WITHIN),
+                (false, Some(at)) => Some(at),
+            };
+            if let Some(reply) = reply {
                 if tx.send(reply).await.is_err() {
                     break;
                 }
             }
         } else {
+            // Waits (without reading the socket) while the socket's requests are all busy.
+            let permit = tokio::select! {
+                permit = in_flight.clone().acquire_owned() => permit.ok(),
+                _ = shutdown.changed() => None,
+                () = caller.session_ended() => None,
+            };
+            let Some(permit) = permit else { break };
             let (state, caller, tx) = (state.clone(), caller.clone(), tx.clone());
             tokio::spawn(async move {
                 if let Some(reply) = dispatch(request, &state, &caller).await {
                     let _ = tx.send(reply).await;
                 }
+                drop(permit);
             });
         }
     }
@@ -108,29 +141,29 @@ pub async fn serve<S, R>(
     }
 }
 
+/// Resolves at `at`, or never.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use futures::channel::mpsc as fmpsc;
     use serde_json::{json, Value};
 
-    /// A connection driven by channels instead of a socket; the pool is never used by
-    /// these requests, so it connects lazily to nothing.
-    fn harness() -> (
-        fmpsc::UnboundedSender<Inbound>,
-        fmpsc::UnboundedReceiver<String>,
-        watch::Sender<bool>,
-        tokio::task::JoinHandle<()>,
-    ) {
-        let (in_tx, in_rx) = fmpsc::unbounded::<Inbound>();
-        let (out_tx, out_rx) = fmpsc::unbounded::<String>();
-        let (stop_tx, stop_rx) = watch::channel(false);
+    /// What the connection needs; the pool is never used by these requests, so it
+    /// connects lazily to nothing.
+    fn test_state() -> Arc<ApiState> {
         let pool = sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:9/none").unwrap();
         let secrets =
             Arc::new(crate::crypto::SecretBox::new(&crate::secret_seed::SecretSeed::from_bytes([0; 32]), "test"));
         let providers = Arc::new(crate::providers::ProviderCatalog::default());
         let runner = crate::runner::Runner::new(pool.clone(), secrets.clone(), providers.clone(), "rclone".into(), 1);
-        let state = Arc::new(ApiState {
+        Arc::new(ApiState {
             pool: pool.clone(),
             login_limiter: Default::default(),
             rclone: crate::rclone::RcloneStatus { path: "rclone".into(), version: None, problem: None },
@@ -150,8 +183,23 @@ mod tests {
             oauth_logins: Default::default(),
             http: reqwest::Client::new(),
             allowed_roots: crate::tasks::AllowedRoots::new(vec![]),
-        });
-        let task = tokio::spawn(serve(out_tx, in_rx, state, "127.0.0.1".parse().unwrap(), stop_rx));
+            sockets: Default::default(),
+            public_origins: vec![],
+            allow_local_options: false,
+        })
+    }
+
+    /// A connection driven by channels instead of a socket.
+    fn harness() -> (
+        fmpsc::UnboundedSender<Inbound>,
+        fmpsc::UnboundedReceiver<String>,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (in_tx, in_rx) = fmpsc::unbounded::<Inbound>();
+        let (out_tx, out_rx) = fmpsc::unbounded::<String>();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(out_tx, in_rx, test_state(), "127.0.0.1".parse().unwrap(), stop_rx));
         (in_tx, out_rx, stop_tx, task)
     }
 
@@ -172,6 +220,36 @@ mod tests {
         let reply = next(&mut rx).await;
         assert_eq!(reply["id"], 5);
         assert_eq!(reply["error"]["code"], -32001);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_does_not_log_in_is_closed() {
+        let (_tx, _rx, _stop, task) = harness();
+        tokio::time::sleep(LOGIN_WITHIN + std::time::Duration::from_millis(100)).await;
+        tokio::time::timeout(std::time::Duration::from_secs(5), task).await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_stops_being_read() {
+        // The outbound side is a sink nobody drains: once the replies fill it and the
+        // in-flight requests wait for room, the connection stops taking frames.
+        let (in_tx, in_rx) = fmpsc::channel::<Inbound>(0);
+        let (out_tx, _out_rx) = fmpsc::channel::<String>(0);
+        let (_stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(serve(out_tx, in_rx, test_state(), "127.0.0.1".parse().unwrap(), stop_rx));
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": "system.info"}).to_string();
+        let mut sent = 0;
+        let mut in_tx = in_tx;
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_millis(500), in_tx.send(Inbound::Text(request.clone())))
+                .await
+            {
+                Ok(Ok(())) => sent += 1,
+                _ => break,
+            }
+            assert!(sent < 10_000, "the connection kept reading");
+        }
+        assert!(sent <= OUTBOUND_BUFFER + MAX_IN_FLIGHT + 4, "read {sent} requests");
     }
 
     #[tokio::test]

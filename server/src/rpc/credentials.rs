@@ -32,6 +32,11 @@ async fn providers(state: &ApiState) -> Result<std::sync::Arc<Vec<Provider>>, Ap
     })
 }
 
+/// The catalog's refusals for one backend (options that reach into the server).
+pub fn refusal<'a>(state: &'a ApiState, backend: &'a str) -> impl Fn(&str, &str) -> Option<String> + 'a {
+    move |option, value| state.providers.refusal(backend, option, value)
+}
+
 async fn provider(state: &ApiState, name: &str) -> Result<Provider, ApiError> {
     providers(state)
         .await?
@@ -106,7 +111,7 @@ fn store_error(e: StoreError) -> ApiError {
 pub async fn create(state: &ApiState, p: CreateParams) -> Result<CloudCredential, ApiError> {
     let name = check_name(&p.name)?;
     let provider = provider(state, &p.provider).await?;
-    let attrs = credentials::validate(&provider, &p.attributes, None).map_err(ApiError::InvalidParams)?;
+    let attrs = credentials::validate(&provider, &p.attributes, None, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?;
     let id = store::create(&state.pool, &state.secrets, &name, &provider.name, &attrs).await.map_err(store_error)?;
     tracing::info!(id, name, provider = provider.name, "credential created");
     respond(state, id).await
@@ -121,10 +126,11 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<CloudCredential
     let provider = provider(state, &current.provider).await?;
     let attrs = match (&p.attributes, &current.attributes) {
         (Some(input), Ok(stored)) => {
-            credentials::validate(&provider, input, Some(stored)).map_err(ApiError::InvalidParams)?
+            credentials::validate(&provider, input, Some(stored), &refusal(state, &provider.name))
+                .map_err(ApiError::InvalidParams)?
         }
         // Settings that cannot be decrypted are replaced as a whole.
-        (Some(input), Err(_)) => credentials::validate(&provider, input, None).map_err(ApiError::InvalidParams)?,
+        (Some(input), Err(_)) => credentials::validate(&provider, input, None, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?,
         (None, Ok(stored)) => stored.clone(),
         (None, Err(e)) => {
             return Err(ApiError::Conflict(format!("credential {}: {e}; send its attributes again", p.id)))
@@ -160,7 +166,7 @@ async fn resolve(state: &ApiState, p: &VerifyParams) -> Result<(Provider, ValidA
             let stored = current.attributes.as_ref().ok();
             let attrs = match (attrs, stored) {
                 (Some(input), stored) => {
-                    credentials::validate(&provider, input, stored).map_err(ApiError::InvalidParams)?
+                    credentials::validate(&provider, input, stored, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?
                 }
                 (None, Some(stored)) => stored.clone(),
                 (None, None) => {
@@ -173,7 +179,7 @@ async fn resolve(state: &ApiState, p: &VerifyParams) -> Result<(Provider, ValidA
         }
         (None, Some(name), Some(input)) => {
             let provider = provider(state, name).await?;
-            let attrs = credentials::validate(&provider, input, None).map_err(ApiError::InvalidParams)?;
+            let attrs = credentials::validate(&provider, input, None, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?;
             Ok((provider, attrs))
         }
         _ => Err(ApiError::field("params", "give `id` (optionally with `attributes`), or `provider` and `attributes`")),
@@ -201,7 +207,8 @@ fn common_flags() -> Vec<std::ffi::OsString> {
 
 pub async fn verify(state: &ApiState, p: VerifyParams) -> Result<VerifyResult, ApiError> {
     let (provider, attrs) = resolve(state, &p).await?;
-    let remote = credentials::remote_env(&provider, &attrs);
+    let remote = credentials::remote_env(&provider, &attrs, &refusal(state, &provider.name))
+        .map_err(|why| ApiError::field("attributes", why))?;
     let mut args: Vec<std::ffi::OsString> = vec!["lsjson".into(), "--max-depth".into(), "1".into()];
     args.extend(common_flags());
     args.push(format!("{REMOTE}:").into());
@@ -229,7 +236,8 @@ pub async fn verify(state: &ApiState, p: VerifyParams) -> Result<VerifyResult, A
 pub async fn browse(state: &ApiState, p: BrowseParams) -> Result<Vec<RemoteEntry>, ApiError> {
     protocol::credentials::check_remote_path(&p.path).map_err(|why| ApiError::field("path", why))?;
     let (provider, attrs) = resolve(state, &VerifyParams { id: Some(p.id), provider: None, attributes: None }).await?;
-    let remote = credentials::remote_env(&provider, &attrs);
+    let remote = credentials::remote_env(&provider, &attrs, &refusal(state, &provider.name))
+        .map_err(|why| ApiError::field("attributes", why))?;
     let path = p.path.trim_matches('/');
     let mut args: Vec<std::ffi::OsString> = vec!["lsjson".into(), "--dirs-only".into()];
     args.extend(common_flags());

@@ -15,8 +15,11 @@ pub enum ApiError {
     NotAuthenticated,
     #[error("wrong username or password")]
     LoginFailed,
-    #[error("too many failed logins from {addr}; try again in {retry_after_secs} s")]
-    RateLimited { addr: std::net::IpAddr, retry_after_secs: u64 },
+    /// The current password, asked again to confirm an action, was wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("too many failed logins from {client}; try again in {retry_after_secs} s")]
+    RateLimited { client: String, retry_after_secs: u64 },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -44,7 +47,7 @@ impl ApiError {
             ApiError::InvalidParams(_) => ErrorCode::INVALID_PARAMS,
             ApiError::MethodNotFound(_) => ErrorCode::METHOD_NOT_FOUND,
             ApiError::NotAuthenticated => ErrorCode::NOT_AUTHENTICATED,
-            ApiError::LoginFailed => ErrorCode::LOGIN_FAILED,
+            ApiError::LoginFailed | ApiError::WrongPassword => ErrorCode::LOGIN_FAILED,
             ApiError::RateLimited { .. } => ErrorCode::RATE_LIMITED,
             ApiError::NotFound(_) => ErrorCode::NOT_FOUND,
             ApiError::Conflict(_) => ErrorCode::CONFLICT,

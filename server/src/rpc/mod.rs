@@ -1,6 +1,7 @@
 //! The JSON-RPC API: the dispatcher that turns one text message into at most one
-//! response, and one module per area of methods (`auth`, `system`). `connection` runs a
-//! socket; `error` maps errors to codes.
+//! response, and one module per area of methods (`auth`, `credentials`, `tasks`, …).
+//! `connection` runs a socket; `sockets` knows which sockets use which session;
+//! `error` maps errors to codes.
 
 pub mod auth;
 pub mod config;
@@ -11,12 +12,13 @@ pub mod follow;
 pub mod oauth;
 pub mod runs;
 pub mod schedule;
+pub mod sockets;
 pub mod system;
 pub mod tasks;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use protocol::jsonrpc::{Request, Response, MAX_MESSAGE_BYTES};
 use protocol::{ErrorCode, Method, RpcError};
@@ -48,6 +50,14 @@ pub struct ApiState {
     pub allowed_roots: crate::tasks::AllowedRoots,
     pub runner: crate::runner::Runner,
     pub scheduler: crate::scheduler::Scheduler,
+    /// The sockets of each session, closed when it ends.
+    pub sockets: sockets::SessionSockets,
+    /// `scheme://host:port` of every address the server is reached at (`--public-url`):
+    /// the only origins OAuth logins may return to.
+    pub public_origins: Vec<String>,
+    /// rclone options that run commands or touch local files are allowed
+    /// (`--allow-local-options`).
+    pub allow_local_options: bool,
 }
 
 /// One connected socket: where it comes from and who it is logged in as.
@@ -59,11 +69,38 @@ pub struct Caller {
     /// Live streams feeding this socket (`run.follow` per run, `events.subscribe`),
     /// ended when the socket closes.
     streams: Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>,
+    /// Woken when the session this socket uses ends elsewhere: the socket closes.
+    session_ended: tokio::sync::Notify,
 }
 
 impl Caller {
     pub fn new(addr: IpAddr, outbound: tokio::sync::mpsc::Sender<String>) -> Self {
-        Caller { addr, user: Mutex::new(None), outbound, streams: Mutex::new(Default::default()) }
+        Caller {
+            addr,
+            user: Mutex::new(None),
+            outbound,
+            streams: Mutex::new(Default::default()),
+            session_ended: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Logs the socket in and registers it with its session.
+    pub fn log_in(self: &Arc<Self>, user: AuthenticatedUser, sockets: &sockets::SessionSockets) {
+        sockets.register(user.session_id, self);
+        self.set_user(Some(user));
+    }
+
+    /// The session ended (logout, revocation, password change): unauthenticated, streams
+    /// ended, and the socket is told to close.
+    pub fn end_session(&self) {
+        self.set_user(None);
+        self.end_streams();
+        self.session_ended.notify_one();
+    }
+
+    /// Resolves once [`Caller::end_session`] was called.
+    pub async fn session_ended(&self) {
+        self.session_ended.notified().await
     }
 
     /// Registers a stream under `key`, ending the one it replaces.
@@ -133,7 +170,7 @@ pub fn parse(text: &str) -> Parsed {
 }
 
 /// Runs one request. Returns the response text, or `None` for a notification.
-pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option<String> {
+pub async fn dispatch(req: Request, state: &ApiState, caller: &Arc<Caller>) -> Option<String> {
     let method = req.method.clone();
     let outcome = route(req.method.as_str(), req.params, state, caller).await;
     let id = req.id?;
@@ -143,7 +180,7 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Caller) -> Option
     })
 }
 
-async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -> Result<Value, ApiError> {
+async fn route(method: &str, params: Value, state: &ApiState, caller: &Arc<Caller>) -> Result<Value, ApiError> {
     use protocol::{
         auth as a, config as cfg, credentials as c, oauth as o, providers as p, runs as r, schedule as sc, system as s,
         tasks as t,
@@ -171,7 +208,7 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Caller) -
         c::Delete::NAME => call::<c::Delete, _>(params, |p| credentials::delete(state, p)).await,
         c::Verify::NAME => call::<c::Verify, _>(params, |p| credentials::verify(state, p)).await,
         c::Browse::NAME => call::<c::Browse, _>(params, |p| credentials::browse(state, p)).await,
-        cfg::Export::NAME => call::<cfg::Export, _>(params, |p| config::export(state, p)).await,
+        cfg::Export::NAME => call::<cfg::Export, _>(params, |p| config::export(state, caller, p)).await,
         cfg::Import::NAME => call::<cfg::Import, _>(params, |p| config::import(state, p)).await,
         o::Start::NAME => call::<o::Start, _>(params, |p| oauth::start(state, caller, p)).await,
         o::Finish::NAME => call::<o::Finish, _>(params, |p| oauth::finish(state, caller, p)).await,

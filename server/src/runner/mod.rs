@@ -3,6 +3,7 @@
 //! supervises task runs; `scripts` runs pre- and post-scripts; `sync` builds a run's command line; `progress` reads rclone's
 //! JSON log; `records` keeps the run records.
 
+pub mod lines;
 pub mod obscure;
 pub mod progress;
 pub mod rclone;

@@ -69,13 +69,20 @@ impl RemoteEnv {
     /// `backend` is rclone's type (`s3`, `sftp`, …); `attributes` are option values as
     /// rclone reads them; `obscured` names the options rclone expects obscured and
     /// `secret` those to redact from output.
+    ///
+    /// An attribute that would set the remote's type (`type`, `TYPE`, anything rclone
+    /// would read as `RCLONE_CONFIG_<REMOTE>_TYPE`) is refused: it would switch
+    /// the backend behind the credential's back.
     pub fn new(
         name: &str,
         backend: &str,
         attributes: &BTreeMap<String, String>,
         obscured: &dyn Fn(&str) -> bool,
         secret: &dyn Fn(&str) -> bool,
-    ) -> Self {
+    ) -> Result<Self, String> {
+        if let Some(bad) = attributes.keys().find(|k| env_name(k) == "TYPE" || k.trim().is_empty()) {
+            return Err(format!("the attribute `{}` is not an option and cannot be given to rclone", bad.escape_debug()));
+        }
         let prefix = format!("RCLONE_CONFIG_{}_", env_name(name));
         let mut env = RemoteEnv::default();
         env.vars.push((format!("{prefix}TYPE"), backend.to_string()));
@@ -89,7 +96,7 @@ impl RemoteEnv {
             }
             env.vars.push((format!("{prefix}{}", env_name(key)), value));
         }
-        env
+        Ok(env)
     }
 
     /// Adds another remote's variables (a crypt remote wrapping this one).
@@ -152,10 +159,59 @@ impl RemoteEnv {
     }
 }
 
+/// Where private config folders go (`use_runtime_dir`); `$TMPDIR` when unset.
+static RUNTIME_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+const CONFIG_DIR_PREFIX: &str = "cloudsync-rclone-";
+
+/// Makes `dir` (0700) the home of the private config folders, and removes folders a
+/// killed server left there, or in `$TMPDIR` where earlier versions kept them: they
+/// hold OAuth tokens and crypt passwords. Once per process; later calls keep the first.
+pub fn use_runtime_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let started = std::time::SystemTime::now();
+    let _ = RUNTIME_DIR.set(dir.to_path_buf());
+    for (folder, only_older) in [(dir.to_path_buf(), false), (std::env::temp_dir(), true)] {
+        let removed = remove_stale_config_dirs(&folder, only_older.then_some(started));
+        if removed > 0 {
+            tracing::info!(removed, folder = %folder.display(), "removed rclone config folders a previous run left behind");
+        }
+    }
+    Ok(())
+}
+
+/// Removes `cloudsync-rclone-*` folders owned by this user in `folder` (modified before
+/// `older_than`, when given, so live folders of other servers in a shared `$TMPDIR` stay).
+pub fn remove_stale_config_dirs(folder: &Path, older_than: Option<std::time::SystemTime>) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let Ok(entries) = std::fs::read_dir(folder) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(CONFIG_DIR_PREFIX) {
+            continue;
+        }
+        let Ok(meta) = entry.path().symlink_metadata() else { continue };
+        let old_enough = older_than.is_none_or(|t| meta.modified().is_ok_and(|m| m < t));
+        if meta.is_dir() && meta.uid() == me && old_enough && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 fn write_config(entries: &[(String, String, String)]) -> std::io::Result<ConfigFile> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let dir = tempfile::Builder::new().prefix("cloudsync-rclone-").tempdir()?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(CONFIG_DIR_PREFIX);
+    let dir = match RUNTIME_DIR.get() {
+        Some(root) => builder.tempdir_in(root)?,
+        None => builder.tempdir()?,
+    };
     let path = dir.path().join("rclone.conf");
     let mut text = String::new();
     let mut current = "";
@@ -327,10 +383,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mut attrs = BTreeMap::new();
         attrs.insert("token".to_string(), r#"{"access_token":"a"}"#.to_string());
-        let mut env = RemoteEnv::new(REMOTE, "drive", &attrs, &|_| false, &|k| k == "token").with_config_file();
+        let mut env =
+            RemoteEnv::new(REMOTE, "drive", &attrs, &|_| false, &|k| k == "token").unwrap().with_config_file();
         let mut crypt = BTreeMap::new();
         crypt.insert("remote".to_string(), format!("{REMOTE}:backup"));
-        env.extend(RemoteEnv::new("crypted", "crypt", &crypt, &|_| false, &|_| false));
+        env.extend(RemoteEnv::new("crypted", "crypt", &crypt, &|_| false, &|_| false).unwrap());
         let path = env.config_path().unwrap().unwrap();
         assert_eq!(env.config_path().unwrap().unwrap(), path, "written once");
         let text = std::fs::read_to_string(&path).unwrap();
@@ -349,7 +406,31 @@ mod tests {
         attrs.insert("user".to_string(), "alice".to_string());
         attrs.insert("pass".to_string(), "hunter22".to_string());
         attrs.insert("secret_access_key".to_string(), "AKIASECRETVALUE".to_string());
-        RemoteEnv::new("cloudsync", "webdav", &attrs, &|k| k == "pass", &|k| k == "secret_access_key")
+        RemoteEnv::new("cloudsync", "webdav", &attrs, &|k| k == "pass", &|k| k == "secret_access_key").unwrap()
+    }
+
+    #[test]
+    fn an_attribute_that_would_set_the_type_is_refused() {
+        for key in ["type", "TYPE", "Type"] {
+            let mut attrs = BTreeMap::new();
+            attrs.insert("host".to_string(), "localhost".to_string());
+            attrs.insert(key.to_string(), "sftp".to_string());
+            let e = RemoteEnv::new(REMOTE, "b2", &attrs, &|_| false, &|_| false).unwrap_err();
+            assert!(e.contains("is not an option"), "{e}");
+        }
+    }
+
+    #[test]
+    fn stale_config_folders_are_removed_and_fresh_ones_kept() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir(root.path().join("cloudsync-rclone-old")).unwrap();
+        std::fs::write(root.path().join("cloudsync-rclone-old/rclone.conf"), "token = x").unwrap();
+        std::fs::create_dir(root.path().join("other")).unwrap();
+        let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        assert_eq!(remove_stale_config_dirs(root.path(), Some(past)), 0, "newer than the cut-off");
+        assert_eq!(remove_stale_config_dirs(root.path(), None), 1);
+        assert!(!root.path().join("cloudsync-rclone-old").exists());
+        assert!(root.path().join("other").exists());
     }
 
     #[test]

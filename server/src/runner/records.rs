@@ -72,6 +72,27 @@ pub async fn finish(
     Ok(())
 }
 
+/// Records how a run ended, retrying for about a minute if the database fails: a run
+/// left RUNNING would refuse every later run of its task.
+pub async fn finish_surely(pool: &PgPool, id: i64, outcome: &super::runs::Outcome) {
+    let error = outcome.error.as_deref().map(|e| crate::logstore::clean(e, 2000));
+    let mut wait = std::time::Duration::from_millis(200);
+    for attempt in 1.. {
+        match finish(pool, id, outcome.state, outcome.code, error.as_deref(), outcome.stats.as_ref()).await {
+            Ok(()) => return,
+            Err(e) if attempt < 10 => {
+                tracing::warn!(run_id = id, attempt, error = %e, "cannot record how a run ended; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(10));
+            }
+            Err(e) => {
+                tracing::error!(run_id = id, error = %e, "cannot record how a run ended; it shows as running until the next start");
+                return;
+            }
+        }
+    }
+}
+
 /// At start: runs a previous process left queued or running did not finish.
 pub async fn interrupt_leftovers(pool: &PgPool) -> sqlx::Result<u64> {
     Ok(sqlx::query(

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use protocol::runs::{Progress, RunState};
 use sqlx::PgPool;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::sync::{oneshot, Mutex, Notify};
 
 use super::progress::{self, RcloneLine};
@@ -35,6 +34,7 @@ struct Inner {
     rclone: PathBuf,
     max_concurrent: usize,
     keep_runs: i64,
+    max_log_lines: u64,
     /// Checked again at every start: the folder may have changed (a symlink) or the
     /// server may have been restarted with other roots since the task was saved.
     allowed_roots: crate::tasks::AllowedRoots,
@@ -86,6 +86,20 @@ pub enum RunError {
     NoSuchTask(i64),
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
+}
+
+/// How a run ended, recorded by `records::finish_surely`.
+pub struct Outcome {
+    pub state: RunState,
+    pub error: Option<String>,
+    pub code: Option<i32>,
+    pub stats: Option<Progress>,
+}
+
+impl Outcome {
+    fn failed(why: String) -> Outcome {
+        Outcome { state: RunState::Failed, error: Some(why), code: None, stats: None }
+    }
 }
 
 /// The credential a run uses, to save a refreshed token back to.
@@ -152,6 +166,7 @@ impl Runner {
                 rclone,
                 max_concurrent: max_concurrent.max(1),
                 keep_runs: 50,
+                max_log_lines: crate::config::DEFAULT_MAX_LOG_LINES,
                 allowed_roots: crate::tasks::AllowedRoots::new(Vec::new()),
                 hub: Default::default(),
                 state: Mutex::new(Queue::default()),
@@ -179,6 +194,14 @@ impl Runner {
         let mut inner =
             Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("keep_runs is set before the runner is shared"));
         inner.keep_runs = keep.max(1) as i64;
+        Runner { inner: Arc::new(inner) }
+    }
+
+    /// The most lines one run's log keeps (`--max-log-lines`).
+    pub fn max_log_lines(self, max: u64) -> Runner {
+        let mut inner =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("max_log_lines is set before the runner is shared"));
+        inner.max_log_lines = max.max(10);
         Runner { inner: Arc::new(inner) }
     }
 
@@ -327,10 +350,28 @@ impl Runner {
             let me = self.clone();
             tokio::spawn(async move {
                 let (task_id, run_id) = (next.task_id, next.run_id);
-                match me.execute(run_id, task_id, next.dry_run, stop_rx).await {
-                    Ok((state, error)) => me.publish_state(run_id, task_id, state, error),
-                    Err(e) => tracing::error!(run_id, error = %e, "recording a run failed"),
+                let pool = &me.inner.pool;
+                let mut log = LogWriter::new(pool.clone(), run_id)
+                    .live(me.inner.hub.clone())
+                    .max_lines(me.inner.max_log_lines);
+                // Whatever happens to the database during the run, the run ends with a
+                // final state: a run left RUNNING would block every later run of its task.
+                let outcome = match me.execute(run_id, task_id, next.dry_run, stop_rx, &mut log).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        tracing::error!(run_id, error = %e, "the database failed during a run");
+                        Outcome::failed(format!("the database failed during the run: {e}"))
+                    }
+                };
+                me.write_notes(task_id, &mut log).await;
+                if let Some(why) = &outcome.error {
+                    log.push("error", "runner", why);
                 }
+                let level = if outcome.state == RunState::Success { "info" } else { "error" };
+                log.push(level, "runner", &format!("run ended: {}", outcome.state.as_str()));
+                log.flush().await;
+                records::finish_surely(pool, run_id, &outcome).await;
+                me.publish_state(run_id, task_id, outcome.state, outcome.error);
                 if let Err(e) = records::prune(&me.inner.pool, task_id, me.inner.keep_runs).await {
                     tracing::warn!(task_id, error = %e, "removing old runs failed");
                 }
@@ -346,25 +387,20 @@ impl Runner {
         task_id: i64,
         dry_run: bool,
         mut stop: oneshot::Receiver<()>,
-    ) -> sqlx::Result<(RunState, Option<String>)> {
+        log: &mut LogWriter,
+    ) -> sqlx::Result<Outcome> {
         let pool = &self.inner.pool;
         records::mark_running(pool, run_id).await?;
         self.publish_state(run_id, task_id, RunState::Running, None);
-        let mut log = LogWriter::new(pool.clone(), run_id).live(self.inner.hub.clone());
-        self.write_notes(task_id, &mut log).await;
+        self.write_notes(task_id, log).await;
         let (task, command, credential) = match self.prepare(task_id, dry_run).await {
             Ok(c) => c,
-            Err(why) => {
-                log.push("error", "runner", &why);
-                log.flush().await?;
-                records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await?;
-                return Ok((RunState::Failed, Some(why)));
-            }
+            Err(why) => return Ok(Outcome::failed(why)),
         };
         let env = script_env(&task, run_id, dry_run);
         if !task.pre_script.trim().is_empty() {
             log.push("info", "runner", "running the pre-script");
-            match super::scripts::run("pre_script", &task.pre_script, &env, &mut log, &mut stop).await {
+            match super::scripts::run("pre_script", &task.pre_script, &env, log, &mut stop).await {
                 super::scripts::ScriptOutcome::Exited(Some(0)) => {}
                 outcome => {
                     let (state, why) = match outcome {
@@ -377,11 +413,7 @@ impl Runner {
                             format!("the pre-script failed ({}); rclone was not started", exit_text(code)),
                         ),
                     };
-                    self.write_notes(task_id, &mut log).await;
-                    log.push("error", "runner", &why);
-                    log.flush().await?;
-                    records::finish(pool, run_id, state, None, Some(&why), None).await?;
-                    return Ok((state, Some(why)));
+                    return Ok(Outcome { state, error: Some(why), code: None, stats: None });
                 }
             }
         }
@@ -392,22 +424,16 @@ impl Runner {
         );
         let mut child = match super::rclone::spawn(&self.inner.rclone, &command.args, Some(&command.remote)) {
             Ok(c) => c,
-            Err(e) => {
-                let why = format!("cannot start rclone at {}: {e}", self.inner.rclone.display());
-                self.write_notes(task_id, &mut log).await;
-                log.push("error", "runner", &why);
-                log.flush().await?;
-                records::finish(pool, run_id, RunState::Failed, None, Some(&why), None).await?;
-                return Ok((RunState::Failed, Some(why)));
-            }
+            Err(e) => return Ok(Outcome::failed(format!("cannot start rclone at {}: {e}", self.inner.rclone.display()))),
         };
         let pid = child.id();
         let mut stdout = child.stdout.take().expect("piped");
+        // A sync prints nothing useful on stdout; it is read (so rclone never blocks on
+        // it) and thrown away.
         let drain_stdout = tokio::spawn(async move {
-            let mut sink = Vec::new();
-            let _ = stdout.read_to_end(&mut sink).await;
+            let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
         });
-        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+        let mut lines = super::lines::Lines::new(child.stderr.take().expect("piped"));
         let mut last_stats: Option<Progress> = None;
         let mut last_error: Option<String> = None;
         // rclone's crypt skips files it cannot decrypt and still exits 0; a run that
@@ -450,14 +476,14 @@ impl Runner {
                     kill_at = Some(tokio::time::Instant::now() + KILL_GRACE);
                 }
                 _ = tick.tick() => {
-                    self.write_notes(task_id, &mut log).await;
+                    self.write_notes(task_id, log).await;
                     if let (Some(at), Some(pid)) = (kill_at, pid) {
                         if tokio::time::Instant::now() >= at {
                             super::rclone::signal_group(pid, libc::SIGKILL);
                             kill_at = None;
                         }
                     }
-                    log.flush_if_due().await?;
+                    log.flush_if_due().await;
                 }
             }
         }
@@ -492,7 +518,7 @@ impl Runner {
                 env.push(("CLOUDSYNC_FILES".into(), s.transfers.to_string()));
             }
             log.push("info", "runner", "running the post-script");
-            match super::scripts::run("post_script", &task.post_script, &env, &mut log, &mut stop).await {
+            match super::scripts::run("post_script", &task.post_script, &env, log, &mut stop).await {
                 super::scripts::ScriptOutcome::Exited(Some(0)) => (state, error),
                 super::scripts::ScriptOutcome::Aborted => {
                     (RunState::Aborted, Some("stopped on request during the post-script".to_string()))
@@ -506,15 +532,7 @@ impl Runner {
         } else {
             (state, error)
         };
-        self.write_notes(task_id, &mut log).await;
-        log.push(
-            if state == RunState::Success { "info" } else { "error" },
-            "runner",
-            &format!("run ended: {}", state.as_str()),
-        );
-        log.flush().await?;
-        records::finish(pool, run_id, state, code, error.as_deref(), last_stats.as_ref()).await?;
-        Ok((state, error))
+        Ok(Outcome { state, error, code, stats: last_stats })
     }
 
     /// The rclone command of a task, or why it cannot run.
@@ -550,7 +568,9 @@ impl Runner {
             .await
             .map_err(|e| format!("cannot read rclone's providers: {e}"))?
             .ok_or_else(|| format!("the installed rclone has no backend `{}`", cred.provider))?;
-        let command = super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run);
+        let refusal = |option: &str, value: &str| self.inner.providers.refusal(&provider.name, option, value);
+        let command = super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run, &refusal)
+            .map_err(|why| format!("credential “{}”: {why}", cred.name))?;
         Ok((task.task, command, ValidCredential { id: cred.id, attrs }))
     }
 }

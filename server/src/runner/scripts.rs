@@ -8,7 +8,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::oneshot;
 
 use crate::logstore::LogWriter;
@@ -67,8 +66,8 @@ pub async fn run(
         Err(e) => return ScriptOutcome::CouldNotStart(format!("cannot start the {source}: {e}")),
     };
     let pid = child.id();
-    let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let mut err = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let mut out = super::lines::Lines::new(child.stdout.take().expect("piped"));
+    let mut err = super::lines::Lines::new(child.stderr.take().expect("piped"));
     let (mut out_open, mut err_open) = (true, true);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     while out_open || err_open {
@@ -89,7 +88,7 @@ pub async fn run(
                 return ScriptOutcome::Aborted;
             }
             _ = tick.tick() => {
-                let _ = log.flush_if_due().await;
+                log.flush_if_due().await;
             }
         }
     }

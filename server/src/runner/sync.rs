@@ -48,8 +48,9 @@ pub fn build(
     attrs: &ValidAttributes,
     crypt: Option<&CryptSecrets>,
     dry_run: bool,
-) -> SyncCommand {
-    let mut remote = credentials::remote_env(provider, attrs);
+    refusal: credentials::Refusal,
+) -> Result<SyncCommand, String> {
+    let mut remote = credentials::remote_env(provider, attrs, refusal)?;
     let mut cloud = remote_path(task);
     if let (true, Some(c)) = (task.encryption, crypt) {
         let mut crypt_attrs = BTreeMap::new();
@@ -64,7 +65,7 @@ pub fn build(
         );
         crypt_attrs.insert("directory_name_encryption".to_string(), task.filename_encryption.to_string());
         let is_password = |k: &str| k == "password" || k == "password2";
-        remote.extend(RemoteEnv::new(CRYPT_REMOTE, "crypt", &crypt_attrs, &is_password, &is_password));
+        remote.extend(RemoteEnv::new(CRYPT_REMOTE, "crypt", &crypt_attrs, &is_password, &is_password)?);
         cloud = format!("{CRYPT_REMOTE}:");
     }
     let verb = match task.transfer_mode {
@@ -112,5 +113,5 @@ pub fn build(
         flag(&mut args, "--max-delete");
         args.push(n.to_string().into());
     }
-    SyncCommand { args, remote }
+    Ok(SyncCommand { args, remote })
 }

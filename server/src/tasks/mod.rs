@@ -30,21 +30,29 @@ pub struct ValidTask {
     pub crypt: Option<CryptSecrets>,
 }
 
-/// Where local paths may be. `/` itself only when configured explicitly.
+/// Where local paths may be. `/` itself only when configured explicitly; never inside,
+/// or holding, a denied folder (the data directory: seed and database).
 #[derive(Clone, Debug)]
 pub struct AllowedRoots {
     roots: Vec<PathBuf>,
     explicit: bool,
+    denied: Vec<PathBuf>,
 }
 
 impl AllowedRoots {
     /// With no configured roots, anything but `/` itself is allowed.
     pub fn new(configured: Vec<PathBuf>) -> Self {
         if configured.is_empty() {
-            AllowedRoots { roots: vec![PathBuf::from("/")], explicit: false }
+            AllowedRoots { roots: vec![PathBuf::from("/")], explicit: false, denied: Vec::new() }
         } else {
-            AllowedRoots { roots: configured, explicit: true }
+            AllowedRoots { roots: configured, explicit: true, denied: Vec::new() }
         }
+    }
+
+    /// Also refuses folders inside or around each of `denied`.
+    pub fn denying(mut self, denied: Vec<PathBuf>) -> Self {
+        self.denied = denied.into_iter().map(|d| std::fs::canonicalize(&d).unwrap_or(d)).collect();
+        self
     }
 
     pub fn check(&self, path: &Path) -> Result<PathBuf, String> {
@@ -62,8 +70,43 @@ impl AllowedRoots {
             let list: Vec<String> = self.roots.iter().map(|r| r.display().to_string()).collect();
             return Err(format!("must be under one of the allowed roots: {}", list.join(", ")));
         }
+        if let Some(d) = self.denied.iter().find(|d| real.starts_with(d) || d.starts_with(&real)) {
+            return Err(format!(
+                "must not be or hold cloudsync's data directory {} (its secret seed and database)",
+                d.display()
+            ));
+        }
         Ok(real)
     }
+}
+
+/// With `follow_symlinks`, rclone follows links as the server's user (root on a NAS):
+/// a folder another user can write to, or one under such a folder, would let that user
+/// plant a link to any file. Those folders are refused. A sticky folder (`/tmp`) only
+/// lets users replace their own entries, so it does not count.
+pub fn check_not_writable_by_others(real: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let mut dir = Some(real);
+    let mut first = true;
+    while let Some(d) = dir {
+        let meta = std::fs::metadata(d).map_err(|e| format!("cannot be checked: {e}"))?;
+        let mode = meta.mode();
+        let sticky = mode & 0o1000 != 0;
+        let others_write = mode & 0o022 != 0 && (first || !sticky);
+        let foreign_owner = meta.uid() != me && meta.uid() != 0;
+        if others_write || foreign_owner {
+            let whose = if foreign_owner { format!("belongs to user id {}", meta.uid()) } else { "is writable by other users".into() };
+            return Err(format!(
+                "{} {whose}, and following symlinks there would read or write as the server's user; turn off follow_symlinks or fix the folder's owner and mode",
+                d.display()
+            ));
+        }
+        first = false;
+        dir = d.parent();
+    }
+    Ok(())
 }
 
 /// What `validate` needs to know about the task's credential.
@@ -95,7 +138,14 @@ pub fn validate(
     }
     if t.path.starts_with('/') && !errors.iter().any(|e| e.field == "path") {
         match roots.check(Path::new(&t.path)) {
-            Ok(real) => t.path = real.display().to_string(),
+            Ok(real) => {
+                if t.follow_symlinks {
+                    if let Err(why) = check_not_writable_by_others(&real) {
+                        errors.push(FieldError::new("follow_symlinks", why));
+                    }
+                }
+                t.path = real.display().to_string();
+            }
             Err(why) => errors.push(FieldError::new("path", why)),
         }
     }

@@ -186,7 +186,7 @@ async fn a_token_rclone_refreshes_is_saved_back_encrypted_even_when_the_command_
     assert_eq!(r["ok"], false);
 
     let seed = cloudsync::secret_seed::load_or_create(&app.data_dir.path().join("data/secret-seed")).unwrap();
-    let secrets = cloudsync::crypto::SecretBox::new(&seed, cloudsync::backup::CREDENTIALS_PURPOSE);
+    let secrets = cloudsync::crypto::SecretBox::new(&seed, cloudsync::crypto::CREDENTIALS_PURPOSE);
     let stored = cloudsync::credentials::store::get(&app.pool, &secrets, id).await.unwrap().unwrap();
     let token: Value = serde_json::from_str(&stored.attributes.unwrap().as_map()["token"]).unwrap();
     assert_ne!(token["access_token"], "old-access-token", "the refreshed token was saved: {token}");
