@@ -9,6 +9,9 @@
 //! - Requests made while the socket is down wait in an outbox; requests that were in
 //!   flight when it dropped fail with a "connection lost" error, because the server may
 //!   or may not have run them.
+//! - The server closes a socket that has not logged in within 10 s. Without a session
+//!   there is nothing to keep alive, so the client then idles and opens a new socket
+//!   when the next request is made (the login), instead of reconnecting in a loop.
 //!
 //! The browser runs one thread, so the client lives in a thread-local.
 
@@ -34,6 +37,8 @@ const TOKEN_KEY: &str = "cloudsync.token";
 pub enum ConnectionState {
     Connecting,
     Open,
+    /// Not logged in and no socket open: one opens with the next request.
+    Idle,
     /// Waiting to retry; `attempt` counts from 1.
     Retrying {
         attempt: u32,
@@ -46,6 +51,7 @@ impl ConnectionState {
         match self {
             ConnectionState::Connecting => "Connecting…".into(),
             ConnectionState::Open => "Connected".into(),
+            ConnectionState::Idle => "Ready".into(),
             ConnectionState::Retrying { in_ms, .. } => {
                 format!("Disconnected, retrying in {:.1} s", *in_ms as f64 / 1000.0)
             }
@@ -117,6 +123,9 @@ async fn call_raw(method: &str, params: Value) -> Result<Value, RpcError> {
         send(&client, &text);
     } else {
         client.outbox.borrow_mut().push((id, text, tx));
+        if client.session.connection.get_untracked() == ConnectionState::Idle {
+            open_socket(&client);
+        }
     }
     rx.await.unwrap_or_else(|_| Err(lost()))
 }
@@ -261,6 +270,13 @@ fn on_close(client: &Rc<Client>) {
     *client.socket.borrow_mut() = None;
     for (_, reply) in client.in_flight.borrow_mut().drain() {
         let _ = reply.send(Err(lost()));
+    }
+    let session = client.session;
+    let logged_out = session.user.get_untracked().is_none() && stored_token().is_none();
+    if logged_out && client.outbox.borrow().is_empty() {
+        client.attempt.set(0);
+        session.connection.set(ConnectionState::Idle);
+        return;
     }
     schedule_reconnect(client);
 }

@@ -74,7 +74,7 @@ fn ConnectionBadge() -> impl IntoView {
     let session = crate::use_session();
     let class = move || match session.connection.get() {
         ConnectionState::Open => "badge ok",
-        ConnectionState::Connecting => "badge wait",
+        ConnectionState::Connecting | ConnectionState::Idle => "badge wait",
         ConnectionState::Retrying { .. } => "badge bad",
     };
     view! {

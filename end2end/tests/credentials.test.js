@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { dataDir, fillS3Form, freePort, launchBrowser, logIn, resultsDir, screenshot, startOAuthMock, startS3, startServer } from "./harness.js";
+import { ADMIN_PASSWORD, dataDir, fillS3Form, freePort, launchBrowser, logIn, resultsDir, screenshot, startOAuthMock, startS3, startServer } from "./harness.js";
 
 const ACCESS_KEY = "AKIAE2ETESTKEY";
 const SECRET_KEY = "e2e-secret-key-9b27c4";
@@ -102,6 +102,7 @@ test("a backup downloads with a seed warning and restoring it reports the name c
   await page.getByTestId("backup-include-seed").check();
   await page.getByTestId("seed-warning").waitFor();
   assert.match(await page.getByTestId("seed-warning").textContent(), /anyone who has it can read every credential/);
+  await page.getByTestId("backup-password").fill(ADMIN_PASSWORD);
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("backup-download").click()]);
   assert.match(download.suggestedFilename(), /^cloudsync-backup-.*-with-seed\.json$/);
   const path = join(resultsDir, "backup-with-seed.json");

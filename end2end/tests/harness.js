@@ -80,11 +80,25 @@ export async function launchBrowser() {
   });
 }
 
+/** Takes a screenshot, and fails if the page broke its Content-Security-Policy so far. */
 export async function screenshot(page, name) {
   await page.screenshot({ path: join(resultsDir, `${name}.png`), fullPage: true });
+  const violations = await page.evaluate(() => window.__cspViolations || []);
+  if (violations.length) throw new Error(`CSP violations on ${name}: ${violations.join("; ")}`);
+}
+
+/** Records every Content-Security-Policy violation of the page in window.__cspViolations. */
+export async function watchCsp(page) {
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`);
+    });
+  });
 }
 
 export async function logIn(page, url, password = ADMIN_PASSWORD) {
+  await watchCsp(page);
   await page.goto(url);
   await page.getByTestId("login-username").fill("admin");
   await page.getByTestId("login-password").fill(password);

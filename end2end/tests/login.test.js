@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  ADMIN_PASSWORD, dataDir, freePort, launchBrowser, logIn, rcloneVersion, screenshot, startServer,
+  ADMIN_PASSWORD, dataDir, freePort, launchBrowser, logIn, rcloneVersion, screenshot, startServer, watchCsp,
 } from "./harness.js";
 
 let server, browser, port, data;
@@ -98,5 +98,26 @@ test("changing the password with a short new one names the field", async () => {
   const form = page.getByTestId("change-password");
   await form.getByText("must be at least 8 characters (got 5)").waitFor({ timeout: 5_000 });
   await screenshot(page, "change-password-too-short");
+  await page.close();
+});
+
+test("the app runs under its Content-Security-Policy without a violation", async () => {
+  const page = await browser.newPage();
+  await watchCsp(page);
+  const response = await page.goto(server.url);
+  const csp = response.headers()["content-security-policy"];
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(response.headers()["x-content-type-options"], "nosniff");
+  await page.getByTestId("login-username").fill("admin");
+  await page.getByTestId("login-password").fill(ADMIN_PASSWORD);
+  await page.getByTestId("login-submit").click();
+  await page.getByTestId("current-user").waitFor({ timeout: 15_000 });
+  for (const name of ["Tasks", "Runs", "Credentials", "System"]) {
+    await page.getByRole("link", { name }).click();
+    await page.waitForTimeout(300);
+  }
+  assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+  await screenshot(page, "under-csp");
   await page.close();
 });

@@ -2,7 +2,7 @@
 // listed without the secret, revoked.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { dataDir, freePort, launchBrowser, logIn, screenshot, startServer } from "./harness.js";
+import { ADMIN_PASSWORD, dataDir, freePort, launchBrowser, logIn, screenshot, startServer } from "./harness.js";
 
 let server, browser;
 
@@ -44,6 +44,10 @@ test("an API token is created once, works, and stops working when revoked", asyn
   await page.getByTestId("token-create").click();
   await section.getByText("must not be empty").waitFor({ timeout: 5_000 });
   await page.getByTestId("token-name").fill("nightly script");
+  await page.getByTestId("token-password").fill("not-my-password");
+  await page.getByTestId("token-create").click();
+  await section.getByText("wrong password").waitFor({ timeout: 15_000 });
+  await page.getByTestId("token-password").fill(ADMIN_PASSWORD);
   await page.getByTestId("token-create").click();
   const secret = await page.getByTestId("token-secret").textContent({ timeout: 15_000 });
   assert.match(secret, /^cst_[A-Za-z0-9_-]{40,}$/);

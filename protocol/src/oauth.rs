@@ -101,8 +101,26 @@ pub fn check_url(url: &str) -> Result<(), String> {
         .or_else(|| url.strip_prefix("http://"))
         .ok_or("must start with https:// or http://")?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || host.contains(char::is_whitespace) {
+    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('@') {
         return Err("must name a host".into());
+    }
+    Ok(())
+}
+
+/// A URL secrets are sent to (the token endpoint): https, or plain http to this machine
+/// only (loopback), never plain http across a network.
+pub fn check_secret_url(url: &str) -> Result<(), String> {
+    check_url(url)?;
+    if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+        };
+        let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if !loopback {
+            return Err("must be an https:// URL (plain http only to localhost)".into());
+        }
     }
     Ok(())
 }
@@ -110,6 +128,17 @@ pub fn check_url(url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_urls_must_be_https_but_for_loopback() {
+        assert!(check_secret_url("https://oauth2.googleapis.com/token").is_ok());
+        assert!(check_secret_url("http://127.0.0.1:8080/token").is_ok());
+        assert!(check_secret_url("http://localhost/token").is_ok());
+        assert!(check_secret_url("http://[::1]:9/token").is_ok());
+        assert!(check_secret_url("http://auth.example/token").is_err());
+        assert!(check_secret_url("http://127.0.0.1.evil.example/token").is_err());
+        assert!(check_secret_url("http://user@127.0.0.1/token").is_err());
+    }
 
     #[test]
     fn urls_must_be_http_with_a_host() {

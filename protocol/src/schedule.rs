@@ -188,7 +188,11 @@ fn field(text: &str, min: u32, max: u32, names: &[&str], name_base: u32) -> Resu
         let mut v = lo;
         while v <= hi {
             mask |= 1 << (if max == 6 && v == 7 { 0 } else { v });
-            v += step.unwrap_or(1);
+            // A step past the field's end stops here instead of wrapping around.
+            match v.checked_add(step.unwrap_or(1)) {
+                Some(next) => v = next,
+                None => break,
+            }
         }
     }
     Ok((mask, text == "*"))
@@ -510,6 +514,9 @@ mod tests {
         assert_eq!(error(sched("1,,2", "0", "*", "*", "*")), ("minute".into(), "`1,,2` has an empty list item".into()));
         assert_eq!(error(sched("x", "0", "*", "*", "*")), ("minute".into(), "`x` is not a number".into()));
         assert_eq!(error(sched("*/x", "0", "*", "*", "*")), ("minute".into(), "step `x` is not a number".into()));
+        // A huge step means "once", never a wrap-around to every minute.
+        let once = CronSpec::parse(&sched("59/4294967295", "0", "*", "*", "*")).unwrap();
+        assert_eq!(once.describe(), CronSpec::parse(&sched("59", "0", "*", "*", "*")).unwrap().describe());
         assert_eq!(error(sched("0", "0", "0", "*", "*")), ("dom".into(), "0 is out of range 1-31".into()));
         assert_eq!(error(sched("0", "0", "*", "13", "*")), ("month".into(), "13 is out of range 1-12".into()));
         let mut s = sched("0", "0", "*", "*", "*");

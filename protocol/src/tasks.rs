@@ -307,9 +307,15 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
         err("description".into(), "must not be empty".into());
     } else if t.description.chars().count() > 200 {
         err("description".into(), "must be at most 200 characters".into());
+    } else if t.description.chars().any(char::is_control) {
+        err("description".into(), "must be one line without control characters".into());
     }
     if !t.path.starts_with('/') {
         err("path".into(), "must be an absolute path".into());
+    } else if t.path.chars().any(char::is_control) {
+        err("path".into(), "must not contain control characters".into());
+    } else if t.path.len() > 4096 {
+        err("path".into(), "must be at most 4096 bytes".into());
     }
     for (name, list) in [("include", &t.include), ("exclude", &t.exclude)] {
         for (i, p) in list.iter().enumerate() {
@@ -321,8 +327,23 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
     if let Err(why) = crate::credentials::check_remote_path(&t.attributes.folder) {
         err("attributes.folder".into(), why);
     }
+    if t.attributes.folder.len() > 4096 {
+        err("attributes.folder".into(), "must be at most 4096 bytes".into());
+    }
     if t.attributes.bucket.contains('/') {
         err("attributes.bucket".into(), "must be a bucket name without /".into());
+    } else if t.attributes.bucket.chars().any(char::is_control) {
+        err("attributes.bucket".into(), "must not contain control characters".into());
+    } else if t.attributes.bucket.len() > 255 {
+        err("attributes.bucket".into(), "must be at most 255 bytes".into());
+    }
+    for (name, list) in [("include", &t.include), ("exclude", &t.exclude)] {
+        if list.len() > 1000 {
+            err(name.into(), "must have at most 1000 patterns".into());
+        }
+    }
+    if t.bwlimit.len() > 48 {
+        err("bwlimit".into(), "must have at most 48 entries".into());
     }
     let mut previous: Option<u32> = None;
     for (i, b) in t.bwlimit.iter().enumerate() {
@@ -342,6 +363,8 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
     for (name, script) in [("pre_script", &t.pre_script), ("post_script", &t.post_script)] {
         if script.len() > 64 * 1024 {
             err(name.into(), "must be at most 64 KiB".into());
+        } else if script.contains('\0') {
+            err(name.into(), "must not contain a NUL character".into());
         }
     }
     if let Some(s) = &t.schedule {
@@ -388,6 +411,7 @@ mod tests {
         t.transfers = 0;
         t.attributes.folder = "../etc".into();
         t.schedule = Some(Schedule { dom: "32".into(), ..Schedule::default() });
+        t.pre_script = "echo hi \u{0}".into();
         let fields: Vec<String> = check_task(&t).into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
@@ -399,9 +423,16 @@ mod tests {
                 "bwlimit[1].time",
                 "bwlimit[2].time",
                 "transfers",
+                "pre_script",
                 "schedule.dom"
             ]
         );
+        let mut t = task();
+        t.description = "a\u{0}b".into();
+        t.attributes.bucket = "b\nx".into();
+        t.path = "/srv/\u{0}".into();
+        let fields: Vec<String> = check_task(&t).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["description", "path", "attributes.bucket"]);
     }
 
     #[test]

@@ -230,7 +230,7 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: VettedBackup) -> Res
         settings.enabled = false;
         settings.encryption_password = None;
         settings.encryption_salt = None;
-        crate::tasks::store::insert_restored(&mut tx, &settings, |new_id| {
+        crate::tasks::store::insert_restored(&mut tx, own, &settings, |new_id| {
             sealed.map(|sealed| {
                 let label = crate::tasks::store::label;
                 // Undecryptable secrets stay as they came: runs then say so.

@@ -68,6 +68,10 @@ impl Application {
             tracing::warn!(interrupted, "runs left queued or running by the previous process are now INTERRUPTED");
         }
         let secrets = Arc::new(crate::crypto::SecretBox::new(&secret_seed, crate::crypto::CREDENTIALS_PURPOSE));
+        let adopted = crate::tasks::store::adopt_untagged(&db.pool, &secrets, &data_dir).await?;
+        if adopted > 0 {
+            tracing::info!(adopted, "tagged the settings of tasks saved before settings were tagged");
+        }
         let providers = Arc::new(crate::providers::ProviderCatalog::new(settings.allow_local_options));
         let runner = crate::runner::Runner::new(
             db.pool.clone(),

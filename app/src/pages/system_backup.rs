@@ -10,14 +10,16 @@ use crate::rpc;
 #[component]
 pub fn BackupSection() -> impl IntoView {
     let include_seed = RwSignal::new(false);
+    let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let report = RwSignal::new(None::<ImportReport>);
 
     let download = move |_| {
         error.set(None);
         let include = include_seed.get_untracked();
+        let password = include.then(|| password.get_untracked());
         leptos::task::spawn_local(async move {
-            match rpc::call::<Export>(ExportParams { include_secret_seed: include }).await {
+            match rpc::call::<Export>(ExportParams { include_secret_seed: include, password }).await {
                 Ok(backup) => {
                     let stamp = backup.created_at.chars().take(19).collect::<String>().replace(':', "-");
                     let suffix = if include { "-with-seed" } else { "" };
@@ -67,6 +69,11 @@ pub fn BackupSection() -> impl IntoView {
                 <p class="warning" data-testid="seed-warning">
                     "This file will contain the secret seed: anyone who has it can read every credential in it. Keep it as safe as a password."
                 </p>
+                <label>
+                    "Your current password (to confirm)"
+                    <input type="password" autocomplete="current-password" data-testid="backup-password"
+                        prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+                </label>
             </Show>
             <button type="button" class="primary" data-testid="backup-download" on:click=download>"Download backup"</button>
             <label class="file">

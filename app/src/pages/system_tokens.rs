@@ -21,13 +21,18 @@ pub fn ApiTokensSection() -> impl IntoView {
         rpc::call::<TokenList>(Empty {})
     });
     let name = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<RpcError>);
     let created = RwSignal::new(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         error.set(None);
         created.set(None);
-        let params = TokenCreateParams { name: name.get_untracked(), expires_at: None };
+        let params = TokenCreateParams {
+            name: name.get_untracked(),
+            expires_at: None,
+            password: Some(password.get_untracked()),
+        };
         if let Err(why) = protocol::auth::check_token_name(&params.name) {
             let mut e = RpcError::new(protocol::ErrorCode::INVALID_PARAMS, "invalid params");
             e.data = Some(serde_json::json!({"fields": [{"field": "name", "message": why}]}));
@@ -38,6 +43,7 @@ pub fn ApiTokensSection() -> impl IntoView {
                 Ok(t) => {
                     created.set(Some(t.token));
                     name.set(String::new());
+                    password.set(String::new());
                     reload.update(|n| *n += 1);
                 }
                 Err(e) => error.set(Some(e)),
@@ -56,7 +62,14 @@ pub fn ApiTokensSection() -> impl IntoView {
         });
     };
     let name_error = Signal::derive(move || error.get().and_then(|e| e.field_error("name")));
-    let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
+    let password_error = Signal::derive(move || {
+        error.get().and_then(|e| {
+            e.field_error("password").or_else(|| (e.code == protocol::ErrorCode::LOGIN_FAILED).then(|| e.message.clone()))
+        })
+    });
+    let general = move || {
+        error.get().filter(|e| e.field_errors().is_empty() && e.code != protocol::ErrorCode::LOGIN_FAILED).map(|e| e.message)
+    };
     view! {
         <form class="card narrow" on:submit=submit data-testid="api-tokens">
             <h3>"API tokens"</h3>
@@ -94,6 +107,11 @@ pub fn ApiTokensSection() -> impl IntoView {
                 "New token name"
                 <input data-testid="token-name" placeholder="nightly backup script" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                 <FieldError error=name_error/>
+            </label>
+            <label>
+                "Your current password (to confirm)"
+                <input type="password" autocomplete="current-password" data-testid="token-password" prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+                <FieldError error=password_error/>
             </label>
             {move || created.get().map(|t| view! {
                 <div class="ok small" data-testid="token-created">

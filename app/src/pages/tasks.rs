@@ -268,7 +268,7 @@ pub fn RunBadge(run: Signal<Option<Run>>) -> impl IntoView {
                 <a href=format!("/runs?run={}", r.id) class=class data-testid="task-state">{label}</a>
                 <div class="small muted" data-testid="task-run-time">{when}</div>
                 {progress.map(|p| view! {
-                    <div class="progress"><div class="bar" style=format!("width: {:.0}%", r.stats.as_ref().map_or(0.0, |s| s.percent))></div></div>
+                    <div class="progress"><div class="bar" style:width=format!("{:.0}%", r.stats.as_ref().map_or(0.0, |s| s.percent))></div></div>
                     <div class="small muted" data-testid="task-progress">{p}</div>
                 })}
                 {r.error.map(|e| view! { <div class="small error">{e}</div> })}

@@ -66,9 +66,11 @@ pub async fn is_valid(pool: &PgPool, session_id: i64) -> sqlx::Result<bool> {
 }
 
 /// Ends a login session (an API token is left alone: it is revoked explicitly).
-pub async fn delete(pool: &PgPool, session_id: i64) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE id = $1 AND kind = 'session'").bind(session_id).execute(pool).await?;
-    Ok(())
+/// Ends a login session (API tokens are left alone); true when there was one.
+pub async fn delete(pool: &PgPool, session_id: i64) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM sessions WHERE id = $1 AND kind = 'session'").bind(session_id).execute(pool).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Removes expired sessions; called at start.

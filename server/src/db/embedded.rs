@@ -12,7 +12,7 @@
 //! `postmaster.pid`, or a postmaster that is still shutting down or still running.
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -78,8 +78,10 @@ impl EmbeddedPostgres {
         for d in [&root, &pgdata, &socket_dir, &log_dir] {
             fs::create_dir_all(d).map_err(io)?;
         }
-        fs::set_permissions(&pgdata, fs::Permissions::from_mode(0o700)).map_err(io)?;
-        fs::set_permissions(&socket_dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        // The log quotes statements and their data (task settings): only its owner reads it.
+        for d in [&pgdata, &socket_dir, &log_dir] {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
         if let Some((uid, gid)) = owner {
             // The postgres user must be able to walk down to its folders.
             fs::set_permissions(&root, fs::Permissions::from_mode(0o711)).map_err(io)?;
@@ -95,7 +97,8 @@ impl EmbeddedPostgres {
         }
         clear_leftovers(&pgdata).await?;
 
-        let log = fs::OpenOptions::new().create(true).append(true).open(&log_file).map_err(io)?;
+        let log = fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&log_file).map_err(io)?;
+        fs::set_permissions(&log_file, fs::Permissions::from_mode(0o600)).map_err(io)?;
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&log_file, Some(uid), Some(gid)).map_err(io)?;
         }
@@ -105,6 +108,8 @@ impl EmbeddedPostgres {
             .arg("-k")
             .arg(&socket_dir)
             .args(["-c", "listen_addresses=", "-c", "unix_socket_permissions=0700"])
+            .env_clear()
+            .envs(clean_env())
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(io)?)
             .stderr(log)
@@ -265,11 +270,19 @@ fn find_binaries(pgdata: &Path) -> Result<PathBuf, EmbeddedError> {
     versions.pop().map(|(_, bin)| bin).ok_or(EmbeddedError::BinariesMissing)
 }
 
+/// What PostgreSQL's processes get of the server's environment: a search path and the
+/// C locale, nothing else (no `CLOUDSYNC_*`, no `DATABASE_URL`, no proxy credentials).
+fn clean_env() -> [(&'static str, &'static str); 3] {
+    [("PATH", "/usr/local/bin:/usr/bin:/bin"), ("LANG", "C"), ("LC_ALL", "C")]
+}
+
 fn initdb(bin: &Path, pgdata: &Path, owner: Option<(u32, u32)>) -> Result<(), EmbeddedError> {
     let mut cmd = Command::new(bin.join("initdb"));
     cmd.arg("-D")
         .arg(pgdata)
         .args(["-U", ROLE, "-A", "trust", "-E", "UTF8", "--locale=C", "--no-instructions"])
+        .env_clear()
+        .envs(clean_env())
         .stdin(Stdio::null());
     if let Some((uid, gid)) = owner {
         cmd.uid(uid).gid(gid);

@@ -17,13 +17,13 @@ pub async fn callback(State(state): State<HttpState>, Query(q): Query<HashMap<St
     let Some(login_state) = q.get("state") else {
         return page(StatusCode::BAD_REQUEST, "Login failed", "The provider's answer has no state.", None);
     };
-    let plan = match api.oauth_logins.begin_callback(login_state) {
-        Ok(plan) => plan,
+    let (plan, verifier) = match api.oauth_logins.begin_callback(login_state) {
+        Ok(found) => found,
         Err(e) => return page(StatusCode::BAD_REQUEST, "Login failed", &e.to_string(), None),
     };
     let outcome = match (q.get("code"), q.get("error")) {
         (_, Some(error)) => Err(q.get("error_description").cloned().unwrap_or_else(|| error.clone())),
-        (Some(code), None) => logins::exchange(&api.http, &plan, code).await,
+        (Some(code), None) => logins::exchange(&api.http, &plan, &verifier, code).await,
         (None, None) => Err("the provider's answer has no code".into()),
     };
     let ok = outcome.is_ok();

@@ -30,6 +30,10 @@ pub struct LoginPlan {
 struct Pending {
     session_id: i64,
     plan: LoginPlan,
+    /// PKCE (RFC 7636): the secret whose S256 hash went out with the authorisation
+    /// request; only this server can complete the exchange with it, so a code stolen or
+    /// injected on the way back is useless to anyone else.
+    verifier: String,
     started: Instant,
     stage: Stage,
 }
@@ -62,11 +66,16 @@ impl OAuthLogins {
         let mut raw = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let state = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+        let mut secret = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
         let mut query = vec![
             ("response_type".to_string(), "code".to_string()),
             ("client_id".to_string(), plan.client_id.clone()),
             ("redirect_uri".to_string(), plan.redirect_uri.clone()),
             ("state".to_string(), state.clone()),
+            ("code_challenge".to_string(), pkce_challenge(&verifier)),
+            ("code_challenge_method".to_string(), "S256".to_string()),
         ];
         if !plan.scopes.is_empty() {
             query.push(("scope".into(), plan.scopes.clone()));
@@ -78,19 +87,20 @@ impl OAuthLogins {
         pending.retain(|_, p| p.started.elapsed() < LOGIN_LIFETIME);
         pending.insert(
             state.clone(),
-            Pending { session_id, plan, started: Instant::now(), stage: Stage::WaitingForCallback },
+            Pending { session_id, plan, verifier, started: Instant::now(), stage: Stage::WaitingForCallback },
         );
         (state, url)
     }
 
     /// The plan of a login waiting for its callback; takes the callback's turn, so a
     /// second callback with the same state is refused.
-    pub fn begin_callback(&self, state: &str) -> Result<LoginPlan, LoginError> {
+    /// Returns the plan and the PKCE verifier.
+    pub fn begin_callback(&self, state: &str) -> Result<(LoginPlan, String), LoginError> {
         let mut pending = self.pending.lock().expect("oauth lock");
         match pending.get_mut(state) {
             Some(p) if p.started.elapsed() < LOGIN_LIFETIME && matches!(p.stage, Stage::WaitingForCallback) => {
                 p.stage = Stage::Exchanging;
-                Ok(p.plan.clone())
+                Ok((p.plan.clone(), p.verifier.clone()))
             }
             _ => Err(LoginError::UnknownState),
         }
@@ -120,6 +130,16 @@ impl OAuthLogins {
     }
 }
 
+/// `BASE64URL(SHA256(verifier))`, the S256 challenge.
+fn pkce_challenge(verifier: &str) -> String {
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// The longest token lifetime believed: a provider's (or a forged) huge `expires_in`
+/// must not overflow the expiry time.
+const MAX_EXPIRES_IN: i64 = 10 * 365 * 24 * 3600;
+
 fn encode_query(pairs: &[(String, String)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", percent(k), percent(v))).collect::<Vec<_>>().join("&")
 }
@@ -146,13 +166,16 @@ struct TokenResponse {
 
 /// Exchanges an authorisation code at the provider's token endpoint and returns the
 /// token as rclone stores it.
-pub async fn exchange(http: &reqwest::Client, plan: &LoginPlan, code: &str) -> Result<String, String> {
+/// The provider's answer is never shown: only its status and, when it is an OAuth
+/// error, its standard `error` code.
+pub async fn exchange(http: &reqwest::Client, plan: &LoginPlan, verifier: &str, code: &str) -> Result<String, String> {
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code),
         ("redirect_uri", plan.redirect_uri.as_str()),
         ("client_id", plan.client_id.as_str()),
         ("client_secret", plan.client_secret.as_str()),
+        ("code_verifier", verifier),
     ];
     let response = http
         .post(&plan.token_url)
@@ -162,16 +185,27 @@ pub async fn exchange(http: &reqwest::Client, plan: &LoginPlan, code: &str) -> R
         .await
         .map_err(|e| format!("cannot reach the token endpoint {}: {}", plan.token_url, e.without_url()))?;
     let status = response.status();
-    let body = response.text().await.unwrap_or_default();
+    // A token answer is small; anything past this is not one.
+    let body = read_limited(response, 64 * 1024).await;
     if !status.is_success() {
-        let short: String = body.chars().take(200).collect();
-        return Err(format!("the token endpoint answered {status}: {short}"));
+        #[derive(Deserialize)]
+        struct OAuthError {
+            error: String,
+        }
+        let code = serde_json::from_slice::<OAuthError>(&body)
+            .ok()
+            .map(|e| e.error)
+            .filter(|e| e.len() <= 64 && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        return Err(match code {
+            Some(code) => format!("the token endpoint answered {status} ({code})"),
+            None => format!("the token endpoint answered {status}"),
+        });
     }
     let token: TokenResponse =
-        serde_json::from_str(&body).map_err(|e| format!("the token endpoint's answer is not a token: {e}"))?;
+        serde_json::from_slice(&body).map_err(|_| "the token endpoint's answer is not a token".to_string())?;
     let expiry = token
         .expires_in
-        .map(|s| time::OffsetDateTime::now_utc() + time::Duration::seconds(s))
+        .map(|s| time::OffsetDateTime::now_utc() + time::Duration::seconds(s.clamp(0, MAX_EXPIRES_IN)))
         .map(crate::auth::sessions::rfc3339);
     Ok(serde_json::json!({
         "access_token": token.access_token,
@@ -180,6 +214,18 @@ pub async fn exchange(http: &reqwest::Client, plan: &LoginPlan, code: &str) -> R
         "expiry": expiry.unwrap_or_else(|| "0001-01-01T00:00:00Z".into()),
     })
     .to_string())
+}
+
+/// At most `limit` bytes of a response body.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]);
+        if body.len() >= limit {
+            break;
+        }
+    }
+    body
 }
 
 #[cfg(test)]

@@ -101,12 +101,13 @@ pub async fn resume(state: &ApiState, caller: &Arc<Caller>, p: ResumeParams) -> 
     Ok(me)
 }
 
-/// Ends the socket's session: every socket using it (this one included, once the
-/// answer is sent) closes.
+/// Ends the socket's login session: every socket using it (this one included, once
+/// the answer is sent) closes. A socket on an API token is only logged out itself.
 pub async fn logout(state: &ApiState, caller: &Caller) -> Result<Empty, ApiError> {
     if let Some(user) = caller.user() {
-        sessions::delete(&state.pool, user.session_id).await?;
-        state.sockets.end_sessions(&[user.session_id]);
+        if sessions::delete(&state.pool, user.session_id).await? {
+            state.sockets.end_sessions(&[user.session_id]);
+        }
     }
     caller.set_user(None);
     Ok(Empty {})

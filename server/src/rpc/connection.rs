@@ -222,13 +222,6 @@ mod tests {
         assert_eq!(reply["error"]["code"], -32001);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_socket_that_does_not_log_in_is_closed() {
-        let (_tx, _rx, _stop, task) = harness();
-        tokio::time::sleep(LOGIN_WITHIN + std::time::Duration::from_millis(100)).await;
-        tokio::time::timeout(std::time::Duration::from_secs(5), task).await.unwrap().unwrap();
-    }
-
     #[tokio::test]
     async fn a_client_that_never_reads_stops_being_read() {
         // The outbound side is a sink nobody drains: once the replies fill it and the

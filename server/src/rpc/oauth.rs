@@ -2,7 +2,7 @@
 //! app settings.
 
 use protocol::credentials::SecretMask;
-use protocol::oauth::{check_url, ClientSetParams, FinishParams, FinishResult, OAuthClient, StartParams, StartResult};
+use protocol::oauth::{check_secret_url, check_url, ClientSetParams, FinishParams, FinishResult, OAuthClient, StartParams, StartResult};
 use protocol::providers::Provider;
 use serde_json::Value;
 
@@ -36,6 +36,15 @@ pub async fn start(state: &ApiState, caller: &Caller, p: StartParams) -> Result<
     if origin.matches('/').count() != 2 {
         return Err(ApiError::field("origin", "must be scheme://host[:port] without a path"));
     }
+    // The provider sends the browser (and the code) back here: only to an address the
+    // server is published at.
+    let known = crate::http::public_urls::PublicUrl::parse(origin).ok().map(|u| u.origin());
+    if !known.as_ref().is_some_and(|o| state.public_origins.contains(o)) {
+        return Err(ApiError::field(
+            "origin",
+            format!("{origin} is not one of the server's public URLs ({}); start it with --public-url", state.public_origins.join(", ")),
+        ));
+    }
     let redirect_uri = format!("{origin}/oauth/callback");
     let saved = clients::get(&state.pool, &state.secrets, &provider.name).await?.unwrap_or_default();
     let known = known_endpoints(&provider.name);
@@ -63,7 +72,7 @@ pub async fn start(state: &ApiState, caller: &Caller, p: StartParams) -> Result<
             ApiError::field("token_url", format!("is required: cloudsync knows no token URL for {}", provider.name))
         })?;
     check_url(&auth_url).map_err(|why| ApiError::field("auth_url", why))?;
-    check_url(&token_url).map_err(|why| ApiError::field("token_url", why))?;
+    check_secret_url(&token_url).map_err(|why| ApiError::field("token_url", why))?;
     let scopes = first(&[Some(&saved.scopes), known.as_ref().map(|k| k.scopes)]).unwrap_or_default();
     let extra =
         known.map(|k| k.extra.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()).unwrap_or_default();
@@ -110,9 +119,11 @@ pub async fn client_list(state: &ApiState) -> Result<Vec<OAuthClient>, ApiError>
 pub async fn client_set(state: &ApiState, p: ClientSetParams) -> Result<OAuthClient, ApiError> {
     let provider = oauth_provider(state, &p.provider).await?;
     let mut errors = Vec::new();
-    for (field, url) in [("auth_url", &p.auth_url), ("token_url", &p.token_url)] {
+    let checks: [(&str, &String, fn(&str) -> Result<(), String>); 2] =
+        [("auth_url", &p.auth_url, check_url), ("token_url", &p.token_url, check_secret_url)];
+    for (field, url, check) in checks {
         if !url.trim().is_empty() {
-            if let Err(why) = check_url(url.trim()) {
+            if let Err(why) = check(url.trim()) {
                 errors.push(protocol::FieldError::new(field, why));
             }
         }

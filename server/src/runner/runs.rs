@@ -546,10 +546,17 @@ impl Runner {
             .await
             .map_err(|e| format!("cannot load the task: {e}"))?
             .ok_or_else(|| format!("task {task_id} no longer exists"))?;
-        self.inner
+        if !task.authentic {
+            return Err("the task's settings were changed outside cloudsync (in the database); check them, then save the task to approve them".into());
+        }
+        let real = self
+            .inner
             .allowed_roots
             .check(Path::new(&task.task.path))
             .map_err(|why| format!("the task's local folder {} {why}; edit the task", task.task.path))?;
+        if task.task.follow_symlinks {
+            crate::tasks::check_not_writable_by_others(&real).map_err(|why| format!("follow_symlinks: {why}"))?;
+        }
         let crypt = match task.crypt {
             Some(Err(e)) => return Err(format!("the task's encryption settings: {e}")),
             Some(Ok(c)) => Some(c),

@@ -18,15 +18,31 @@ fn seal(secrets: &SecretBox, id: i64, crypt: &Option<CryptSecrets>) -> Option<Ve
     crypt.as_ref().map(|c| secrets.seal(&label(id), &serde_json::to_vec(c).expect("serialisable")))
 }
 
+/// The tag over a row's settings: AES-GCM over no plaintext, with the id and the
+/// settings as associated data (an authenticator only the secret seed's holder makes).
+fn tag(secrets: &SecretBox, id: i64, settings: &str) -> Vec<u8> {
+    secrets.seal(&tag_label(id, settings), b"")
+}
+
+fn tag_label(id: i64, settings: &str) -> String {
+    format!("task-settings:{id}\n{settings}")
+}
+
 /// A stored task with its crypt secrets opened (or why not).
 pub struct StoredTask {
     pub task: SyncTask,
     pub crypt: Option<Result<CryptSecrets, CannotDecrypt>>,
+    /// The settings carry a valid tag: cloudsync wrote them. Runs refuse other rows.
+    pub authentic: bool,
 }
 
-type Row = (i64, String, Option<Vec<u8>>, OffsetDateTime, OffsetDateTime);
+type Row = (i64, String, Option<Vec<u8>>, Option<Vec<u8>>, OffsetDateTime, OffsetDateTime);
 
-fn from_row(secrets: &SecretBox, (id, settings, sealed, created_at, updated_at): Row) -> sqlx::Result<StoredTask> {
+fn from_row(
+    secrets: &SecretBox,
+    (id, settings, sealed, settings_tag, created_at, updated_at): Row,
+) -> sqlx::Result<StoredTask> {
+    let authentic = settings_tag.is_some_and(|t| secrets.open(&tag_label(id, &settings), &t).is_ok());
     let p: TaskParams = serde_json::from_str(&settings).map_err(|e| sqlx::Error::Decode(e.into()))?;
     let crypt = sealed.map(|s| {
         secrets.open(&label(id), &s).and_then(|b| serde_json::from_slice::<CryptSecrets>(&b).map_err(|_| CannotDecrypt))
@@ -65,10 +81,10 @@ fn from_row(secrets: &SecretBox, (id, settings, sealed, created_at, updated_at):
         created_at: crate::auth::sessions::rfc3339(created_at),
         updated_at: crate::auth::sessions::rfc3339(updated_at),
     };
-    Ok(StoredTask { task, crypt })
+    Ok(StoredTask { task, crypt, authentic })
 }
 
-const SELECT: &str = "SELECT id, settings, encryption_sealed, created_at, updated_at FROM sync_tasks";
+const SELECT: &str = "SELECT id, settings, encryption_sealed, settings_tag, created_at, updated_at FROM sync_tasks";
 
 pub async fn list(pool: &PgPool, secrets: &SecretBox) -> sqlx::Result<Vec<StoredTask>> {
     let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} ORDER BY lower(description), id")).fetch_all(pool).await?;
@@ -83,28 +99,52 @@ pub async fn get(pool: &PgPool, secrets: &SecretBox, id: i64) -> sqlx::Result<Op
 /// Writes row `id`: inserted when `insert`, else updated.
 async fn write(
     conn: &mut sqlx::PgConnection,
+    secrets: &SecretBox,
     id: i64,
     settings: &TaskParams,
     sealed: Option<Vec<u8>>,
     insert: bool,
 ) -> sqlx::Result<bool> {
     let sql = if insert {
-        "INSERT INTO sync_tasks (id, description, credential_id, enabled, settings, encryption_sealed)
-         VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO sync_tasks (id, description, credential_id, enabled, settings, encryption_sealed, settings_tag)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
     } else {
         "UPDATE sync_tasks SET description = $2, credential_id = $3, enabled = $4, settings = $5,
-         encryption_sealed = $6, updated_at = now() WHERE id = $1"
+         encryption_sealed = $6, settings_tag = $7, updated_at = now() WHERE id = $1"
     };
+    let text = serde_json::to_string(settings).expect("serialisable");
     let done = sqlx::query(sql)
         .bind(id)
         .bind(&settings.description)
         .bind(settings.credentials)
         .bind(settings.enabled)
-        .bind(serde_json::to_string(settings).expect("serialisable"))
+        .bind(&text)
         .bind(sealed)
+        .bind(tag(secrets, id, &text))
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Tags the settings of rows that have none (written before tags existed). Done once per
+/// data directory, remembered by a marker file there, which the database's users cannot
+/// write: later, a row without a tag is an edited row and stays refused.
+pub async fn adopt_untagged(pool: &PgPool, secrets: &SecretBox, data_dir: &std::path::Path) -> anyhow::Result<u64> {
+    let marker = data_dir.join("task-settings-tagged");
+    if marker.exists() {
+        return Ok(0);
+    }
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, settings FROM sync_tasks WHERE settings_tag IS NULL").fetch_all(pool).await?;
+    for (id, settings) in &rows {
+        sqlx::query("UPDATE sync_tasks SET settings_tag = $2 WHERE id = $1")
+            .bind(id)
+            .bind(tag(secrets, *id, settings))
+            .execute(pool)
+            .await?;
+    }
+    std::fs::write(&marker, "task settings written before this file are tagged\n")?;
+    Ok(rows.len() as u64)
 }
 
 async fn next_id(conn: &mut sqlx::PgConnection) -> sqlx::Result<i64> {
@@ -114,22 +154,35 @@ async fn next_id(conn: &mut sqlx::PgConnection) -> sqlx::Result<i64> {
 pub async fn create(pool: &PgPool, secrets: &SecretBox, t: &ValidTask) -> sqlx::Result<i64> {
     let mut conn = pool.acquire().await?;
     let id = next_id(&mut conn).await?;
-    write(&mut conn, id, &t.settings, seal(secrets, id, &t.crypt), true).await?;
+    write(&mut conn, secrets, id, &t.settings, seal(secrets, id, &t.crypt), true).await?;
     Ok(id)
 }
 
 pub async fn update(pool: &PgPool, secrets: &SecretBox, id: i64, t: &ValidTask) -> sqlx::Result<bool> {
-    write(&mut *pool.acquire().await?, id, &t.settings, seal(secrets, id, &t.crypt), false).await
+    write(&mut *pool.acquire().await?, secrets, id, &t.settings, seal(secrets, id, &t.crypt), false).await
 }
 
 /// `(id, schedule)` of every enabled task with a schedule: what the scheduler needs, read
-/// without opening any secret.
+/// without opening any secret. Each row is parsed here, not cast in SQL, so one row
+/// the database cannot read as JSON never unschedules the others; it is skipped with a
+/// warning.
 pub async fn scheduled(pool: &PgPool) -> sqlx::Result<Vec<(i64, protocol::tasks::Schedule)>> {
-    let rows: Vec<(i64, Option<serde_json::Value>)> =
-        sqlx::query_as("SELECT id, (settings::jsonb)->'schedule' FROM sync_tasks WHERE enabled ORDER BY id")
-            .fetch_all(pool)
-            .await?;
-    Ok(rows.into_iter().filter_map(|(id, schedule)| Some((id, serde_json::from_value(schedule?).ok()?))).collect())
+    #[derive(serde::Deserialize)]
+    struct JustSchedule {
+        schedule: Option<protocol::tasks::Schedule>,
+    }
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, settings FROM sync_tasks WHERE enabled ORDER BY id").fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, settings)| match serde_json::from_str::<JustSchedule>(&settings) {
+            Ok(s) => Some((id, s.schedule?)),
+            Err(e) => {
+                tracing::warn!(task_id = id, error = %e, "a task's settings cannot be read; not scheduled");
+                None
+            }
+        })
+        .collect())
 }
 
 /// Every task as stored, for backups: (id, settings, sealed encryption secrets).
@@ -148,11 +201,12 @@ pub async fn list_for_backup(pool: &PgPool) -> sqlx::Result<Vec<(i64, TaskParams
 /// sealed secrets for the new id.
 pub async fn insert_restored(
     tx: &mut sqlx::PgConnection,
+    secrets: &SecretBox,
     settings: &TaskParams,
     sealed_for: impl FnOnce(i64) -> Option<Vec<u8>>,
 ) -> sqlx::Result<i64> {
     let id = next_id(tx).await?;
-    write(tx, id, settings, sealed_for(id), true).await?;
+    write(tx, secrets, id, settings, sealed_for(id), true).await?;
     Ok(id)
 }
 

@@ -171,7 +171,25 @@ pub struct RpcClient {
 impl RpcClient {
     pub async fn connect(url: &str) -> RpcClient {
         let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("WebSocket connects");
+        RpcClient::from_stream(ws)
+    }
+
+    pub fn from_stream(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> RpcClient {
         RpcClient { ws, next_id: 1, notifications: Default::default() }
+    }
+
+    /// Whether the server closes the socket within `limit` (messages before are skipped).
+    pub async fn closed_within(&mut self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async {
+            loop {
+                match self.ws.next().await {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                    Some(Ok(_)) => {}
+                }
+            }
+        })
+        .await
+        .is_ok()
     }
 
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, RpcError> {

@@ -4,55 +4,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::fixtures::{credential, finished, make_task, run_to_end};
 use crate::helpers::{spawn_app, RpcClient, TestApp};
 use crate::storage::StorageServer;
-
-async fn credential(c: &mut RpcClient, server: &StorageServer, name: &str) -> i64 {
-    let (provider, attrs) = server.credential();
-    c.call("credential.create", json!({"name": name, "provider": provider, "attributes": attrs})).await.unwrap()["id"]
-        .as_i64()
-        .unwrap()
-}
-
-async fn make_task(
-    c: &mut RpcClient,
-    cred: i64,
-    direction: &str,
-    mode: &str,
-    local: &Path,
-    bucket: &str,
-    folder: &str,
-    extra: Value,
-) -> i64 {
-    let mut t = json!({"description": format!("{direction} {mode} {}", local.display()), "credentials": cred, "direction": direction,
-                       "transfer_mode": mode, "path": local, "attributes": {"bucket": bucket, "folder": folder}});
-    if let (Some(t), Some(extra)) = (t.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            t.insert(k.clone(), v.clone());
-        }
-    }
-    c.call("task.create", t).await.unwrap()["id"].as_i64().unwrap()
-}
-
-/// Waits until the run has ended (60 s at most) and returns it.
-async fn finished(c: &mut RpcClient, run_id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let run = c.call("run.get", json!({"id": run_id})).await.unwrap();
-        if !matches!(run["state"].as_str(), Some("QUEUED" | "RUNNING")) {
-            return run;
-        }
-        assert!(Instant::now() < deadline, "run {run_id} did not end: {run}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn run_to_end(c: &mut RpcClient, task: i64, dry_run: bool) -> Value {
-    let run_id = c.call("task.run", json!({"id": task, "dry_run": dry_run})).await.unwrap()["run_id"].as_i64().unwrap();
-    finished(c, run_id).await
-}
 
 fn write(p: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
