@@ -91,28 +91,26 @@ fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> 
 pub struct PublicUrls(Vec<PublicUrl>);
 
 impl PublicUrls {
-    /// The configured URLs, or, when none are, the listen address and the loopback names
-    /// with its port; listening on every interface adds each interface's address and
-    /// the host name.
+    /// The configured URLs, then the loopback names and the listen address with its
+    /// port (a page elsewhere cannot make a browser send those as `Host`, so they are
+    /// always safe to answer); with nothing configured and listening on every
+    /// interface, each interface's address and the host name too.
     pub fn new(configured: &[PublicUrl], listen: SocketAddr) -> PublicUrls {
-        if !configured.is_empty() {
-            return PublicUrls(configured.to_vec());
-        }
         let port = listen.port();
         let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()];
         let ip_host = |ip: IpAddr| match ip {
             IpAddr::V4(a) => a.to_string(),
             IpAddr::V6(a) => format!("[{a}]"),
         };
-        if listen.ip().is_unspecified() {
+        if listen.ip().is_unspecified() && configured.is_empty() {
             hosts.extend(interface_addresses().into_iter().map(ip_host));
             if let Some(name) = host_name() {
                 hosts.push(name);
             }
-        } else {
+        } else if !listen.ip().is_unspecified() {
             hosts.push(ip_host(listen.ip()));
         }
-        let mut urls: Vec<PublicUrl> = Vec::new();
+        let mut urls: Vec<PublicUrl> = configured.to_vec();
         for host in hosts {
             let url = PublicUrl { scheme: "http".into(), host: host.to_ascii_lowercase(), port };
             if !urls.contains(&url) {
@@ -235,13 +233,14 @@ mod tests {
     }
 
     #[test]
-    fn configured_urls_replace_the_defaults() {
+    fn configured_urls_come_first_and_loopback_stays() {
         let nas = PublicUrl::parse("https://NAS.example/").unwrap();
-        let urls = PublicUrls::new(&[nas], "127.0.0.1:8080".parse().unwrap());
+        let urls = PublicUrls::new(&[nas], "0.0.0.0:8080".parse().unwrap());
         assert!(urls.allows_host("nas.example"));
         assert!(urls.allows_host("nas.example:443"));
-        assert!(!urls.allows_host("127.0.0.1:8080"));
-        assert_eq!(urls.origins(), ["https://nas.example"]);
+        assert!(urls.allows_host("127.0.0.1:8080"), "on the machine itself");
+        assert!(!urls.allows_host("192.0.2.1:8080"), "interface addresses only when nothing is configured");
+        assert_eq!(urls.origins()[0], "https://nas.example");
         assert!(urls.check_origin(&headers("https://nas.example")).is_ok());
         assert!(urls.check_origin(&headers("http://nas.example")).is_err(), "the scheme counts");
         assert!(urls.check_origin(&HeaderMap::new()).is_ok(), "non-browser clients send no Origin");

@@ -91,7 +91,8 @@ pub fn params_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiErro
     let (field, message) = if let Some(f) = quoted("missing field ") {
         (join(&path, &f), "is required".to_string())
     } else if let Some(f) = quoted("unknown field ") {
-        (join(&path, &f), "is not a known field".to_string())
+        let field = join(&path, &f);
+        (if field.is_empty() { "params".to_string() } else { field }, "is not a known field".to_string())
     } else {
         (if path == "." { "params".to_string() } else { path }, inner)
     };

@@ -173,8 +173,7 @@ async fn an_administrator_drives_the_server_from_the_command_line() {
 
 /// A TCP proxy that cuts every connection once, `after` from the first one, then
 /// relays normally.
-async fn flaky_proxy(upstream: std::net::SocketAddr, after: Duration) -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+async fn flaky_proxy(listener: TcpListener, upstream: std::net::SocketAddr, after: Duration) -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     let cut = std::sync::Arc::new(tokio::sync::Notify::new());
     let cut_at = cut.clone();
@@ -210,7 +209,13 @@ async fn flaky_proxy(upstream: std::net::SocketAddr, after: Duration) -> std::ne
 
 #[tokio::test]
 async fn following_survives_a_dropped_connection_and_prints_every_line_once() {
-    let app = spawn_app().await;
+    // The proxy forwards the Host it was reached at: the server is told it is a public URL.
+    let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", proxy_listener.local_addr().unwrap());
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.public_urls = vec![cloudsync::http::public_urls::PublicUrl::parse(&public).unwrap()]
+    })
+    .await;
     let mut c = app.logged_in_client().await;
     let dav = StorageServer::webdav();
     // The pre-script writes numbered lines for four seconds; the proxy cuts after two.
@@ -221,7 +226,7 @@ async fn following_survives_a_dropped_connection_and_prints_every_line_once() {
         .as_str()
         .unwrap()
         .to_string();
-    let proxy = flaky_proxy(app.addr, Duration::from_secs(2)).await;
+    let proxy = flaky_proxy(proxy_listener, app.addr, Duration::from_secs(2)).await;
     let home = tempfile::tempdir().unwrap();
     let url = format!("http://{proxy}");
     let out = cloudsync(
@@ -364,7 +369,7 @@ async fn ctrl_c_stops_following_but_not_the_run() {
 
 /// A TLS-terminating proxy (as an HTTPS reverse proxy in front of cloudsync would be)
 /// with a certificate for 127.0.0.1 from a test CA; returns its port and the CA.
-async fn tls_proxy(upstream: std::net::SocketAddr, dir: &Path) -> (u16, std::path::PathBuf) {
+async fn tls_proxy(listener: TcpListener, upstream: std::net::SocketAddr, dir: &Path) -> (u16, std::path::PathBuf) {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     // A test CA, and a certificate for 127.0.0.1 it signs.
@@ -394,7 +399,6 @@ async fn tls_proxy(upstream: std::net::SocketAddr, dir: &Path) -> (u16, std::pat
     .with_single_cert(certs, key)
     .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
@@ -412,12 +416,17 @@ async fn tls_proxy(upstream: std::net::SocketAddr, dir: &Path) -> (u16, std::pat
 
 #[tokio::test]
 async fn the_client_speaks_wss_to_a_server_behind_https_and_checks_its_certificate() {
-    let app = spawn_app().await;
+    let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("https://{}", proxy_listener.local_addr().unwrap());
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.public_urls = vec![cloudsync::http::public_urls::PublicUrl::parse(&public).unwrap()]
+    })
+    .await;
     let mut c = app.logged_in_client().await;
     let token =
         c.call("auth.token.create", json!({"name": "tls", "password": crate::helpers::ADMIN_PASSWORD})).await.unwrap()["token"].as_str().unwrap().to_string();
     let home = tempfile::tempdir().unwrap();
-    let (port, cert) = tls_proxy(app.addr, home.path()).await;
+    let (port, cert) = tls_proxy(proxy_listener, app.addr, home.path()).await;
     let url = format!("https://127.0.0.1:{port}");
     let run = |trust: Option<&Path>| {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudsync"));

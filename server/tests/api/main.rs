@@ -11,6 +11,7 @@ mod fixtures;
 mod http;
 mod jsonrpc;
 mod oauth;
+mod robustness;
 mod runs;
 mod schedules;
 mod security;

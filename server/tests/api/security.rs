@@ -328,8 +328,21 @@ async fn the_withheld_options_cover_every_local_option_of_rclone() {
         ("s3", "profile", "only read with env_auth or shared_credentials_file, both withheld"),
         ("oracleobjectstorage", "config_profile", "only read through config_file, withheld"),
         ("oracleobjectstorage", "provider", "its local values (all but no_auth) are refused by value"),
+        ("sia", "user_agent", "an HTTP header"),
+        ("pikpak", "user_agent", "an HTTP header"),
+        ("mailru", "speedup_max_memory", "a size; rclone's own temporary files"),
+        ("pikpak", "hash_memory_limit", "a size; rclone's own temporary files"),
+        ("jottacloud", "md5_memory_limit", "a size; rclone's own temporary files"),
     ];
-    let looks_local = regex_lite(&["path", "file", "command", "socket", "environment", "runtime", "kerberos", "msi", "agent", "config", "az "]);
+    let name_looks_local = |n: &str| {
+        ["_file", "_path", "_command", "_ccache", "_agent"].iter().any(|e| n.ends_with(e))
+            || ["socket", "ssh", "kerberos", "msi", "env_", "_env", "config_file", "use_az"].iter().any(|w| n.contains(w))
+            || n == "env_auth"
+    };
+    let help_looks_local = regex_lite(&[
+        "path to", "file path", "command to", "command used", "unix", "environment variable", "runtime",
+        "credential cache", " location", "local file", "on disk",
+    ]);
     let out = std::process::Command::new(rclone_path()).args(["config", "providers"]).output().unwrap();
     let raw: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let catalog = cloudsync::providers::parse(&out.stdout).unwrap();
@@ -339,7 +352,7 @@ async fn the_withheld_options_cover_every_local_option_of_rclone() {
         let Some(p) = catalog.iter().find(|p| p.name == name) else { continue };
         for o in p.options.iter() {
             let first_help = o.help.lines().next().unwrap_or("").to_ascii_lowercase();
-            let suspicious = looks_local(&o.name.to_ascii_lowercase()) || looks_local(&first_help);
+            let suspicious = name_looks_local(&o.name.to_ascii_lowercase()) || help_looks_local(&first_help);
             let withheld = cloudsync::providers::local_access(o).is_some();
             let reviewed = REVIEWED.iter().any(|(b, n, _)| *b == name && *n == o.name);
             if suspicious && !withheld && !reviewed {
@@ -462,7 +475,7 @@ async fn nul_in_task_fields_is_a_field_error_and_other_tasks_keep_their_schedule
     let local = tempfile::tempdir().unwrap();
     let mut c = app.logged_in_client().await;
     let cred = credential(&mut c, &dav, "dav").await;
-    let schedule = json!({"minute": "0", "hour": "3", "dom": "*", "month": "*", "dow": "*"});
+    let schedule = json!({"minute": "0", "hour": "3", "dom": "*", "month": "*", "dow": "*", "begin": "00:00", "end": "23:59"});
     let good = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "", "a", json!({"schedule": schedule})).await;
     let base = json!({"description": "bad", "credentials": cred, "direction": "PUSH", "transfer_mode": "COPY",
                       "path": local.path(), "schedule": schedule});
@@ -514,8 +527,9 @@ async fn task_settings_edited_in_the_database_do_not_run() {
     assert!(!planted.exists(), "the planted script ran");
     // Saving the task through the API approves its settings again.
     let current = c.call("task.get", json!({"id": task})).await.unwrap();
-    c.call("task.update", json!({"id": task, "task": {"description": current["description"], "credentials": cred,
-        "direction": "PUSH", "transfer_mode": "COPY", "path": current["path"], "attributes": current["attributes"]}}))
+    c.call("task.update", json!({"id": task, "description": current["description"], "credentials": cred,
+        "direction": "PUSH", "transfer_mode": "COPY", "path": current["path"], "attributes": current["attributes"],
+        "pre_script": current["pre_script"]}))
         .await
         .unwrap();
     assert_eq!(run_to_end(&mut c, task, false).await["state"], "SUCCESS");
@@ -555,7 +569,7 @@ async fn a_revoked_tokens_socket_is_closed_and_its_stream_ends() {
     let mut script = app.client().await;
     script.call("auth.resume", json!({"token": token["token"]})).await.unwrap();
     script.call("events.subscribe", json!({})).await.unwrap();
-    admin.call("auth.token.revoke", json!({"id": token["info"]["id"]})).await.unwrap();
+    admin.call("auth.token.revoke", json!({"id": token["id"]})).await.unwrap();
     assert!(script.closed_within(Duration::from_secs(5)).await, "the revoked token's socket stayed open");
 
     // Logout ends the session's other sockets too.
