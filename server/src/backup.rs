@@ -37,7 +37,7 @@ pub async fn export(pool: &PgPool, seed: &SecretSeed, include_seed: bool) -> sql
     Ok(ConfigBackup {
         format: BACKUP_FORMAT.into(),
         version: BACKUP_VERSION,
-        created_at: crate::auth::sessions::rfc3339(time::OffsetDateTime::now_utc()),
+        created_at: crate::time_format::rfc3339(time::OffsetDateTime::now_utc()),
         cloudsync_version: crate::system_facts::VERSION.into(),
         secret_seed: include_seed.then(|| B64.encode(seed.bytes())),
         credentials,

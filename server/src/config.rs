@@ -31,8 +31,8 @@ pub struct Settings {
     /// The scheduler's clock; the system's when `None` (tests inject a manual one).
     pub clock: Option<std::sync::Arc<dyn crate::scheduler::Clock>>,
     /// Every address the server is reached at; empty means the listen address and the
-    /// loopback names (see `http::public_urls`).
-    pub public_urls: Vec<crate::http::public_urls::PublicUrl>,
+    /// loopback names (see `public_urls`).
+    pub public_urls: Vec<crate::public_urls::PublicUrl>,
     /// Reverse proxies whose `X-Forwarded-For`/`Forwarded` name the client.
     pub trusted_proxies: Vec<crate::http::client_addr::Cidr>,
     /// Allows rclone options that run local commands or read local files.
@@ -73,7 +73,7 @@ impl Settings {
     }
 }
 
-pub const DEFAULT_MAX_LOG_LINES: u64 = 1_000_000;
+pub use crate::logstore::DEFAULT_MAX_LINES as DEFAULT_MAX_LOG_LINES;
 
 /// The runtime folder used when none is given: `/run/cloudsync` for root (a tmpfs:
 /// secrets never reach a disk), else `$XDG_RUNTIME_DIR/cloudsync`, else `<data-dir>/run`.

@@ -12,6 +12,7 @@ pub mod http;
 pub mod logstore;
 pub mod oauth;
 pub mod providers;
+pub mod public_urls;
 pub mod rclone;
 pub mod rpc;
 pub mod runner;
@@ -20,6 +21,7 @@ pub mod secret_seed;
 pub mod startup;
 pub mod system_facts;
 pub mod tasks;
+pub mod time_format;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -71,7 +71,7 @@ struct ServeArgs {
     /// more. Requests for any other host name get 421
     /// [default: the listen address, localhost, 127.0.0.1 and [::1] with its port].
     #[arg(long = "public-url", env = "CLOUDSYNC_PUBLIC_URLS", value_delimiter = ',', value_parser = parse_public_url)]
-    public_urls: Vec<cloudsync::http::public_urls::PublicUrl>,
+    public_urls: Vec<cloudsync::public_urls::PublicUrl>,
     /// A reverse proxy (address or CIDR range) whose X-Forwarded-For / Forwarded header
     /// names the client; repeat for more.
     #[arg(long = "trusted-proxy", env = "CLOUDSYNC_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_cidr)]
@@ -90,8 +90,8 @@ struct ServeArgs {
     runtime_dir: Option<PathBuf>,
 }
 
-fn parse_public_url(s: &str) -> Result<cloudsync::http::public_urls::PublicUrl, String> {
-    cloudsync::http::public_urls::PublicUrl::parse(s)
+fn parse_public_url(s: &str) -> Result<cloudsync::public_urls::PublicUrl, String> {
+    cloudsync::public_urls::PublicUrl::parse(s)
 }
 
 fn parse_cidr(s: &str) -> Result<cloudsync::http::client_addr::Cidr, String> {

@@ -26,7 +26,6 @@ pub struct Application {
     db: Database,
     api: Arc<ApiState>,
     settings: Settings,
-    public_urls: crate::http::public_urls::PublicUrls,
     /// Set when this start created the admin with a generated password: print it once.
     pub generated_admin_password: Option<String>,
 }
@@ -40,7 +39,7 @@ impl Application {
         // checkout someone else can write to.
         settings.site_dir = std::path::absolute(&settings.site_dir).context("resolving the site directory")?;
         if let Some(dir) = &settings.runtime_dir {
-            crate::runner::rclone::use_runtime_dir(dir)
+            crate::rclone::env::use_runtime_dir(dir)
                 .with_context(|| format!("cannot prepare the runtime directory {}", dir.display()))?;
         }
         let secret_seed = secret_seed::load_or_create(&settings.secret_seed_path())?;
@@ -101,7 +100,8 @@ impl Application {
             oauth_logins: Default::default(),
             allowed_roots,
             sockets: Default::default(),
-            public_origins: Vec::new(),
+            // Replaced once the listener is bound and its port known.
+            public_urls: Arc::new(crate::public_urls::PublicUrls::new(&settings.public_urls, settings.listen)),
             allow_local_options: settings.allow_local_options,
             http: reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?,
         });
@@ -109,11 +109,11 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local_addr = listener.local_addr()?;
-        let public_urls = crate::http::public_urls::PublicUrls::new(&settings.public_urls, local_addr);
+        let public_urls = crate::public_urls::PublicUrls::new(&settings.public_urls, local_addr);
         tracing::info!(urls = ?public_urls.origins(), "answering for these addresses (--public-url)");
         let mut api = api;
-        Arc::get_mut(&mut api).expect("not shared yet").public_origins = public_urls.origins();
-        Ok(Application { listener, local_addr, db, api, settings, public_urls, generated_admin_password })
+        Arc::get_mut(&mut api).expect("not shared yet").public_urls = Arc::new(public_urls);
+        Ok(Application { listener, local_addr, db, api, settings, generated_admin_password })
     }
 
     pub fn port(&self) -> u16 {
@@ -135,7 +135,7 @@ impl Application {
         let state = HttpState {
             api: self.api.clone(),
             shutdown: stop_rx,
-            public_urls: Arc::new(self.public_urls),
+            public_urls: self.api.public_urls.clone(),
             proxies: Arc::new(crate::http::client_addr::TrustedProxies::new(self.settings.trusted_proxies.clone())),
             slots: Default::default(),
         };

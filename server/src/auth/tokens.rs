@@ -8,7 +8,8 @@ use rand::RngCore;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-use super::sessions::{rfc3339, token_hash};
+use super::sessions::token_hash;
+use crate::time_format::rfc3339;
 
 /// Stored as the expiry of a token that never expires.
 fn never() -> OffsetDateTime {

@@ -11,7 +11,7 @@ use protocol::providers::Provider;
 use protocol::FieldError;
 use serde_json::Value;
 
-use crate::runner::rclone::{RemoteEnv, REMOTE};
+use crate::rclone::{RemoteEnv, REMOTE};
 
 /// Attribute values that passed `validate`: every key is an option of the provider,
 /// every value has the option's type, required options are present.
@@ -196,7 +196,7 @@ mod tests {
     use serde_json::json;
 
     fn webdav() -> Provider {
-        crate::providers::parse(
+        crate::rclone::schema::parse(
             br#"[{"Name": "webdav", "Options": [
             {"Name": "url", "DefaultStr": "", "Required": true, "Type": "string"},
             {"Name": "user", "DefaultStr": "", "Type": "string", "Sensitive": true},

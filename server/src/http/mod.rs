@@ -3,17 +3,19 @@
 
 pub mod client_addr;
 pub mod oauth_callback;
-pub mod public_urls;
 pub mod site;
 pub mod ws;
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
+use crate::public_urls::PublicUrls;
 use crate::rpc::ApiState;
 
 /// Shared by the HTTP handlers: the API state, the shutdown signal sockets watch, and
@@ -22,7 +24,7 @@ use crate::rpc::ApiState;
 pub struct HttpState {
     pub api: Arc<ApiState>,
     pub shutdown: tokio::sync::watch::Receiver<bool>,
-    pub public_urls: Arc<public_urls::PublicUrls>,
+    pub public_urls: Arc<PublicUrls>,
     pub proxies: Arc<client_addr::TrustedProxies>,
     pub slots: Arc<ws::SocketSlots>,
 }
@@ -37,7 +39,7 @@ pub fn router(state: HttpState, site_dir: &std::path::Path) -> Router {
         .with_state(state)
         .merge(site::router(site_dir))
         .layer(axum::middleware::from_fn(site::security_headers))
-        .layer(axum::middleware::from_fn_with_state(urls, public_urls::check_host))
+        .layer(axum::middleware::from_fn_with_state(urls, check_host))
 }
 
 /// 200 "ok" when the database answers, 503 otherwise.
@@ -45,5 +47,27 @@ async fn healthz(State(state): State<HttpState>) -> (StatusCode, &'static str) {
     match sqlx::query("SELECT 1").execute(&state.api.pool).await {
         Ok(_) => (StatusCode::OK, "ok"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
+    }
+}
+
+/// 421 for a `Host` that is not one of the public URLs (or no `Host` at all).
+pub async fn check_host(State(urls): State<Arc<PublicUrls>>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+    match host {
+        Some(h) if urls.allows_host(&h) => next.run(request).await,
+        other => {
+            let shown: String = other.unwrap_or_default().chars().take(100).collect();
+            tracing::warn!(host = ?shown, "refused a request for a host that is not a public URL");
+            (
+                StatusCode::MISDIRECTED_REQUEST,
+                "this server does not answer for that host name; start it with --public-url for each address it is reached at\n",
+            )
+                .into_response()
+        }
     }
 }

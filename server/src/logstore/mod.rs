@@ -20,6 +20,9 @@ use time::OffsetDateTime;
 const BATCH_LINES: usize = 200;
 const BATCH_AGE: Duration = Duration::from_millis(250);
 
+/// The most lines one run keeps unless `--max-log-lines` says otherwise.
+pub const DEFAULT_MAX_LINES: u64 = 1_000_000;
+
 /// The longest message kept (in characters); longer ones are cut and marked.
 pub const MAX_LINE_CHARS: usize = 8 * 1024;
 
@@ -58,7 +61,7 @@ impl LogWriter {
             next_seq: 1,
             buffer: Vec::new(),
             oldest: None,
-            max_lines: crate::config::DEFAULT_MAX_LOG_LINES,
+            max_lines: DEFAULT_MAX_LINES,
             dropped: 0,
         }
     }
@@ -140,7 +143,7 @@ impl LogWriter {
                 .iter()
                 .map(|(seq, at, level, source, message)| LogLine {
                     seq: *seq,
-                    at: crate::auth::sessions::rfc3339(*at),
+                    at: crate::time_format::rfc3339(*at),
                     level: level.clone(),
                     source: source.clone(),
                     message: message.clone(),
@@ -191,7 +194,7 @@ pub async fn read(pool: &PgPool, run_id: i64, after_seq: i64, limit: i64) -> sql
         .into_iter()
         .map(|(seq, at, level, source, message)| LogLine {
             seq,
-            at: crate::auth::sessions::rfc3339(at),
+            at: crate::time_format::rfc3339(at),
             level,
             source,
             message,

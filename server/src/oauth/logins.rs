@@ -206,7 +206,7 @@ pub async fn exchange(http: &reqwest::Client, plan: &LoginPlan, verifier: &str, 
     let expiry = token
         .expires_in
         .map(|s| time::OffsetDateTime::now_utc() + time::Duration::seconds(s.clamp(0, MAX_EXPIRES_IN)))
-        .map(crate::auth::sessions::rfc3339);
+        .map(crate::time_format::rfc3339);
     Ok(serde_json::json!({
         "access_token": token.access_token,
         "token_type": token.token_type.unwrap_or_else(|| "Bearer".into()),

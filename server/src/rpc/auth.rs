@@ -25,7 +25,7 @@ pub async fn login(state: &ApiState, caller: &Arc<Caller>, p: LoginParams) -> Re
     attempt.succeeded();
     let (token, session_id, expires_at) = sessions::create(&state.pool, user_id).await?;
     caller.log_in(sessions::AuthenticatedUser { user_id, username: p.username, session_id, expires_at }, &state.sockets);
-    Ok(Session { token, expires_at: sessions::rfc3339(expires_at) })
+    Ok(Session { token, expires_at: crate::time_format::rfc3339(expires_at) })
 }
 
 /// Usernames and passwords past these lengths are refused before any hashing.
@@ -96,7 +96,7 @@ pub async fn confirm_password(
 
 pub async fn resume(state: &ApiState, caller: &Arc<Caller>, p: ResumeParams) -> Result<WhoAmI, ApiError> {
     let user = sessions::lookup(&state.pool, &p.token).await?.ok_or(ApiError::NotAuthenticated)?;
-    let me = WhoAmI { username: user.username.clone(), expires_at: sessions::rfc3339(user.expires_at) };
+    let me = WhoAmI { username: user.username.clone(), expires_at: crate::time_format::rfc3339(user.expires_at) };
     caller.log_in(user, &state.sockets);
     Ok(me)
 }
@@ -115,7 +115,7 @@ pub async fn logout(state: &ApiState, caller: &Caller) -> Result<Empty, ApiError
 
 pub async fn me(caller: &Caller) -> Result<WhoAmI, ApiError> {
     let user = caller.user().ok_or(ApiError::NotAuthenticated)?;
-    Ok(WhoAmI { username: user.username, expires_at: sessions::rfc3339(user.expires_at) })
+    Ok(WhoAmI { username: user.username, expires_at: crate::time_format::rfc3339(user.expires_at) })
 }
 
 pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswordParams) -> Result<Empty, ApiError> {
@@ -189,7 +189,7 @@ pub async fn token_list(state: &ApiState, caller: &Caller) -> Result<Vec<ApiToke
 pub async fn token_revoke(state: &ApiState, caller: &Caller, p: IdParams) -> Result<protocol::Empty, ApiError> {
     let user = caller.user().ok_or(ApiError::NotAuthenticated)?;
     if !tokens::revoke(&state.pool, user.user_id, p.id).await? {
-        return Err(ApiError::NotFound(format!("API token {} does not exist", p.id)));
+        return Err(ApiError::not_found("API token", p.id));
     }
     let closed = state.sockets.end_sessions(&[p.id]);
     tracing::info!(id = p.id, user = %user.username, sockets = closed, "API token revoked");

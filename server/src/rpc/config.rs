@@ -31,10 +31,7 @@ pub async fn import(state: &ApiState, p: ImportParams) -> Result<ImportReport, A
         .map_err(|e| ApiError::RcloneFailed(format!("cannot read rclone's providers to check the backup: {e}")))?;
     let refusal = |backend: &str, option: &str, value: &str| state.providers.refusal(backend, option, value);
     let vetted = backup::vet(checked, &state.secrets, &providers, &refusal).map_err(ApiError::InvalidParams)?;
-    let report = backup::import(&state.pool, &state.secrets, vetted).await.map_err(|e| match e {
-        crate::credentials::store::StoreError::Sql(e) => ApiError::from(e),
-        other => ApiError::Unexpected(other.into()),
-    })?;
+    let report = backup::import(&state.pool, &state.secrets, vetted).await?;
     tracing::info!(
         imported = report.imported.len(),
         cannot_decrypt = report.cannot_decrypt.len(),

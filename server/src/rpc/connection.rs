@@ -184,7 +184,7 @@ mod tests {
             http: reqwest::Client::new(),
             allowed_roots: crate::tasks::AllowedRoots::new(vec![]),
             sockets: Default::default(),
-            public_origins: vec![],
+            public_urls: Arc::new(crate::public_urls::PublicUrls::new(&[], "127.0.0.1:8080".parse().unwrap())),
             allow_local_options: false,
         })
     }

@@ -12,10 +12,11 @@ use protocol::Empty;
 use serde_json::Value;
 
 use super::{ApiError, ApiState};
-use crate::auth::sessions::rfc3339;
-use crate::credentials::store::{self, StoreError, StoredCredential};
+use crate::time_format::rfc3339;
+use crate::credentials::store::{self, StoredCredential};
 use crate::credentials::{self, ValidAttributes};
-use crate::runner::rclone::{self, REMOTE};
+use crate::rclone::process as rclone;
+use crate::rclone::REMOTE;
 
 /// rclone's connection timeout and the overall deadline for verify and browse.
 const CONNECT_TIMEOUT: &str = "15s";
@@ -71,7 +72,7 @@ fn to_api(c: StoredCredential, provider: Option<&Provider>) -> CloudCredential {
 async fn load(state: &ApiState, id: i64) -> Result<StoredCredential, ApiError> {
     store::get(&state.pool, &state.secrets, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("credential {id} does not exist")))
+        .ok_or_else(|| ApiError::not_found("credential", id))
 }
 
 async fn respond(state: &ApiState, id: i64) -> Result<CloudCredential, ApiError> {
@@ -101,18 +102,11 @@ fn check_name(name: &str) -> Result<String, ApiError> {
     Ok(name.trim().to_string())
 }
 
-fn store_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::DuplicateName(_) => ApiError::field("name", "is already used by another credential"),
-        StoreError::Sql(e) => e.into(),
-    }
-}
-
 pub async fn create(state: &ApiState, p: CreateParams) -> Result<CloudCredential, ApiError> {
     let name = check_name(&p.name)?;
     let provider = provider(state, &p.provider).await?;
     let attrs = credentials::validate(&provider, &p.attributes, None, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?;
-    let id = store::create(&state.pool, &state.secrets, &name, &provider.name, &attrs).await.map_err(store_error)?;
+    let id = store::create(&state.pool, &state.secrets, &name, &provider.name, &attrs).await?;
     tracing::info!(id, name, provider = provider.name, "credential created");
     respond(state, id).await
 }
@@ -136,7 +130,7 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<CloudCredential
             return Err(ApiError::Conflict(format!("credential {}: {e}; send its attributes again", p.id)))
         }
     };
-    store::update(&state.pool, &state.secrets, p.id, &name, &attrs).await.map_err(store_error)?;
+    store::update(&state.pool, &state.secrets, p.id, &name, &attrs).await?;
     respond(state, p.id).await
 }
 
@@ -151,7 +145,7 @@ pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
         )));
     }
     if !store::delete(&state.pool, p.id).await? {
-        return Err(ApiError::NotFound(format!("credential {} does not exist", p.id)));
+        return Err(ApiError::not_found("credential", p.id));
     }
     tracing::info!(id = p.id, "credential deleted");
     Ok(Empty {})

@@ -37,6 +37,11 @@ impl From<sqlx::Error> for ApiError {
 }
 
 impl ApiError {
+    /// "`kind` `id` does not exist".
+    pub fn not_found(kind: &str, id: impl std::fmt::Display) -> Self {
+        ApiError::NotFound(format!("{kind} {id} does not exist"))
+    }
+
     /// A single-field validation error.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         ApiError::InvalidParams(vec![FieldError::new(field, message)])
@@ -72,6 +77,26 @@ impl ApiError {
                 RpcError::new(code, "internal error; the server log has the details")
             }
             other => RpcError::new(code, other.to_string()),
+        }
+    }
+}
+
+impl From<crate::runner::RunError> for ApiError {
+    fn from(e: crate::runner::RunError) -> Self {
+        match e {
+            crate::runner::RunError::NoSuchTask(id) => ApiError::not_found("task", id),
+            crate::runner::RunError::Sql(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::credentials::store::StoreError> for ApiError {
+    fn from(e: crate::credentials::store::StoreError) -> Self {
+        match e {
+            crate::credentials::store::StoreError::DuplicateName(_) => {
+                ApiError::field("name", "is already used by another credential")
+            }
+            crate::credentials::store::StoreError::Sql(e) => e.into(),
         }
     }
 }

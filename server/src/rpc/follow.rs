@@ -52,13 +52,13 @@ pub async fn follow(state: &ApiState, caller: &Caller, p: FollowParams) -> Resul
     let run_id = p.id;
     records::get(&state.pool, run_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} does not exist")))?;
+        .ok_or_else(|| ApiError::not_found("run", run_id))?;
     let mut events = state.runner.hub().subscribe();
     let out = caller.outbound.clone();
     let mut last = send_stored(state, &out, run_id, p.after_seq).await?;
     let run = records::get(&state.pool, run_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("run {run_id} does not exist")))?;
+        .ok_or_else(|| ApiError::not_found("run", run_id))?;
     if !run.state.is_active() {
         // Ended meanwhile: its last lines are stored too.
         send_stored(state, &out, run_id, last).await?;

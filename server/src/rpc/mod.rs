@@ -52,9 +52,9 @@ pub struct ApiState {
     pub scheduler: crate::scheduler::Scheduler,
     /// The sockets of each session, closed when it ends.
     pub sockets: sockets::SessionSockets,
-    /// `scheme://host:port` of every address the server is reached at (`--public-url`):
-    /// the only origins OAuth logins may return to.
-    pub public_origins: Vec<String>,
+    /// Every address the server is reached at (`--public-url`): the only origins OAuth
+    /// logins may return to.
+    pub public_urls: Arc<crate::public_urls::PublicUrls>,
     /// rclone options that run commands or touch local files are allowed
     /// (`--allow-local-options`).
     pub allow_local_options: bool,

@@ -38,11 +38,11 @@ pub async fn start(state: &ApiState, caller: &Caller, p: StartParams) -> Result<
     }
     // The provider sends the browser (and the code) back here: only to an address the
     // server is published at.
-    let known = crate::http::public_urls::PublicUrl::parse(origin).ok().map(|u| u.origin());
-    if !known.as_ref().is_some_and(|o| state.public_origins.contains(o)) {
+    if !state.public_urls.has_origin(origin) {
+        let known = state.public_urls.origins().join(", ");
         return Err(ApiError::field(
             "origin",
-            format!("{origin} is not one of the server's public URLs ({}); start it with --public-url", state.public_origins.join(", ")),
+            format!("{origin} is not one of the server's public URLs ({known}); start it with --public-url"),
         ));
     }
     let redirect_uri = format!("{origin}/oauth/callback");

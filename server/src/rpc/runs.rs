@@ -6,14 +6,9 @@ use protocol::Empty;
 
 use super::{ApiError, ApiState};
 use crate::runner::records;
-use crate::runner::runs::RunError;
 
 pub async fn run(state: &ApiState, p: RunParams) -> Result<RunStarted, ApiError> {
-    match state.runner.enqueue(p.id, p.dry_run).await {
-        Ok(run_id) => Ok(RunStarted { run_id }),
-        Err(RunError::NoSuchTask(id)) => Err(ApiError::NotFound(format!("task {id} does not exist"))),
-        Err(RunError::Sql(e)) => Err(e.into()),
-    }
+    Ok(RunStarted { run_id: state.runner.enqueue(p.id, p.dry_run).await? })
 }
 
 pub async fn abort(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
@@ -30,7 +25,7 @@ pub async fn list(state: &ApiState, p: ListParams) -> Result<Vec<Run>, ApiError>
 }
 
 pub async fn get(state: &ApiState, p: IdParams) -> Result<Run, ApiError> {
-    records::get(&state.pool, p.id).await?.ok_or_else(|| ApiError::NotFound(format!("run {} does not exist", p.id)))
+    records::get(&state.pool, p.id).await?.ok_or_else(|| ApiError::not_found("run", p.id))
 }
 
 pub async fn log(state: &ApiState, p: LogParams) -> Result<Vec<LogLine>, ApiError> {

@@ -22,7 +22,7 @@ async fn check(state: &ApiState, p: TaskParams, stored: Option<&CryptSecrets>) -
 async fn load(state: &ApiState, id: i64) -> Result<store::StoredTask, ApiError> {
     store::get(&state.pool, &state.secrets, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("task {id} does not exist")))
+        .ok_or_else(|| ApiError::not_found("task", id))
 }
 
 /// Adds each task's newest run, with live progress while it runs, and its next start.
@@ -85,7 +85,7 @@ pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
         }
     }
     if !store::delete(&state.pool, p.id).await? {
-        return Err(ApiError::NotFound(format!("task {} does not exist", p.id)));
+        return Err(ApiError::not_found("task", p.id));
     }
     rescheduled(state).await;
     tracing::info!(id = p.id, "task deleted");

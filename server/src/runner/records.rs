@@ -5,7 +5,7 @@ use protocol::runs::{Progress, Run, RunState};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
-use crate::auth::sessions::rfc3339;
+use crate::time_format::rfc3339;
 
 type Row = (
     i64,
@@ -74,7 +74,7 @@ pub async fn finish(
 
 /// Records how a run ended, retrying for about a minute if the database fails: a run
 /// left RUNNING would refuse every later run of its task.
-pub async fn finish_surely(pool: &PgPool, id: i64, outcome: &super::runs::Outcome) {
+pub async fn finish_surely(pool: &PgPool, id: i64, outcome: &super::run::Outcome) {
     let error = outcome.error.as_deref().map(|e| crate::logstore::clean(e, 2000));
     let mut wait = std::time::Duration::from_millis(200);
     for attempt in 1.. {

@@ -82,7 +82,7 @@ pub async fn run(
             },
             _ = &mut *stop => {
                 if let Some(pid) = pid {
-                    super::rclone::signal_group(pid, libc::SIGKILL);
+                    crate::rclone::process::signal_group(pid, libc::SIGKILL);
                 }
                 let _ = child.wait().await;
                 return ScriptOutcome::Aborted;

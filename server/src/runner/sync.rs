@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use protocol::providers::Provider;
 use protocol::tasks::{Direction, SyncTask, TransferMode};
 
-use super::rclone::{RemoteEnv, REMOTE};
+use crate::rclone::{RemoteEnv, REMOTE};
 use crate::credentials::{self, ValidAttributes};
 use crate::tasks::CryptSecrets;
 

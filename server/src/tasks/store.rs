@@ -78,8 +78,8 @@ fn from_row(
         max_delete: p.max_delete,
         last_run: None,
         next_run: None,
-        created_at: crate::auth::sessions::rfc3339(created_at),
-        updated_at: crate::auth::sessions::rfc3339(updated_at),
+        created_at: crate::time_format::rfc3339(created_at),
+        updated_at: crate::time_format::rfc3339(updated_at),
     };
     Ok(StoredTask { task, crypt, authentic })
 }

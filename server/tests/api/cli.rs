@@ -213,7 +213,7 @@ async fn following_survives_a_dropped_connection_and_prints_every_line_once() {
     let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public = format!("http://{}", proxy_listener.local_addr().unwrap());
     let app = crate::helpers::spawn_app_with(|s| {
-        s.public_urls = vec![cloudsync::http::public_urls::PublicUrl::parse(&public).unwrap()]
+        s.public_urls = vec![cloudsync::public_urls::PublicUrl::parse(&public).unwrap()]
     })
     .await;
     let mut c = app.logged_in_client().await;
@@ -419,7 +419,7 @@ async fn the_client_speaks_wss_to_a_server_behind_https_and_checks_its_certifica
     let proxy_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let public = format!("https://{}", proxy_listener.local_addr().unwrap());
     let app = crate::helpers::spawn_app_with(|s| {
-        s.public_urls = vec![cloudsync::http::public_urls::PublicUrl::parse(&public).unwrap()]
+        s.public_urls = vec![cloudsync::public_urls::PublicUrl::parse(&public).unwrap()]
     })
     .await;
     let mut c = app.logged_in_client().await;

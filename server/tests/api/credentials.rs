@@ -275,7 +275,7 @@ async fn names_are_unique_and_delete_removes() {
 
 #[test]
 fn rclone_reveals_what_cloudsync_obscures() {
-    let obscured = cloudsync::runner::obscure::obscure("p@ss wörd 42");
+    let obscured = cloudsync::rclone::obscure::obscure("p@ss wörd 42");
     let out = std::process::Command::new(crate::helpers::rclone_path()).args(["reveal", &obscured]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "p@ss wörd 42");
 }

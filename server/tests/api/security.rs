@@ -345,7 +345,7 @@ async fn the_withheld_options_cover_every_local_option_of_rclone() {
     ]);
     let out = std::process::Command::new(rclone_path()).args(["config", "providers"]).output().unwrap();
     let raw: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let catalog = cloudsync::providers::parse(&out.stdout).unwrap();
+    let catalog = cloudsync::rclone::schema::parse(&out.stdout).unwrap();
     let mut unreviewed = Vec::new();
     for backend in &raw {
         let name = backend["Name"].as_str().unwrap();

@@ -1,4 +1,4 @@
-//! Finding rclone and asking its version (through the runner, which starts every rclone
+//! Finding rclone and asking its version (through `process`, which starts every rclone
 //! process).
 
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ pub async fn detect(rclone: &Path) -> RcloneStatus {
             )),
         };
     };
-    let output = match crate::runner::rclone::run(&path, &["version".into()], None, Duration::from_secs(15)).await {
+    let output = match super::process::run(&path, &["version".into()], None, Duration::from_secs(15)).await {
         Ok(out) if out.timed_out => return status(path, None, "`rclone version` did not answer within 15 s".into()),
         Ok(out) => out,
         Err(e) => return status(path, None, format!("cannot run {}: {e}", rclone.display())),

@@ -1,16 +1,14 @@
 //! The addresses the server is reached at (`--public-url`), and the checks that use
-//! them: a request whose `Host` is not one of them gets 421 on every route, and a
-//! browser's WebSocket must come from one of their origins. This defeats DNS
+//! them: a request whose `Host` is not one of them gets 421 on every route
+//! (`http::check_host`), a browser's WebSocket must come from one of their origins, and
+//! an OAuth login may only return to one of them. This defeats DNS
 //! rebinding, where a hostile page re-points its own name at this server: its requests
 //! then carry the hostile name as `Host` and `Origin`, which match each other but not
 //! this list.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap};
 
 /// One address the server answers at: `scheme://host:port`, lower-cased, port explicit.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,6 +118,11 @@ impl PublicUrls {
         PublicUrls(urls)
     }
 
+    /// Whether `origin` (`scheme://host[:port]`) is one of these addresses.
+    pub fn has_origin(&self, origin: &str) -> bool {
+        PublicUrl::parse(origin).is_ok_and(|o| self.0.contains(&o))
+    }
+
     pub fn origins(&self) -> Vec<String> {
         self.0.iter().map(PublicUrl::origin).collect()
     }
@@ -138,28 +141,6 @@ impl PublicUrls {
             Ok(())
         } else {
             Err(format!("cross-origin WebSocket refused: Origin {origin} is not one of the server's public URLs"))
-        }
-    }
-}
-
-/// 421 for a `Host` that is not one of the public URLs (or no `Host` at all).
-pub async fn check_host(State(urls): State<std::sync::Arc<PublicUrls>>, request: Request, next: Next) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
-    match host {
-        Some(h) if urls.allows_host(&h) => next.run(request).await,
-        other => {
-            let shown: String = other.unwrap_or_default().chars().take(100).collect();
-            tracing::warn!(host = ?shown, "refused a request for a host that is not a public URL");
-            (
-                StatusCode::MISDIRECTED_REQUEST,
-                "this server does not answer for that host name; start it with --public-url for each address it is reached at\n",
-            )
-                .into_response()
         }
     }
 }

@@ -1,38 +1,13 @@
-//! Starting rclone: an argv vector (never a shell string), a remote configured only
-//! through `RCLONE_CONFIG_<REMOTE>_<OPTION>` environment variables (secrets never reach
-//! argv, where `ps` would show them), a scrubbed environment, its own process group, a
-//! parent-death signal, stdout and stderr read concurrently (a child blocks on a full
-//! pipe otherwise), and a deadline after which the whole group is killed.
+//! A remote's configuration as rclone reads it: `RCLONE_CONFIG_<REMOTE>_<OPTION>`
+//! environment variables, or, for OAuth remotes whose token rclone refreshes, a private
+//! 0600 config file under the runtime folder; and the redaction of its secrets from
+//! anything rclone prints.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
-
-use tokio::io::AsyncReadExt;
 
 /// The name remotes get on rclone's command line: `cloudsync:bucket/folder`.
 pub const REMOTE: &str = "cloudsync";
-
-/// Variables passed through from the server's environment; everything else is dropped,
-/// so a stray `RCLONE_*` of the server's cannot change what a task does.
-const PASSED_THROUGH: &[&str] = &[
-    "PATH",
-    "HOME",
-    "TMPDIR",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-];
 
 /// A remote's configuration, given to rclone as environment variables, or, for OAuth
 /// remotes whose token rclone may refresh, as a 0600 config file in a private temporary
@@ -41,13 +16,13 @@ const PASSED_THROUGH: &[&str] = &[
 /// remote added by then (a crypt remote wrapping this one included).
 #[derive(Clone, Default)]
 pub struct RemoteEnv {
-    vars: Vec<(String, String)>,
+    pub(super) vars: Vec<(String, String)>,
     /// `(remote, option, value)` as rclone's config file holds them.
     entries: Vec<(String, String, String)>,
     /// Values that must never appear in anything shown to a user.
     secrets: Vec<String>,
     /// `Some` when rclone gets a config file; filled at the first `spawn`.
-    config_file: Option<std::sync::Arc<std::sync::Mutex<Option<ConfigFile>>>>,
+    pub(super) config_file: Option<std::sync::Arc<std::sync::Mutex<Option<ConfigFile>>>>,
 }
 
 /// A private rclone config file.
@@ -93,6 +68,9 @@ impl RemoteEnv {
             if (secret(key) || obscured(key)) && !value.is_empty() {
                 env.secrets.push(attributes[key].clone());
                 env.secrets.push(value.clone());
+                // A secret that is JSON (an OAuth token) is redacted member by member
+                // too: rclone may print its access_token or refresh_token alone.
+                env.secrets.extend(json_strings(&attributes[key]));
             }
             env.vars.push((format!("{prefix}{}", env_name(key)), value));
         }
@@ -113,7 +91,7 @@ impl RemoteEnv {
     }
 
     /// The config file's path, writing the file the first time; `None` without one.
-    fn config_path(&self) -> std::io::Result<Option<std::path::PathBuf>> {
+    pub(super) fn config_path(&self) -> std::io::Result<Option<std::path::PathBuf>> {
         let Some(cell) = &self.config_file else { return Ok(None) };
         let mut file = cell.lock().expect("config file lock");
         if file.is_none() {
@@ -228,150 +206,15 @@ fn write_config(entries: &[(String, String, String)]) -> std::io::Result<ConfigF
     Ok(ConfigFile { _dir: dir, path, token_written: None })
 }
 
+/// The string values inside `text` when it is a JSON object (8 characters or more: the
+/// token's `token_type` "Bearer" is no secret).
+fn json_strings(text: &str) -> Vec<String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else { return Vec::new() };
+    map.into_iter().filter_map(|(_, v)| v.as_str().map(str::to_string)).filter(|v| v.len() >= 8).collect()
+}
+
 fn env_name(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
-}
-
-#[derive(Debug)]
-pub struct Output {
-    /// `None` when killed by a signal (including the deadline).
-    pub code: Option<i32>,
-    pub stdout: Vec<u8>,
-    pub stderr: String,
-    pub timed_out: bool,
-}
-
-/// Starts rclone with stdout and stderr piped; the caller must read both.
-pub fn spawn(rclone: &Path, args: &[OsString], remote: Option<&RemoteEnv>) -> std::io::Result<tokio::process::Child> {
-    let config_path = match remote {
-        Some(r) => r.config_path()?,
-        None => None,
-    };
-    let mut cmd = tokio::process::Command::new(rclone);
-    cmd.args(args)
-        .env_clear()
-        .envs(PASSED_THROUGH.iter().filter_map(|k| std::env::var_os(k).map(|v| (k, v))))
-        // Never the server user's config file: remotes come from the environment, or
-        // from our own private file.
-        .env(
-            "RCLONE_CONFIG",
-            config_path.as_ref().map(|p| p.as_os_str().to_owned()).unwrap_or_else(|| "/dev/null".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(remote) = remote.filter(|r| r.config_file.is_none()) {
-        cmd.envs(remote.vars.iter().map(|(k, v)| (k, v)));
-    }
-    // SAFETY: prctl is async-signal-safe; rclone dies with the server.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    cmd.spawn()
-}
-
-/// Signals rclone's whole process group (rclone and anything it started).
-pub fn signal_group(pid: u32, signal: i32) {
-    // SAFETY: the child was started as the leader of its own process group.
-    unsafe { libc::killpg(pid as i32, signal) };
-}
-
-/// Runs rclone to completion (or the deadline) and collects its output.
-pub async fn run(
-    rclone: &Path,
-    args: &[OsString],
-    remote: Option<&RemoteEnv>,
-    deadline: Duration,
-) -> std::io::Result<Output> {
-    let mut child = spawn(rclone, args, remote)?;
-    let pid = child.id().map(|p| p as i32);
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let work = async {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let (a, b) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        a?;
-        b?;
-        let status = child.wait().await?;
-        Ok::<_, std::io::Error>((status, out, err))
-    };
-    match tokio::time::timeout(deadline, work).await {
-        Ok(result) => {
-            let (status, out, err) = result?;
-            Ok(Output {
-                code: status.code(),
-                stdout: out,
-                stderr: String::from_utf8_lossy(&err).into_owned(),
-                timed_out: false,
-            })
-        }
-        Err(_) => {
-            if let Some(pid) = pid {
-                // SAFETY: killing the process group we created for this child.
-                unsafe { libc::killpg(pid, libc::SIGKILL) };
-            }
-            Ok(Output { code: None, stdout: Vec::new(), stderr: String::new(), timed_out: true })
-        }
-    }
-}
-
-/// The most useful single line of rclone's stderr: the last error-level message of its
-/// JSON log (or the last non-empty line), without timestamp, with secrets redacted,
-/// shortened to 300 characters.
-pub fn error_line(stderr: &str, remote: Option<&RemoteEnv>) -> String {
-    let mut best: Option<String> = None;
-    let mut last_line: Option<String> = None;
-    for line in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
-            let level = v.get("level").and_then(|l| l.as_str()).unwrap_or("");
-            if let Some(msg) = v.get("msg").and_then(|m| m.as_str()) {
-                if matches!(level, "error" | "critical" | "fatal") {
-                    best = Some(msg.to_string());
-                }
-                last_line = Some(msg.to_string());
-            }
-        } else {
-            last_line = Some(strip_timestamp(line).to_string());
-        }
-    }
-    let line = best.or(last_line).unwrap_or_else(|| "rclone failed without saying why".into());
-    // One line: white space folded, ruler lines (Azure's "-----") dropped.
-    let line = line
-        .split_whitespace()
-        .filter(|w| !(w.len() >= 4 && w.chars().all(|c| c == '-' || c == '=')))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let line = remote.map(|r| r.redact(&line)).unwrap_or(line);
-    shorten(&line, 300)
-}
-
-/// rclone's plain log prefix: `2026/11/27 21:00:00 ERROR : `.
-fn strip_timestamp(line: &str) -> &str {
-    let bytes = line.as_bytes();
-    if bytes.len() > 20 && bytes[4] == b'/' && bytes[7] == b'/' && bytes[13] == b':' {
-        let rest = &line[20..];
-        for level in ["ERROR : ", "NOTICE: ", "CRITICAL: ", "INFO  : ", "DEBUG : "] {
-            if let Some(r) = rest.strip_prefix(level) {
-                return r;
-            }
-        }
-        return rest;
-    }
-    line
-}
-
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(max).collect::<String>())
-    }
 }
 
 #[cfg(test)]
@@ -448,23 +291,21 @@ mod tests {
         );
         let pass = &r.vars.iter().find(|(k, _)| k.ends_with("_PASS")).unwrap().1;
         assert_ne!(pass, "hunter22", "password options are obscured");
-        assert_eq!(crate::runner::obscure::reveal(pass).as_deref(), Some("hunter22"));
+        assert_eq!(crate::rclone::obscure::reveal(pass).as_deref(), Some("hunter22"));
         assert!(!format!("{r:?}").contains("hunter22"));
     }
 
     #[test]
-    fn error_lines_are_one_line_without_timestamps_or_secrets() {
-        let r = remote();
-        let stderr = "{\"level\":\"notice\",\"msg\":\"Config file not found\"}\n{\"level\":\"error\",\"msg\":\"Failed to lsjson: 401 for hunter22\\nand AKIASECRETVALUE\"}\n";
-        assert_eq!(error_line(stderr, Some(&r)), "Failed to lsjson: 401 for *** and ***");
-        assert_eq!(
-            error_line("2026/11/27 21:00:00 ERROR : Failed to create file system: boom\n", None),
-            "Failed to create file system: boom"
+    fn the_members_of_a_json_token_are_redacted_one_by_one() {
+        let mut attrs = BTreeMap::new();
+        attrs.insert(
+            "token".to_string(),
+            r#"{"access_token":"ya29.access-part","token_type":"Bearer","refresh_token":"1//refresh-part"}"#.to_string(),
         );
-        assert_eq!(error_line("", None), "rclone failed without saying why");
+        let env = RemoteEnv::new(REMOTE, "drive", &attrs, &|_| false, &|k| k == "token").unwrap();
         assert_eq!(
-            error_line("{\"level\":\"error\",\"msg\":\"GET x\\n-----------\\nRESPONSE 403\"}", None),
-            "GET x RESPONSE 403"
+            env.redact("refresh failed for 1//refresh-part (was ya29.access-part), Bearer"),
+            "refresh failed for *** (was ***), Bearer"
         );
     }
 }

@@ -1,0 +1,302 @@
+//! One run's life: load and check the task and its credential (`prepare`), the
+//! pre-script, rclone with live progress and log lines, the post-script; how it ended
+//! (`Outcome`) and, when it could not even start, why (`RunFailure`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use protocol::runs::{Progress, RunState};
+use tokio::sync::oneshot;
+
+use super::progress::{self, RcloneLine};
+use super::records;
+use super::scripts::ScriptOutcome;
+use super::Runner;
+use crate::logstore::LogWriter;
+
+/// How long a stopped rclone gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a run could not get as far as its transfer.
+#[derive(Debug, thiserror::Error)]
+pub enum RunFailure {
+    #[error("task {0} no longer exists")]
+    TaskGone(i64),
+    #[error("credential {0} no longer exists")]
+    CredentialGone(i64),
+    #[error("cannot load the {what}: {error}")]
+    Load { what: &'static str, error: sqlx::Error },
+    #[error("the task's settings were changed outside cloudsync (in the database); check them, then save the task to approve them")]
+    SettingsChanged,
+    #[error("the task's local folder {path} {why}; edit the task")]
+    Folder { path: String, why: String },
+    #[error("follow_symlinks: {0}")]
+    FollowSymlinks(String),
+    #[error("the task's encryption settings: {0}")]
+    Encryption(crate::crypto::CannotDecrypt),
+    #[error("credential “{name}”: {why}")]
+    Credential { name: String, why: String },
+    #[error("cannot read rclone's providers: {0}")]
+    Providers(String),
+    #[error("the installed rclone has no backend `{0}`")]
+    NoBackend(String),
+    #[error("{0}")]
+    ScriptCouldNotStart(String),
+    #[error("the pre-script failed ({}); rclone was not started", exit_text(*.0))]
+    PreScript(Option<i32>),
+    #[error("cannot start rclone at {path}: {error}")]
+    RcloneStart { path: String, error: std::io::Error },
+}
+
+/// How a run ended, recorded by `records::finish_surely`.
+pub struct Outcome {
+    pub state: RunState,
+    pub error: Option<String>,
+    pub code: Option<i32>,
+    pub stats: Option<Progress>,
+}
+
+impl Outcome {
+    pub(super) fn failed(why: impl std::fmt::Display) -> Outcome {
+        Outcome { state: RunState::Failed, error: Some(why.to_string()), code: None, stats: None }
+    }
+
+    fn aborted(why: &str) -> Outcome {
+        Outcome { state: RunState::Aborted, error: Some(why.to_string()), code: None, stats: None }
+    }
+}
+
+/// The credential a run uses, to save a refreshed token back to.
+struct ValidCredential {
+    id: i64,
+    attrs: crate::credentials::ValidAttributes,
+}
+
+pub(super) fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(c) => format!("exit code {c}"),
+        None => "killed by a signal".into(),
+    }
+}
+
+/// What scripts learn about the run: the task's description and places, never a secret.
+fn script_env(task: &protocol::tasks::SyncTask, run_id: i64, dry_run: bool) -> Vec<(String, String)> {
+    use protocol::tasks::{Direction, TransferMode};
+    let direction = match task.direction {
+        Direction::Push => "PUSH",
+        Direction::Pull => "PULL",
+    };
+    let mode = match task.transfer_mode {
+        TransferMode::Sync => "SYNC",
+        TransferMode::Copy => "COPY",
+        TransferMode::Move => "MOVE",
+    };
+    vec![
+        ("CLOUDSYNC_TASK_ID".into(), task.id.to_string()),
+        ("CLOUDSYNC_RUN_ID".into(), run_id.to_string()),
+        ("CLOUDSYNC_DESCRIPTION".into(), task.description.clone()),
+        ("CLOUDSYNC_DIRECTION".into(), direction.into()),
+        ("CLOUDSYNC_TRANSFER_MODE".into(), mode.into()),
+        ("CLOUDSYNC_PATH".into(), task.path.clone()),
+        ("CLOUDSYNC_REMOTE".into(), super::sync::remote_path(task)),
+        ("CLOUDSYNC_DRY_RUN".into(), dry_run.to_string()),
+    ]
+}
+
+
+impl Runner {
+    pub(super) async fn execute(
+        &self,
+        run_id: i64,
+        task_id: i64,
+        dry_run: bool,
+        mut stop: oneshot::Receiver<()>,
+        log: &mut LogWriter,
+    ) -> sqlx::Result<Outcome> {
+        let pool = &self.inner.pool;
+        records::mark_running(pool, run_id).await?;
+        self.publish_state(run_id, task_id, RunState::Running, None);
+        self.write_notes(task_id, log).await;
+        let (task, command, credential) = match self.prepare(task_id, dry_run).await {
+            Ok(c) => c,
+            Err(why) => return Ok(Outcome::failed(why)),
+        };
+        let env = script_env(&task, run_id, dry_run);
+        if !task.pre_script.trim().is_empty() {
+            log.push("info", "runner", "running the pre-script");
+            match super::scripts::run("pre_script", &task.pre_script, &env, log, &mut stop).await {
+                ScriptOutcome::Exited(Some(0)) => {}
+                ScriptOutcome::Aborted => return Ok(Outcome::aborted("stopped on request during the pre-script")),
+                ScriptOutcome::CouldNotStart(why) => return Ok(Outcome::failed(RunFailure::ScriptCouldNotStart(why))),
+                ScriptOutcome::Exited(code) => return Ok(Outcome::failed(RunFailure::PreScript(code))),
+            }
+        }
+        log.push(
+            "info",
+            "runner",
+            &format!("starting rclone {}", command.args.first().and_then(|a| a.to_str()).unwrap_or("")),
+        );
+        let mut child = match crate::rclone::process::spawn(&self.inner.rclone, &command.args, Some(&command.remote)) {
+            Ok(c) => c,
+            Err(error) => {
+                let path = self.inner.rclone.display().to_string();
+                return Ok(Outcome::failed(RunFailure::RcloneStart { path, error }));
+            }
+        };
+        let pid = child.id();
+        let mut stdout = child.stdout.take().expect("piped");
+        // A sync prints nothing useful on stdout; it is read (so rclone never blocks on
+        // it) and thrown away.
+        let drain_stdout = tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
+        });
+        let mut lines = super::lines::Lines::new(child.stderr.take().expect("piped"));
+        let mut last_stats: Option<Progress> = None;
+        let mut last_error: Option<String> = None;
+        // rclone's crypt skips files it cannot decrypt and still exits 0; a run that
+        // meets any must fail loudly instead of reporting success with nothing done.
+        let mut undecryptable = 0u64;
+        let mut aborted = false;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => match progress::parse(&line) {
+                        RcloneLine::Stats(p) => {
+                            self.inner.hub.publish(crate::logstore::live::RunEvent::Progress { run_id, task_id, progress: p.clone() });
+                            if let Some(a) = self.inner.state.lock().await.running.get_mut(&task_id) {
+                                a.progress = Some(p.clone());
+                            }
+                            last_stats = Some(p);
+                        }
+                        RcloneLine::Log { mut level, message } => {
+                            let message = command.remote.redact(&message);
+                            if message.contains("undecryptable") || message.contains("failed to authenticate decrypted block") {
+                                undecryptable += 1;
+                                level = "error".into();
+                            }
+                            if matches!(level.as_str(), "error" | "critical" | "fatal") {
+                                last_error = Some(message.clone());
+                            }
+                            log.push(&level, "rclone", &message);
+                        }
+                    },
+                    _ => break,
+                },
+                _ = &mut stop, if !aborted => {
+                    aborted = true;
+                    log.push("warning", "runner", "stopping rclone (SIGTERM) on request");
+                    if let Some(pid) = pid {
+                        crate::rclone::process::signal_group(pid, libc::SIGTERM);
+                    }
+                    kill_at = Some(tokio::time::Instant::now() + KILL_GRACE);
+                }
+                _ = tick.tick() => {
+                    self.write_notes(task_id, log).await;
+                    if let (Some(at), Some(pid)) = (kill_at, pid) {
+                        if tokio::time::Instant::now() >= at {
+                            crate::rclone::process::signal_group(pid, libc::SIGKILL);
+                            kill_at = None;
+                        }
+                    }
+                    log.flush_if_due().await;
+                }
+            }
+        }
+        let status = child.wait().await;
+        let _ = drain_stdout.await;
+        // Also after a failed run: a token rclone refreshed must not be lost.
+        if let Some(updated) = crate::credentials::refreshed_attributes(&command.remote, &credential.attrs) {
+            crate::credentials::store::save_refreshed(pool, &self.inner.secrets, credential.id, &updated).await?;
+            log.push("info", "runner", "saved the OAuth token rclone refreshed");
+        }
+        let code = status.as_ref().ok().and_then(|s| s.code());
+        let errors = last_stats.as_ref().map_or(0, |s| s.errors);
+        let (state, error) = if aborted {
+            (RunState::Aborted, Some("stopped on request".to_string()))
+        } else if undecryptable > 0 {
+            let why = format!("{undecryptable} item(s) on the remote cannot be decrypted with this task's encryption password and salt; check them");
+            (RunState::Failed, Some(why))
+        } else if code == Some(0) && errors == 0 {
+            (RunState::Success, None)
+        } else {
+            let why = last_error.unwrap_or_else(|| match code {
+                Some(c) => format!("rclone exited with code {c}"),
+                None => "rclone was killed by a signal".to_string(),
+            });
+            (RunState::Failed, Some(why))
+        };
+        let (state, error) = if state == RunState::Success && !task.post_script.trim().is_empty() {
+            let mut env = env;
+            env.push(("CLOUDSYNC_RESULT".into(), "SUCCESS".into()));
+            if let Some(s) = &last_stats {
+                env.push(("CLOUDSYNC_BYTES".into(), s.bytes.to_string()));
+                env.push(("CLOUDSYNC_FILES".into(), s.transfers.to_string()));
+            }
+            log.push("info", "runner", "running the post-script");
+            match super::scripts::run("post_script", &task.post_script, &env, log, &mut stop).await {
+                ScriptOutcome::Exited(Some(0)) => (state, error),
+                ScriptOutcome::Aborted => (RunState::Aborted, Some("stopped on request during the post-script".to_string())),
+                ScriptOutcome::CouldNotStart(why) => (RunState::Failed, Some(why)),
+                ScriptOutcome::Exited(code) => (
+                    RunState::Failed,
+                    Some(format!("the transfer worked but the post-script failed ({})", exit_text(code))),
+                ),
+            }
+        } else {
+            (state, error)
+        };
+        Ok(Outcome { state, error, code, stats: last_stats })
+    }
+
+    /// The rclone command of a task, or why it cannot run.
+    async fn prepare(
+        &self,
+        task_id: i64,
+        dry_run: bool,
+    ) -> Result<(protocol::tasks::SyncTask, super::sync::SyncCommand, ValidCredential), RunFailure> {
+        let pool = &self.inner.pool;
+        let task = crate::tasks::store::get(pool, &self.inner.secrets, task_id)
+            .await
+            .map_err(|error| RunFailure::Load { what: "task", error })?
+            .ok_or(RunFailure::TaskGone(task_id))?;
+        if !task.authentic {
+            return Err(RunFailure::SettingsChanged);
+        }
+        let path = task.task.path.clone();
+        let real = self
+            .inner
+            .allowed_roots
+            .check(Path::new(&path))
+            .map_err(|why| RunFailure::Folder { path: path.clone(), why })?;
+        if task.task.follow_symlinks {
+            crate::tasks::check_not_writable_by_others(&real).map_err(RunFailure::FollowSymlinks)?;
+        }
+        let crypt = match task.crypt {
+            Some(Err(e)) => return Err(RunFailure::Encryption(e)),
+            Some(Ok(c)) => Some(c),
+            None => None,
+        };
+        let cred = crate::credentials::store::get(pool, &self.inner.secrets, task.task.credentials)
+            .await
+            .map_err(|error| RunFailure::Load { what: "credential", error })?
+            .ok_or(RunFailure::CredentialGone(task.task.credentials))?;
+        let name = cred.name.clone();
+        let attrs = cred.attributes.map_err(|e| RunFailure::Credential {
+            name: name.clone(),
+            why: format!("{e}; enter its settings again"),
+        })?;
+        let provider = self
+            .inner
+            .providers
+            .find(&self.inner.rclone, &cred.provider)
+            .await
+            .map_err(|e| RunFailure::Providers(e.to_string()))?
+            .ok_or_else(|| RunFailure::NoBackend(cred.provider.clone()))?;
+        let refusal = |option: &str, value: &str| self.inner.providers.refusal(&provider.name, option, value);
+        let command = super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run, &refusal)
+            .map_err(|why| RunFailure::Credential { name: name.clone(), why })?;
+        Ok((task.task, command, ValidCredential { id: cred.id, attrs }))
+    }
+}
