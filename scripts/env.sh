@@ -7,6 +7,9 @@ export RUSTC=/usr/bin/rustc
 # fingerprints do not flip between builds.
 export RUSTC_BOOTSTRAP=1
 export CLOUDSYNC_TOOLS="${CLOUDSYNC_TOOLS:-$HOME/.cache/cloudsync/tools}"
+# The rclone scripts/setup installs: scripts/run serves with it, the tests run it. The
+# tests read these two variables only, so the paths are written here alone.
+export CLOUDSYNC_TEST_RCLONE="${CLOUDSYNC_TEST_RCLONE:-$CLOUDSYNC_TOOLS/venv/bin/rclone}"
 export WASM_BINDGEN_VERSION=0.2.130
 export BINARYEN_VERSION=132.0.0
 export AZURITE_VERSION=3.35.0

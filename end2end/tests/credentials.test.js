@@ -1,34 +1,22 @@
 // Adding an S3 credential through the form generated from rclone's schema, verifying
 // it against a real S3 server (rclone serve s3), and checking the secret never shows.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, dataDir, fillS3Form, freePort, launchBrowser, logIn, resultsDir, screenshot, startOAuthMock, startS3, startServer } from "./harness.js";
+import { ADMIN_PASSWORD, fillS3Form, logIn, resultsDir, screenshot, startOAuthMock, useServer } from "./harness.js";
 
 const ACCESS_KEY = "AKIAE2ETESTKEY";
 const SECRET_KEY = "e2e-secret-key-9b27c4";
-let server, browser, s3;
-
-before(async () => {
-  server = await startServer({ port: await freePort(), data: dataDir() });
-  s3 = await startS3({ accessKey: ACCESS_KEY, secretKey: SECRET_KEY });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  s3?.stop();
-  await server?.stop();
-});
+const env = useServer({ s3: { accessKey: ACCESS_KEY, secretKey: SECRET_KEY } });
 
 async function fillForm(page, { name, secret }) {
-  await fillS3Form(page, s3, { name, accessKey: ACCESS_KEY, secretKey: secret });
+  await fillS3Form(page, env.s3, { name, accessKey: ACCESS_KEY, secretKey: secret });
 }
 
 test("an S3 credential is added through the form, verified and listed without its secret", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "Credentials" }).click();
   await page.getByTestId("no-credentials").waitFor({ timeout: 15_000 });
 
@@ -66,7 +54,7 @@ test("an S3 credential is added through the form, verified and listed without it
   await secretInput.waitFor();
   assert.equal(await secretInput.inputValue(), "");
   assert.equal(await secretInput.getAttribute("placeholder"), "saved; type to replace");
-  assert.equal(await page.getByTestId("opt-endpoint").inputValue(), s3.endpoint);
+  assert.equal(await page.getByTestId("opt-endpoint").inputValue(), env.s3.endpoint);
   assert.ok(!(await page.content()).includes(SECRET_KEY));
 
   // Saving the edit without retyping the secret keeps it working.
@@ -80,8 +68,8 @@ test("an S3 credential is added through the form, verified and listed without it
 });
 
 test("a missing required field is named next to the field and nothing is saved", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "Credentials" }).click();
   await page.getByTestId("add-credential").click();
   await page.getByTestId("cred-name").fill("half-filled dav");
@@ -96,8 +84,8 @@ test("a missing required field is named next to the field and nothing is saved",
 });
 
 test("a backup downloads with a seed warning and restoring it reports the name clash", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "System" }).click();
   await page.getByTestId("backup-include-seed").check();
   await page.getByTestId("seed-warning").waitFor();
@@ -125,8 +113,8 @@ test("a backup downloads with a seed warning and restoring it reports the name c
 test("Login to Provider fills the token through a popup and the credential saves", async () => {
   const oauth = await startOAuthMock();
   try {
-    const page = await browser.newPage();
-    await logIn(page, server.url);
+    const page = await env.browser.newPage();
+    await logIn(page, env.server.url);
     await page.getByRole("link", { name: "Credentials" }).click();
     await page.getByTestId("add-credential").click();
     await page.getByTestId("cred-name").fill("my dropbox");
@@ -152,8 +140,8 @@ test("Login to Provider fills the token through a popup and the credential saves
 });
 
 test("an OAuth app is saved per provider and its secret is not shown back", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "System" }).click();
   const form = page.getByTestId("oauth-apps");
   await page.getByTestId("oauth-app-provider").selectOption("box");

@@ -3,10 +3,11 @@
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, chmodSync } from "node:fs";
 import { createServer, connect } from "node:net";
-import { tmpdir, homedir } from "node:os";
+import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { before, after } from "node:test";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repo = resolve(here, "../..");
@@ -14,8 +15,14 @@ export const resultsDir = join(repo, "end2end/test-results");
 mkdirSync(resultsDir, { recursive: true });
 
 export const ADMIN_PASSWORD = "e2e-admin-password";
-const tools = process.env.CLOUDSYNC_TOOLS || join(homedir(), ".cache/cloudsync/tools");
-export const rclone = process.env.CLOUDSYNC_TEST_RCLONE || join(tools, "venv/bin/rclone");
+/** Set by scripts/env.sh (sourced by scripts/test): the paths are written there only. */
+function fromEnv(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests through scripts/test, or source scripts/env.sh`);
+  return value;
+}
+const tools = fromEnv("CLOUDSYNC_TOOLS");
+export const rclone = fromEnv("CLOUDSYNC_TEST_RCLONE");
 const binary = process.env.CLOUDSYNC_BIN || join(repo, "target/debug/cloudsync");
 
 /** The version line `rclone version` prints, e.g. "1.75.2". */
@@ -69,6 +76,26 @@ export async function startServer({ port, data, args = [] }) {
       await exited;
     },
   };
+}
+
+/** The set-up every test file shares: a server on a free port with its own data folder,
+ *  Chromium, and (with `s3: keys`) an `rclone serve s3`; all stopped after the file.
+ *  Returns an object whose fields are filled before the first test. */
+export function useServer({ args = [], s3 = null } = {}) {
+  const env = {};
+  before(async () => {
+    env.port = await freePort();
+    env.data = dataDir();
+    env.server = await startServer({ port: env.port, data: env.data, args });
+    if (s3) env.s3 = await startS3(s3);
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    env.s3?.stop();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 export async function launchBrowser() {

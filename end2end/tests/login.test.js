@@ -1,27 +1,15 @@
 // Logging in, the System page, a wrong password, reload and reconnect, in a real browser.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  ADMIN_PASSWORD, dataDir, freePort, launchBrowser, logIn, rcloneVersion, screenshot, startServer, watchCsp,
+  ADMIN_PASSWORD, logIn, rcloneVersion, screenshot, startServer, useServer, watchCsp,
 } from "./harness.js";
 
-let server, browser, port, data;
-
-before(async () => {
-  port = await freePort();
-  data = dataDir();
-  server = await startServer({ port, data });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServer();
 
 test("a wrong password shows an error and stays on the login page", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url, "not-the-password");
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url, "not-the-password");
   const error = page.getByTestId("login-error");
   await error.waitFor({ timeout: 15_000 });
   assert.equal(await error.textContent(), "wrong username or password");
@@ -31,8 +19,8 @@ test("a wrong password shows an error and stays on the login page", async () => 
 });
 
 test("logging in shows the System page with the server's rclone version", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByTestId("current-user").waitFor({ timeout: 15_000 });
   assert.equal(await page.getByTestId("current-user").textContent(), "admin");
   await page.getByRole("link", { name: "System" }).click();
@@ -52,19 +40,19 @@ test("logging in shows the System page with the server's rclone version", async 
 });
 
 test("the app reconnects after a server restart and signs back in with its token", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "System" }).click();
   await page.getByTestId("rclone-version").waitFor({ timeout: 15_000 });
 
-  await server.stop();
+  await env.server.stop();
   const badge = page.getByTestId("connection-state");
   await page.waitForFunction(
     () => document.querySelector('[data-testid="connection-state"]')?.textContent.startsWith("Disconnected"),
     null, { timeout: 15_000 });
   await screenshot(page, "disconnected");
 
-  server = await startServer({ port, data });
+  env.server = await startServer({ port: env.port, data: env.data });
   await page.waitForFunction(
     () => document.querySelector('[data-testid="connection-state"]')?.textContent === "Connected",
     null, { timeout: 30_000 });
@@ -78,9 +66,9 @@ test("the app reconnects after a server restart and signs back in with its token
 });
 
 test("the app is readable on a phone: nothing overflows sideways", async () => {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  const context = await env.browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
   const page = await context.newPage();
-  await logIn(page, server.url);
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "System" }).click();
   await page.getByTestId("rclone-version").waitFor({ timeout: 15_000 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -90,8 +78,8 @@ test("the app is readable on a phone: nothing overflows sideways", async () => {
 });
 
 test("changing the password with a short new one names the field", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "System" }).click();
   await page.getByTestId("old-password").fill(ADMIN_PASSWORD);
   await page.getByTestId("new-password").fill("short");
@@ -102,9 +90,9 @@ test("changing the password with a short new one names the field", async () => {
 });
 
 test("the app runs under its Content-Security-Policy without a violation", async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   await watchCsp(page);
-  const response = await page.goto(server.url);
+  const response = await page.goto(env.server.url);
   const csp = response.headers()["content-security-policy"];
   assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'/);
   assert.match(csp, /frame-ancestors 'none'/);

@@ -1,28 +1,16 @@
 // The Advanced Scheduler: the preview is computed in the browser (WebAssembly) in the
 // server's time zone, updates as the user types, shows field errors, and equals what
 // the server's schedule.preview answers for the same input.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { addS3Credential, dataDir, freePort, launchBrowser, logIn, rpcInPage, screenshot, startS3, startServer } from "./harness.js";
+import { addS3Credential, logIn, rpcInPage, screenshot, useServer } from "./harness.js";
 
 const keys = { accessKey: "AKIASCHEDE2E", secretKey: "schedule-e2e-secret-7" };
 const ZONE = "America/New_York";
-let server, browser, s3;
-
-before(async () => {
-  server = await startServer({ port: await freePort(), data: dataDir(), args: ["--timezone", ZONE] });
-  s3 = await startS3(keys);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  s3?.stop();
-  await server?.stop();
-});
+const env = useServer({ args: ["--timezone", ZONE], s3: keys });
 
 /** The weekday (0 = Sunday) of the wall-clock date in an RFC 3339 time with offset. */
 const weekdayOf = (rfc3339) => {
@@ -31,9 +19,9 @@ const weekdayOf = (rfc3339) => {
 };
 
 test("the advanced scheduler previews in the server's zone, flags bad fields and matches the server", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
-  await addS3Credential(page, s3, { name: "sched s3", ...keys });
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
+  await addS3Credential(page, env.s3, { name: "sched s3", ...keys });
   await page.getByRole("link", { name: "Tasks" }).click();
   await page.getByTestId("add-task").click();
   const editor = page.getByTestId("schedule-editor");

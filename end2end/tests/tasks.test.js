@@ -1,33 +1,21 @@
 // Creating a sync task through the form, with the remote folder picker browsing a real
 // S3 server (rclone serve s3).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { addS3Credential, dataDir, freePort, launchBrowser, logIn, screenshot, startS3, startServer } from "./harness.js";
+import { addS3Credential, logIn, screenshot, useServer } from "./harness.js";
 
 const keys = { accessKey: "AKIATASKSE2E", secretKey: "tasks-e2e-secret-31" };
-let server, browser, s3;
-
-before(async () => {
-  server = await startServer({ port: await freePort(), data: dataDir() });
-  s3 = await startS3(keys);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  s3?.stop();
-  await server?.stop();
-});
+const env = useServer({ s3: keys });
 
 test("a task is created with the folder picker and listed with its places", async () => {
   const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-local-")));
   writeFileSync(join(local, "hello.txt"), "hello from the browser test");
-  const page = await browser.newPage();
-  await logIn(page, server.url);
-  await addS3Credential(page, s3, { name: "nas s3", ...keys });
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
+  await addS3Credential(page, env.s3, { name: "nas s3", ...keys });
 
   await page.getByRole("link", { name: "Tasks" }).click();
   await page.getByTestId("no-tasks").waitFor({ timeout: 15_000 });
@@ -67,7 +55,7 @@ test("a task is created with the folder picker and listed with its places", asyn
   await page.waitForFunction(
     () => document.querySelector('[data-testid="task-row"] [data-testid="task-state"]')?.textContent === "SUCCESS",
     null, { timeout: 60_000 });
-  assert.equal(readFileSync(join(s3.dir, "backups", "hello.txt"), "utf8"), "hello from the browser test");
+  assert.equal(readFileSync(join(env.s3.dir, "backups", "hello.txt"), "utf8"), "hello from the browser test");
   assert.match(await row.getByTestId("task-run-time").textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
   await screenshot(page, "task-list-after-run");
   await row.getByTestId("task-state").click();
@@ -102,8 +90,8 @@ test("a task is created with the folder picker and listed with its places", asyn
 test("a long run shows live progress and can be stopped", async () => {
   const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-big-")));
   writeFileSync(join(local, "big.bin"), Buffer.alloc(24 * 1024 * 1024, 7));
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "Tasks" }).click();
   await page.getByTestId("add-task").click();
   await page.getByTestId("task-description").fill("slow upload");

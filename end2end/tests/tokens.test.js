@@ -1,20 +1,10 @@
 // API tokens on the System page: created (shown once), usable on a socket of their own,
 // listed without the secret, revoked.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ADMIN_PASSWORD, dataDir, freePort, launchBrowser, logIn, screenshot, startServer } from "./harness.js";
+import { ADMIN_PASSWORD, logIn, screenshot, useServer } from "./harness.js";
 
-let server, browser;
-
-before(async () => {
-  server = await startServer({ port: await freePort(), data: dataDir() });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = useServer();
 
 /** Resumes a fresh socket with `token` and calls system.info; the error code if refused. */
 async function withToken(page, token) {
@@ -35,8 +25,8 @@ async function withToken(page, token) {
 }
 
 test("an API token is created once, works, and stops working when revoked", async () => {
-  const page = await browser.newPage();
-  await logIn(page, server.url);
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
   await page.getByRole("link", { name: "System" }).click();
   const section = page.getByTestId("api-tokens");
   await section.getByTestId("no-tokens").waitFor({ timeout: 15_000 });

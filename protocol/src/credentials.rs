@@ -93,6 +93,55 @@ impl SecretMask {
     }
 }
 
+/// A secret field as a form sends it back: the mask the API showed (keep what is
+/// stored) or a new value (empty clears it). On the wire: the mask object, or a string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretInput {
+    Keep,
+    Set(String),
+}
+
+impl Serialize for SecretInput {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SecretInput::Keep => SecretMask::SET.serialize(s),
+            SecretInput::Set(v) => s.serialize_str(v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Mask(SecretMask),
+        }
+        match Raw::deserialize(d) {
+            Ok(Raw::Text(t)) => Ok(SecretInput::Set(t)),
+            Ok(Raw::Mask(m)) if m.secret => Ok(SecretInput::Keep),
+            _ => Err(serde::de::Error::custom("must be a string, or the mask the API returned")),
+        }
+    }
+}
+
+impl SecretInput {
+    /// For `#[serde(deserialize_with)]` on an optional secret: left out is `None`
+    /// (keep), `null` clears it.
+    pub fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SecretInput>, D::Error> {
+        Ok(Some(Option::<SecretInput>::deserialize(d)?.unwrap_or(SecretInput::Set(String::new()))))
+    }
+
+    /// The value to store: the new one, or `stored` when kept.
+    pub fn resolve(input: Option<&SecretInput>, stored: Option<&str>) -> String {
+        match input {
+            None | Some(SecretInput::Keep) => stored.unwrap_or_default().to_string(),
+            Some(SecretInput::Set(v)) => v.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdParams {
@@ -193,6 +242,18 @@ pub fn check_remote_path(path: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn secret_inputs_read_the_mask_as_keep_and_strings_as_values() {
+        let keep: SecretInput = serde_json::from_value(serde_json::json!({"secret": true, "set": true})).unwrap();
+        assert_eq!(keep, SecretInput::Keep);
+        assert_eq!(serde_json::to_value(&keep).unwrap(), serde_json::json!({"secret": true, "set": true}));
+        let set: SecretInput = serde_json::from_value(serde_json::json!("p4ss")).unwrap();
+        assert_eq!(set, SecretInput::Set("p4ss".into()));
+        assert!(serde_json::from_value::<SecretInput>(serde_json::json!(5)).is_err());
+        assert_eq!(SecretInput::resolve(None, Some("old")), "old");
+        assert_eq!(SecretInput::resolve(Some(&SecretInput::Set(String::new())), Some("old")), "");
+    }
 
     #[test]
     fn masks_and_plain_values_serialise_as_documented() {

@@ -55,6 +55,17 @@ impl RpcError {
         Self { code, message: message.into(), data: None }
     }
 
+    /// An `INVALID_PARAMS` error naming each field: what the server sends for refused
+    /// params, and what a form makes for the problems it finds before sending.
+    pub fn invalid_params(fields: Vec<crate::FieldError>) -> Self {
+        let summary: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+        RpcError {
+            code: ErrorCode::INVALID_PARAMS,
+            message: format!("invalid params: {}", summary.join("; ")),
+            data: Some(serde_json::json!({ "fields": fields })),
+        }
+    }
+
     /// The per-field errors of an `INVALID_PARAMS` error, if it carries any.
     pub fn field_errors(&self) -> Vec<crate::FieldError> {
         self.data

@@ -162,11 +162,12 @@ pub struct TaskParams {
     pub encryption: bool,
     #[serde(default)]
     pub filename_encryption: bool,
-    /// Write-only; sent back masked or left out, the stored value stays.
-    #[serde(default)]
-    pub encryption_password: Option<serde_json::Value>,
-    #[serde(default)]
-    pub encryption_salt: Option<serde_json::Value>,
+    /// Write-only; sent back masked or left out, the stored value stays; `null` or ""
+    /// clears it.
+    #[serde(default, deserialize_with = "crate::credentials::SecretInput::nullable")]
+    pub encryption_password: Option<crate::credentials::SecretInput>,
+    #[serde(default, deserialize_with = "crate::credentials::SecretInput::nullable")]
+    pub encryption_salt: Option<crate::credentials::SecretInput>,
     /// `None`: manual runs only.
     #[serde(default)]
     pub schedule: Option<Schedule>,

@@ -225,12 +225,12 @@ pub async fn import(pool: &PgPool, own: &SecretBox, backup: VettedBackup) -> Res
             report.tasks_skipped.push(skip("its credential is not in the backup"));
             continue;
         };
-        let mut settings = t.settings;
-        settings.credentials = credential;
-        settings.enabled = false;
-        settings.encryption_password = None;
-        settings.encryption_salt = None;
-        crate::tasks::store::insert_restored(&mut tx, own, &settings, |new_id| {
+        // `check` ran check_task on these settings already; this cannot refuse them.
+        let Ok(task) = crate::tasks::ValidTask::restored(t.settings, credential) else {
+            report.tasks_skipped.push(skip("its settings are not valid"));
+            continue;
+        };
+        crate::tasks::store::insert_restored(&mut tx, own, &task, |new_id| {
             sealed.map(|sealed| {
                 let label = crate::tasks::store::label;
                 // Undecryptable secrets stay as they came: runs then say so.

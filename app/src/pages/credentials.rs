@@ -268,7 +268,8 @@ fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<
         });
         saved_secrets.with_value(|secrets| {
             for k in secrets {
-                out.entry(k.clone()).or_insert_with(|| serde_json::json!({"secret": true, "set": true}));
+                out.entry(k.clone())
+                    .or_insert_with(|| serde_json::to_value(protocol::credentials::SecretInput::Keep).unwrap_or_default());
             }
         });
         out

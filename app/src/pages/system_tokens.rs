@@ -34,9 +34,7 @@ pub fn ApiTokensSection() -> impl IntoView {
             password: Some(password.get_untracked()),
         };
         if let Err(why) = protocol::auth::check_token_name(&params.name) {
-            let mut e = RpcError::new(protocol::ErrorCode::INVALID_PARAMS, "invalid params");
-            e.data = Some(serde_json::json!({"fields": [{"field": "name", "message": why}]}));
-            return error.set(Some(e));
+            return error.set(Some(RpcError::invalid_params(vec![protocol::FieldError::new("name", why)])));
         }
         leptos::task::spawn_local(async move {
             match rpc::call::<TokenCreate>(params).await {

@@ -60,14 +60,7 @@ impl ApiError {
             ApiError::Unexpected(_) => ErrorCode::INTERNAL_ERROR,
         };
         match self {
-            ApiError::InvalidParams(fields) => {
-                let summary: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
-                RpcError {
-                    code,
-                    message: format!("invalid params: {}", summary.join("; ")),
-                    data: Some(json!({ "fields": fields })),
-                }
-            }
+            ApiError::InvalidParams(fields) => RpcError::invalid_params(fields),
             ApiError::RateLimited { retry_after_secs, .. } => {
                 let message = self.to_string();
                 RpcError { code, message, data: Some(json!({ "retry_after_secs": retry_after_secs })) }

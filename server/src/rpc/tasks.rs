@@ -1,4 +1,5 @@
-//! `task.*` handlers. Every change tells the scheduler, so next start times follow.
+//! `task.*` handlers. Every change plans the task in the scheduler, so next start times
+//! follow.
 
 use protocol::credentials::IdParams;
 use protocol::tasks::{RestoreParams, SyncTask, TaskParams, UpdateParams};
@@ -47,13 +48,6 @@ pub async fn list(state: &ApiState) -> Result<Vec<SyncTask>, ApiError> {
     with_runs(state, tasks).await
 }
 
-/// Recomputes the schedule after a change (a failure is logged: the change itself stands).
-async fn rescheduled(state: &ApiState) {
-    if let Err(e) = state.scheduler.reload().await {
-        tracing::error!(error = %e, "cannot recompute the schedule after a task change");
-    }
-}
-
 pub async fn get(state: &ApiState, p: IdParams) -> Result<SyncTask, ApiError> {
     let task = load(state, p.id).await?.task;
     Ok(with_runs(state, vec![task]).await?.remove(0))
@@ -62,8 +56,8 @@ pub async fn get(state: &ApiState, p: IdParams) -> Result<SyncTask, ApiError> {
 pub async fn create(state: &ApiState, p: TaskParams) -> Result<SyncTask, ApiError> {
     let valid = check(state, p, None).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;
-    rescheduled(state).await;
-    tracing::info!(id, description = valid.settings.description, "task created");
+    state.scheduler.plan_task(id, valid.planned_schedule());
+    tracing::info!(id, description = valid.settings().description, "task created");
     get(state, IdParams { id }).await
 }
 
@@ -72,7 +66,7 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<SyncTask, ApiEr
     let stored = current.crypt.and_then(Result::ok);
     let valid = check(state, p.task, stored.as_ref()).await?;
     store::update(&state.pool, &state.secrets, p.id, &valid).await?;
-    rescheduled(state).await;
+    state.scheduler.plan_task(p.id, valid.planned_schedule());
     get(state, IdParams { id: p.id }).await
 }
 
@@ -87,7 +81,7 @@ pub async fn delete(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
     if !store::delete(&state.pool, p.id).await? {
         return Err(ApiError::not_found("task", p.id));
     }
-    rescheduled(state).await;
+    state.scheduler.plan_task(p.id, None);
     tracing::info!(id = p.id, "task deleted");
     Ok(Empty {})
 }
@@ -102,7 +96,7 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
         None => None,
     };
     let t = current.task;
-    let mask = Some(serde_json::json!({"secret": true, "set": true}));
+    let mask = Some(protocol::credentials::SecretInput::Keep);
     let params = TaskParams {
         description: format!("Restore of {}", t.description),
         credentials: t.credentials,
@@ -128,6 +122,6 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;
-    rescheduled(state).await;
+    state.scheduler.plan_task(id, valid.planned_schedule());
     get(state, IdParams { id }).await
 }

@@ -3,8 +3,9 @@
 //! the task. It computes times only (with `protocol::schedule`, the code the browser's
 //! preview runs); the runner decides what happens when a task is still busy.
 //!
-//! - Recomputed on start (missed runs are not caught up) and whenever tasks change
-//!   ([`Scheduler::reload`], called by the task handlers).
+//! - Recomputed on start (missed runs are not caught up) and after an import
+//!   ([`Scheduler::reload`]); a task handler plans its one task with the schedule
+//!   validation already parsed ([`Scheduler::plan_task`]).
 //! - The clock is injectable ([`clock::ManualClock`] in tests).
 
 pub mod clock;
@@ -49,6 +50,12 @@ impl Plan {
         }
     }
 
+    fn remove(&mut self, task_id: i64) {
+        if let Some((_, at)) = self.tasks.remove(&task_id) {
+            self.order.remove(&(at, task_id));
+        }
+    }
+
     /// Removes and returns the tasks due at `now`.
     fn take_due(&mut self, now: DateTime<Utc>) -> Vec<(i64, CronSpec, DateTime<Utc>)> {
         let mut due = Vec::new();
@@ -74,6 +81,20 @@ impl Scheduler {
                 changed: Notify::new(),
             }),
         }
+    }
+
+    /// Plans one task after it changed: `schedule` is what its validated settings parsed
+    /// to (`None` when disabled, manual or deleted). No database read, no re-parsing.
+    pub fn plan_task(&self, task_id: i64, schedule: Option<&CronSpec>) {
+        let now = self.inner.clock.now();
+        let mut plan = self.inner.plan.lock().expect("plan lock");
+        plan.remove(task_id);
+        if let Some(spec) = schedule {
+            let next = spec.next_after(&self.inner.zone, now).map(|t| t.with_timezone(&Utc));
+            plan.insert(task_id, spec.clone(), next);
+        }
+        drop(plan);
+        self.inner.changed.notify_one();
     }
 
     /// Reads the tasks again and recomputes every next start from now.

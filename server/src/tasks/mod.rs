@@ -5,10 +5,9 @@ pub mod store;
 
 use std::path::{Path, PathBuf};
 
-use protocol::credentials::SecretMask;
+use protocol::credentials::SecretInput;
 use protocol::tasks::{check_task, TaskParams, BUCKET_BACKENDS};
 use protocol::FieldError;
-use serde_json::Value;
 
 /// The crypt password and salt of a task; never serialised into the task's settings.
 #[derive(Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -23,11 +22,50 @@ impl std::fmt::Debug for CryptSecrets {
     }
 }
 
-/// A task's settings that passed `validate`, secrets split off.
+/// A task's settings that passed `validate` (or, restored from a backup, `restored`),
+/// secrets split off, with the schedule they parse to. Only this reaches the task
+/// store; its fields are private so nothing else can make one.
 #[derive(Clone, Debug)]
 pub struct ValidTask {
-    pub settings: TaskParams,
-    pub crypt: Option<CryptSecrets>,
+    settings: TaskParams,
+    crypt: Option<CryptSecrets>,
+    schedule: Option<protocol::schedule::CronSpec>,
+}
+
+impl ValidTask {
+    pub fn settings(&self) -> &TaskParams {
+        &self.settings
+    }
+
+    pub fn crypt(&self) -> Option<&CryptSecrets> {
+        self.crypt.as_ref()
+    }
+
+    /// The parsed schedule when the task is enabled and has one: what the scheduler plans.
+    pub fn planned_schedule(&self) -> Option<&protocol::schedule::CronSpec> {
+        self.schedule.as_ref().filter(|_| self.settings.enabled)
+    }
+
+    /// A task from a backup: checked by `check_task` alone (its folder may not exist
+    /// here; the runner checks it at each start), disabled, secrets given separately.
+    pub fn restored(mut settings: TaskParams, credential: i64) -> Result<Self, Vec<FieldError>> {
+        let errors = check_task(&settings);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        settings.credentials = credential;
+        settings.enabled = false;
+        settings.encryption_password = None;
+        settings.encryption_salt = None;
+        settings.description = settings.description.trim().to_string();
+        let schedule = parsed_schedule(&settings);
+        Ok(ValidTask { settings, crypt: None, schedule })
+    }
+}
+
+/// The schedule of settings that passed `check_task`.
+fn parsed_schedule(t: &TaskParams) -> Option<protocol::schedule::CronSpec> {
+    t.schedule.as_ref().and_then(|s| protocol::schedule::CronSpec::parse(s).ok())
 }
 
 /// Where local paths may be. `/` itself only when configured explicitly; never inside,
@@ -149,21 +187,8 @@ pub fn validate(
             Err(why) => errors.push(FieldError::new("path", why)),
         }
     }
-    let secret = |v: &Option<Value>, keep: Option<&str>, field: &str, errors: &mut Vec<FieldError>| -> String {
-        match v {
-            None => keep.unwrap_or_default().to_string(),
-            Some(v) if SecretMask::is_mask(v) => keep.unwrap_or_default().to_string(),
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) => String::new(),
-            Some(_) => {
-                errors.push(FieldError::new(field, "must be a string"));
-                String::new()
-            }
-        }
-    };
-    let password =
-        secret(&t.encryption_password, stored.map(|s| s.password.as_str()), "encryption_password", &mut errors);
-    let salt = secret(&t.encryption_salt, stored.map(|s| s.salt.as_str()), "encryption_salt", &mut errors);
+    let password = SecretInput::resolve(t.encryption_password.as_ref(), stored.map(|s| s.password.as_str()));
+    let salt = SecretInput::resolve(t.encryption_salt.as_ref(), stored.map(|s| s.salt.as_str()));
     let crypt = if t.encryption {
         if password.is_empty() && !errors.iter().any(|e| e.field == "encryption_password") {
             errors.push(FieldError::new("encryption_password", "is required when encryption is on"));
@@ -176,7 +201,8 @@ pub fn validate(
     t.encryption_salt = None;
     t.description = t.description.trim().to_string();
     if errors.is_empty() {
-        Ok(ValidTask { settings: t, crypt })
+        let schedule = parsed_schedule(&t);
+        Ok(ValidTask { settings: t, crypt, schedule })
     } else {
         Err(errors)
     }
@@ -221,7 +247,7 @@ mod tests {
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["attributes.bucket", "encryption_password"]);
         t.attributes.bucket = "b".into();
-        t.encryption_password = Some(serde_json::json!({"secret": true, "set": true}));
+        t.encryption_password = Some(SecretInput::Keep);
         let kept =
             validate(t, Some(&s3()), &roots, Some(&CryptSecrets { password: "old".into(), salt: String::new() }))
                 .unwrap();

@@ -14,8 +14,8 @@ pub fn label(id: i64) -> String {
     format!("task:{id}")
 }
 
-fn seal(secrets: &SecretBox, id: i64, crypt: &Option<CryptSecrets>) -> Option<Vec<u8>> {
-    crypt.as_ref().map(|c| secrets.seal(&label(id), &serde_json::to_vec(c).expect("serialisable")))
+fn seal(secrets: &SecretBox, id: i64, crypt: Option<&CryptSecrets>) -> Option<Vec<u8>> {
+    crypt.map(|c| secrets.seal(&label(id), &serde_json::to_vec(c).expect("serialisable")))
 }
 
 /// The tag over a row's settings: AES-GCM over no plaintext, with the id and the
@@ -154,12 +154,12 @@ async fn next_id(conn: &mut sqlx::PgConnection) -> sqlx::Result<i64> {
 pub async fn create(pool: &PgPool, secrets: &SecretBox, t: &ValidTask) -> sqlx::Result<i64> {
     let mut conn = pool.acquire().await?;
     let id = next_id(&mut conn).await?;
-    write(&mut conn, secrets, id, &t.settings, seal(secrets, id, &t.crypt), true).await?;
+    write(&mut conn, secrets, id, t.settings(), seal(secrets, id, t.crypt()), true).await?;
     Ok(id)
 }
 
 pub async fn update(pool: &PgPool, secrets: &SecretBox, id: i64, t: &ValidTask) -> sqlx::Result<bool> {
-    write(&mut *pool.acquire().await?, secrets, id, &t.settings, seal(secrets, id, &t.crypt), false).await
+    write(&mut *pool.acquire().await?, secrets, id, t.settings(), seal(secrets, id, t.crypt()), false).await
 }
 
 /// `(id, schedule)` of every enabled task with a schedule: what the scheduler needs, read
@@ -198,15 +198,15 @@ pub async fn list_for_backup(pool: &PgPool) -> sqlx::Result<Vec<(i64, TaskParams
 }
 
 /// Inserts a restored task inside the import's transaction; `sealed_for` gives its
-/// sealed secrets for the new id.
+/// sealed secrets (re-sealed from the backup) for the new id.
 pub async fn insert_restored(
     tx: &mut sqlx::PgConnection,
     secrets: &SecretBox,
-    settings: &TaskParams,
+    task: &ValidTask,
     sealed_for: impl FnOnce(i64) -> Option<Vec<u8>>,
 ) -> sqlx::Result<i64> {
     let id = next_id(tx).await?;
-    write(tx, secrets, id, settings, sealed_for(id), true).await?;
+    write(tx, secrets, id, task.settings(), sealed_for(id), true).await?;
     Ok(id)
 }
 

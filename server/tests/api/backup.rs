@@ -9,8 +9,7 @@ use crate::storage::{StorageServer, PASSWORD, USER};
 async fn app_with_one_credential(dav: &StorageServer) -> (crate::helpers::TestApp, crate::helpers::RpcClient) {
     let app = spawn_app().await;
     let mut c = app.logged_in_client().await;
-    let (provider, attrs) = dav.credential();
-    c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
+    crate::fixtures::credential(&mut c, dav, "dav").await;
     (app, c)
 }
 

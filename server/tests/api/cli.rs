@@ -59,10 +59,8 @@ async fn dav_task(
 ) -> Value {
     std::fs::create_dir_all(local).unwrap();
     std::fs::write(local.join(name), bytes).unwrap();
-    let (provider, attrs) = dav.credential();
-    let cred =
-        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
-    let mut task = json!({"description": "dav push", "credentials": cred["id"], "direction": "PUSH",
+    let cred = crate::fixtures::credential(c, dav, "dav").await;
+    let mut task = json!({"description": "dav push", "credentials": cred, "direction": "PUSH",
                           "transfer_mode": "COPY", "path": local, "attributes": {"folder": "pushed"}});
     for (k, v) in extra.as_object().unwrap() {
         task[k] = v.clone();

@@ -8,11 +8,15 @@ use serde_json::{json, Value};
 use crate::helpers::RpcClient;
 use crate::storage::StorageServer;
 
+/// A credential for `server` named `name`; its id.
 pub async fn credential(c: &mut RpcClient, server: &StorageServer, name: &str) -> i64 {
     let (provider, attrs) = server.credential();
-    c.call("credential.create", json!({"name": name, "provider": provider, "attributes": attrs})).await.unwrap()["id"]
-        .as_i64()
-        .unwrap()
+    let params = protocol::credentials::CreateParams {
+        name: name.into(),
+        provider: provider.into(),
+        attributes: serde_json::from_value(attrs).expect("an attribute map"),
+    };
+    c.call_typed::<protocol::credentials::Create>(params).await.expect("credential created").id
 }
 
 pub async fn make_task(

@@ -65,19 +65,19 @@ fn rand_u64() -> u64 {
     h.finish()
 }
 
-/// The rclone the tests use: $CLOUDSYNC_TEST_RCLONE, else the one scripts/setup installs.
+/// The rclone the tests use: $CLOUDSYNC_TEST_RCLONE (scripts/env.sh sets it).
 pub fn rclone_path() -> PathBuf {
     if let Some(p) = std::env::var_os("CLOUDSYNC_TEST_RCLONE") {
         return p.into();
     }
-    tools_dir().join("venv/bin/rclone")
+    panic!("CLOUDSYNC_TEST_RCLONE is not set: run the tests through scripts/test, or `. scripts/env.sh` first")
 }
 
 /// Where scripts/setup installs its tools.
 pub fn tools_dir() -> PathBuf {
     std::env::var_os("CLOUDSYNC_TOOLS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/cloudsync/tools"))
+        .expect("CLOUDSYNC_TOOLS is not set: run the tests through scripts/test, or `. scripts/env.sh` first")
 }
 
 pub struct TestApp {
@@ -190,6 +190,13 @@ impl RpcClient {
         })
         .await
         .is_ok()
+    }
+
+    /// Calls `M` with typed params and decodes its typed result: a protocol change
+    /// breaks the tests that use it at compile time.
+    pub async fn call_typed<M: protocol::Method>(&mut self, params: M::Params) -> Result<M::Output, RpcError> {
+        let value = self.call(M::NAME, serde_json::to_value(params).expect("params serialise")).await?;
+        Ok(serde_json::from_value(value).unwrap_or_else(|e| panic!("{} answered something else: {e}", M::NAME)))
     }
 
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, RpcError> {

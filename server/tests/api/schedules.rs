@@ -32,12 +32,7 @@ async fn app_at(start: &str) -> (TestApp, Arc<ManualClock>) {
 async fn every_minute_task(c: &mut RpcClient, server: &StorageServer, local: &std::path::Path, extra: Value) -> i64 {
     std::fs::create_dir_all(local).unwrap();
     std::fs::write(local.join("file.txt"), b"scheduled bytes").unwrap();
-    let (provider, attrs) = server.credential();
-    let cred =
-        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap()
-            ["id"]
-            .as_i64()
-            .unwrap();
+    let cred = crate::fixtures::credential(c, server, "dav").await;
     let mut task = json!({
         "description": "every minute", "credentials": cred, "direction": "PUSH", "transfer_mode": "COPY",
         "path": local, "attributes": {"folder": "scheduled"},

@@ -8,10 +8,7 @@ use crate::helpers::{spawn_app, RpcClient};
 use crate::storage::StorageServer;
 
 async fn s3_credential(c: &mut RpcClient, s3: &StorageServer) -> i64 {
-    let (provider, attrs) = s3.credential();
-    c.call("credential.create", json!({"name": "s3", "provider": provider, "attributes": attrs})).await.unwrap()["id"]
-        .as_i64()
-        .unwrap()
+    crate::fixtures::credential(c, s3, "s3").await
 }
 
 fn task(credential: i64, path: &str) -> Value {
@@ -139,9 +136,7 @@ async fn allowed_roots_are_checked_again_when_a_run_starts() {
     let app = crate::helpers::spawn_app_with(move |s| s.allowed_roots = vec![allow]).await;
     let mut c = app.logged_in_client().await;
     let dav = crate::storage::StorageServer::webdav();
-    let (provider, attrs) = dav.credential();
-    let cred =
-        c.call("credential.create", json!({"name": "dav", "provider": provider, "attributes": attrs})).await.unwrap();
+    let cred = json!({"id": crate::fixtures::credential(&mut c, &dav, "dav").await});
     let outside = c
         .call(
             "task.create",
