@@ -7,5 +7,6 @@ pub mod system;
 pub mod system_backup;
 pub mod system_oauth;
 pub mod system_tokens;
+pub mod task_form;
 pub mod task_schedule;
 pub mod tasks;

@@ -1,0 +1,378 @@
+//! The task form: credential picker, a folder picker that browses the remote, local
+//! path, filters, bandwidth timetable, encryption, scripts, and the schedule from
+//! `task_schedule`.
+
+use leptos::prelude::*;
+use protocol::credentials::{Browse, BrowseParams, CloudCredential, CredentialState, RemoteEntry, SecretInput};
+use protocol::tasks::{
+    BwLimit, Create, Direction, RemoteLocation, SyncTask, TaskParams, TransferMode, Update as UpdateTask, UpdateParams,
+};
+use protocol::RpcError;
+
+use super::task_schedule::{ScheduleEditor, ScheduleFields};
+use crate::rpc;
+use crate::widgets::{FieldError, TextField};
+
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+/// A bandwidth row as the form edits it: time and MiB/s as text ("" = unlimited).
+#[derive(Clone, Debug, PartialEq)]
+struct BwRow {
+    key: u32,
+    time: RwSignal<String>,
+    mibps: RwSignal<String>,
+}
+
+#[component]
+pub fn TaskForm(
+    credentials: Vec<CloudCredential>,
+    existing: Option<SyncTask>,
+    on_done: Callback<Option<String>>,
+) -> impl IntoView {
+    let usable: Vec<CloudCredential> = credentials.into_iter().filter(|c| c.state == CredentialState::Ok).collect();
+    let e = existing.clone();
+    let description = RwSignal::new(e.as_ref().map(|t| t.description.clone()).unwrap_or_default());
+    let credential = RwSignal::new(
+        e.as_ref()
+            .map(|t| t.credentials.to_string())
+            .or_else(|| usable.first().map(|c| c.id.to_string()))
+            .unwrap_or_default(),
+    );
+    let direction = RwSignal::new(e.as_ref().map(|t| t.direction).unwrap_or(Direction::Push));
+    let mode = RwSignal::new(e.as_ref().map(|t| t.transfer_mode).unwrap_or(TransferMode::Copy));
+    let path = RwSignal::new(e.as_ref().map(|t| t.path.clone()).unwrap_or_default());
+    let bucket = RwSignal::new(e.as_ref().map(|t| t.attributes.bucket.clone()).unwrap_or_default());
+    let folder = RwSignal::new(e.as_ref().map(|t| t.attributes.folder.clone()).unwrap_or_default());
+    let include = RwSignal::new(e.as_ref().map(|t| t.include.join("\n")).unwrap_or_default());
+    let exclude = RwSignal::new(e.as_ref().map(|t| t.exclude.join("\n")).unwrap_or_default());
+    let transfers = RwSignal::new(e.as_ref().map(|t| t.transfers.to_string()).unwrap_or_else(|| "4".into()));
+    let follow_symlinks = RwSignal::new(e.as_ref().is_some_and(|t| t.follow_symlinks));
+    let empty_dirs = RwSignal::new(e.as_ref().is_some_and(|t| t.create_empty_src_dirs));
+    let max_delete = RwSignal::new(e.as_ref().and_then(|t| t.max_delete).map(|n| n.to_string()).unwrap_or_default());
+    let enabled = RwSignal::new(e.as_ref().is_none_or(|t| t.enabled));
+    let encryption = RwSignal::new(e.as_ref().is_some_and(|t| t.encryption));
+    let filename_encryption = RwSignal::new(e.as_ref().is_none_or(|t| t.filename_encryption));
+    let password = RwSignal::new(String::new());
+    let salt = RwSignal::new(String::new());
+    let password_saved = e.as_ref().is_some_and(|t| t.encryption_password.is_some());
+    let salt_saved = e.as_ref().is_some_and(|t| t.encryption_salt.is_some());
+    let pre_script = RwSignal::new(e.as_ref().map(|t| t.pre_script.clone()).unwrap_or_default());
+    let post_script = RwSignal::new(e.as_ref().map(|t| t.post_script.clone()).unwrap_or_default());
+    let schedule = ScheduleFields::new(e.as_ref().and_then(|t| t.schedule.as_ref()));
+    let next_key = StoredValue::new(0u32);
+    let new_row = move |time: String, mibps: String| {
+        let key = next_key.get_value();
+        next_key.set_value(key + 1);
+        BwRow { key, time: RwSignal::new(time), mibps: RwSignal::new(mibps) }
+    };
+    let bw_rows = RwSignal::new(
+        e.as_ref()
+            .map(|t| {
+                t.bwlimit
+                    .iter()
+                    .map(|b| {
+                        new_row(
+                            b.time.clone(),
+                            b.bandwidth.map(|v| format!("{}", v as f64 / 1048576.0)).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(Vec::<BwRow>::new),
+    );
+    let error = RwSignal::new(None::<RpcError>);
+    let local_error = RwSignal::new(None::<(String, String)>);
+    let busy = RwSignal::new(false);
+    let existing_id = e.as_ref().map(|t| t.id);
+
+    let params = move || -> Result<TaskParams, (String, String)> {
+        let transfers: u32 = transfers
+            .get_untracked()
+            .trim()
+            .parse()
+            .map_err(|_| ("transfers".to_string(), "must be a whole number".to_string()))?;
+        let max_delete = match max_delete.get_untracked().trim() {
+            "" => None,
+            v => Some(v.parse::<u64>().map_err(|_| ("max_delete".to_string(), "must be a whole number".to_string()))?),
+        };
+        let mut bwlimit = Vec::new();
+        for (i, r) in bw_rows.get_untracked().iter().enumerate() {
+            let bandwidth = match r.mibps.get_untracked().trim() {
+                "" => None,
+                v => Some(
+                    (v.parse::<f64>()
+                        .map_err(|_| (format!("bwlimit[{i}].bandwidth"), "must be a number of MiB/s".to_string()))?
+                        * 1048576.0) as u64,
+                ),
+            };
+            bwlimit.push(BwLimit { time: r.time.get_untracked().trim().to_string(), bandwidth });
+        }
+        let secret = |v: String, saved: bool| {
+            Some(if v.is_empty() && saved { SecretInput::Keep } else { SecretInput::Set(v) })
+        };
+        Ok(TaskParams {
+            description: description.get_untracked(),
+            credentials: credential
+                .get_untracked()
+                .parse()
+                .map_err(|_| ("credentials".to_string(), "choose a credential".to_string()))?,
+            direction: direction.get_untracked(),
+            transfer_mode: mode.get_untracked(),
+            path: path.get_untracked().trim().to_string(),
+            attributes: RemoteLocation {
+                bucket: bucket.get_untracked().trim().to_string(),
+                folder: folder.get_untracked().trim().trim_matches('/').to_string(),
+            },
+            include: lines(&include.get_untracked()),
+            exclude: lines(&exclude.get_untracked()),
+            pre_script: pre_script.get_untracked(),
+            post_script: post_script.get_untracked(),
+            bwlimit,
+            transfers,
+            follow_symlinks: follow_symlinks.get_untracked(),
+            create_empty_src_dirs: empty_dirs.get_untracked(),
+            encryption: encryption.get_untracked(),
+            filename_encryption: filename_encryption.get_untracked(),
+            encryption_password: secret(password.get_untracked(), password_saved),
+            encryption_salt: secret(salt.get_untracked(), salt_saved),
+            schedule: untrack(|| schedule.schedule()),
+            enabled: enabled.get_untracked(),
+            max_delete,
+        })
+    };
+
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        local_error.set(None);
+        let p = match params() {
+            Ok(p) => p,
+            Err(e) => return local_error.set(Some(e)),
+        };
+        let problems = protocol::tasks::check_task(&p);
+        if let Some(first) = problems.first() {
+            local_error.set(Some((first.field.clone(), first.message.clone())));
+            error.set(Some(RpcError::invalid_params(problems)));
+            return;
+        }
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let outcome = match existing_id {
+                Some(id) => rpc::call::<UpdateTask>(UpdateParams { id, task: p }).await,
+                None => rpc::call::<Create>(p).await,
+            };
+            busy.set(false);
+            match outcome {
+                Ok(t) => on_done.run(Some(format!("Saved “{}”.", t.description))),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+
+    let err = move |field: &'static str| {
+        Signal::derive(move || {
+            local_error
+                .get()
+                .filter(|(f, _)| f == field)
+                .map(|(_, m)| m)
+                .or_else(|| error.get().and_then(|e| e.field_error(field)))
+        })
+    };
+    // For list fields (`include[2]`, `bwlimit[1].time`): the first error of any entry.
+    let first_err = move |prefix: &'static str| {
+        Signal::derive(move || {
+            local_error.get().filter(|(f, _)| f.starts_with(prefix)).map(|(_, m)| m).or_else(|| {
+                error
+                    .get()
+                    .and_then(|e| e.field_errors().into_iter().find(|f| f.field.starts_with(prefix)).map(|f| f.message))
+            })
+        })
+    };
+    let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
+    let text_input = |label: &'static str,
+                      value: RwSignal<String>,
+                      testid: &'static str,
+                      field: &'static str,
+                      placeholder: &'static str| {
+        view! { <TextField label value testid placeholder error=err(field)/> }
+    };
+    let check = |label: &'static str, value: RwSignal<bool>, testid: &'static str| {
+        view! {
+            <label class="check">
+                <input type="checkbox" data-testid=testid prop:checked=move || value.get() on:change=move |ev| value.set(event_target_checked(&ev))/>
+                {label}
+            </label>
+        }
+    };
+    let title = if existing_id.is_some() { "Edit task" } else { "Add task" };
+    let cred_options = usable.clone();
+
+    view! {
+        <form class="card form" on:submit=save data-testid="task-form">
+            <h3>{title}</h3>
+            {text_input("Description", description, "task-description", "description", "")}
+            <label>
+                "Credential"
+                <select data-testid="task-credential" prop:value=move || credential.get() on:change=move |ev| credential.set(event_target_value(&ev))>
+                    {cred_options.into_iter().map(|c| view! { <option value=c.id.to_string()>{format!("{} ({})", c.name, c.provider)}</option> }).collect_view()}
+                </select>
+                <FieldError error=err("credentials")/>
+            </label>
+            <div class="row">
+                <label>
+                    "Direction"
+                    <select data-testid="task-direction"
+                        prop:value=move || if direction.get() == Direction::Push { "PUSH" } else { "PULL" }
+                        on:change=move |ev| direction.set(if event_target_value(&ev) == "PULL" { Direction::Pull } else { Direction::Push })>
+                        <option value="PUSH">"Push: local → cloud"</option>
+                        <option value="PULL">"Pull: cloud → local"</option>
+                    </select>
+                </label>
+                <label>
+                    "Transfer mode"
+                    <select data-testid="task-mode"
+                        prop:value=move || match mode.get() { TransferMode::Sync => "SYNC", TransferMode::Copy => "COPY", TransferMode::Move => "MOVE" }
+                        on:change=move |ev| mode.set(match event_target_value(&ev).as_str() { "SYNC" => TransferMode::Sync, "MOVE" => TransferMode::Move, _ => TransferMode::Copy })>
+                        <option value="COPY">"Copy: new and changed files"</option>
+                        <option value="SYNC">"Sync: make the destination identical"</option>
+                        <option value="MOVE">"Move: copy, then delete from the source"</option>
+                    </select>
+                </label>
+            </div>
+            <Show when=move || mode.get() == TransferMode::Sync>
+                <p class="warning small">"Sync deletes files at the destination that are not in the source."</p>
+            </Show>
+            {text_input("Local folder", path, "task-path", "path", "/srv/data")}
+            <div class="row">
+                {text_input("Bucket", bucket, "task-bucket", "attributes.bucket", "for S3, B2, Azure, GCS…")}
+                {text_input("Folder", folder, "task-folder", "attributes.folder", "")}
+            </div>
+            <FolderPicker credential=credential bucket=bucket folder=folder/>
+            <div class="row">
+                <label>
+                    "Include (one pattern per line)"
+                    <textarea data-testid="task-include" prop:value=move || include.get() on:input=move |ev| include.set(event_target_value(&ev))></textarea>
+                    <FieldError error=first_err("include[")/>
+                </label>
+                <label>
+                    "Exclude (one pattern per line)"
+                    <textarea data-testid="task-exclude" prop:value=move || exclude.get() on:input=move |ev| exclude.set(event_target_value(&ev))></textarea>
+                    <FieldError error=first_err("exclude[")/>
+                </label>
+            </div>
+            <fieldset>
+                <legend>"Bandwidth limit"</legend>
+                <p class="muted small">"From each time on, at most this many MiB/s; empty means unlimited."</p>
+                <For each=move || bw_rows.get() key=|r| r.key let:r>
+                    <div class="row bw" data-testid="bw-row">
+                        <input placeholder="HH:MM" data-testid="bw-time" prop:value=move || r.time.get() on:input=move |ev| r.time.set(event_target_value(&ev))/>
+                        <input placeholder="MiB/s" data-testid="bw-rate" prop:value=move || r.mibps.get() on:input=move |ev| r.mibps.set(event_target_value(&ev))/>
+                        <button type="button" on:click=move |_| bw_rows.update(|rows| rows.retain(|x| x.key != r.key))>"Remove"</button>
+                    </div>
+                </For>
+                <FieldError error=first_err("bwlimit[")/>
+                <button type="button" data-testid="bw-add" on:click=move |_| { let row = new_row(String::new(), String::new()); bw_rows.update(|rows| rows.push(row)); }>"Add a time"</button>
+            </fieldset>
+            <fieldset>
+                <legend>"Encryption (rclone crypt)"</legend>
+                {check("Encrypt files on the remote", encryption, "task-encryption")}
+                <Show when=move || encryption.get()>
+                    {check("Encrypt file names too", filename_encryption, "task-filename-encryption")}
+                    <label>
+                        "Password"
+                        <input type="password" autocomplete="new-password" data-testid="task-crypt-password"
+                            placeholder=if password_saved { "saved; type to replace" } else { "" }
+                            prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
+                        <FieldError error=err("encryption_password")/>
+                    </label>
+                    <label>
+                        "Salt (optional, a second password)"
+                        <input type="password" autocomplete="off" data-testid="task-crypt-salt"
+                            placeholder=if salt_saved { "saved; type to replace" } else { "" }
+                            prop:value=move || salt.get() on:input=move |ev| salt.set(event_target_value(&ev))/>
+                    </label>
+                    <p class="muted small">"Keep the password safe: without it, the encrypted files cannot be restored."</p>
+                </Show>
+            </fieldset>
+            <ScheduleEditor fields=schedule/>
+            <details class="advanced">
+                <summary>"Advanced"</summary>
+                <div class="row">
+                    {text_input("Parallel transfers", transfers, "task-transfers", "transfers", "4")}
+                    {text_input("Delete at most (files per run)", max_delete, "task-max-delete", "max_delete", "no limit")}
+                </div>
+                {check("Follow symbolic links", follow_symlinks, "task-follow-symlinks")}
+                {check("Create empty folders", empty_dirs, "task-empty-dirs")}
+                <label>
+                    "Pre-script (runs before the transfer; a failure stops the run)"
+                    <textarea data-testid="task-pre-script" prop:value=move || pre_script.get() on:input=move |ev| pre_script.set(event_target_value(&ev))></textarea>
+                </label>
+                <label>
+                    "Post-script (runs after a successful transfer)"
+                    <textarea data-testid="task-post-script" prop:value=move || post_script.get() on:input=move |ev| post_script.set(event_target_value(&ev))></textarea>
+                </label>
+            </details>
+            {check("Enabled", enabled, "task-enabled")}
+            <Show when=move || general().is_some()>
+                <p class="error" data-testid="task-form-error">{move || general().unwrap_or_default()}</p>
+            </Show>
+            <div class="buttons">
+                <button type="submit" class="primary inline" data-testid="task-save" disabled=move || busy.get()>"Save"</button>
+                <button type="button" on:click=move |_| on_done.run(None)>"Cancel"</button>
+            </div>
+        </form>
+    }
+}
+
+/// Browses the chosen credential's remote: buckets at the root, then folders; a click
+/// goes down and sets the bucket and folder fields.
+#[component]
+fn FolderPicker(credential: RwSignal<String>, bucket: RwSignal<String>, folder: RwSignal<String>) -> impl IntoView {
+    let entries = RwSignal::new(None::<Result<Vec<RemoteEntry>, String>>);
+    let at = RwSignal::new(String::new());
+    let load = move |path: String| {
+        let Ok(id) = credential.get_untracked().parse::<i64>() else { return };
+        at.set(path.clone());
+        entries.set(None);
+        leptos::task::spawn_local(async move {
+            entries.set(Some(rpc::call::<Browse>(BrowseParams { id, path }).await.map_err(|e| e.message)));
+        });
+    };
+    let choose = move |p: String| {
+        let (b, f) = match p.split_once('/') {
+            Some((b, f)) => (b.to_string(), f.to_string()),
+            None => (p.clone(), String::new()),
+        };
+        bucket.set(b);
+        folder.set(f);
+        load(p);
+    };
+    let open = RwSignal::new(false);
+    view! {
+        <div class="picker">
+            <button type="button" data-testid="browse-remote" on:click=move |_| { open.set(true); load(String::new()); }>"Browse the remote…"</button>
+            <Show when=move || open.get()>
+                <div class="card picker-list" data-testid="folder-picker">
+                    <p class="small">"In: " <code>{move || if at.get().is_empty() { "/".to_string() } else { at.get() }}</code></p>
+                    {move || match entries.get() {
+                        None => view! { <p class="muted small">"Listing…"</p> }.into_any(),
+                        Some(Err(e)) => view! { <p class="error small">{e}</p> }.into_any(),
+                        Some(Ok(list)) if list.is_empty() => view! { <p class="muted small">"No folders here."</p> }.into_any(),
+                        Some(Ok(list)) => view! {
+                            <ul>
+                                {list.into_iter().map(|e| {
+                                    let p = e.path.clone();
+                                    view! { <li><button type="button" class="link" data-testid="picker-entry" on:click=move |_| choose(p.clone())>{e.name}</button></li> }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                    }}
+                    <button type="button" class="link" on:click=move |_| open.set(false)>"Done"</button>
+                </div>
+            </Show>
+        </div>
+    }
+}
