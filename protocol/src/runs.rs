@@ -208,9 +208,96 @@ pub struct LogLine {
     pub seq: i64,
     /// RFC 3339, UTC.
     pub at: String,
-    /// `error`, `warning`, `notice`, `info` or `debug`.
-    pub level: String,
-    /// `rclone`, `runner`, `scheduler`, `pre_script` or `post_script`.
-    pub source: String,
+    pub level: LogLevel,
+    pub source: LogSource,
     pub message: String,
+}
+
+/// How serious a log line is; on the wire `error`, `warning`, `notice`, `info`, `debug`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warning,
+    Notice,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 5] = [LogLevel::Error, LogLevel::Warning, LogLevel::Notice, LogLevel::Info, LogLevel::Debug];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warning => "warning",
+            LogLevel::Notice => "notice",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
+
+    /// A level as rclone (or the log store) writes it; rclone's `critical`, `alert` and
+    /// `emergency` are errors, anything unknown is a notice.
+    pub fn parse(text: &str) -> LogLevel {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "error" | "critical" | "fatal" | "alert" | "emergency" => LogLevel::Error,
+            "warning" | "warn" => LogLevel::Warning,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            _ => LogLevel::Notice,
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Who wrote a log line; on the wire `rclone`, `runner`, `scheduler`, `pre_script`,
+/// `post_script`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogSource {
+    Rclone,
+    Runner,
+    Scheduler,
+    PreScript,
+    PostScript,
+}
+
+impl LogSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogSource::Rclone => "rclone",
+            LogSource::Runner => "runner",
+            LogSource::Scheduler => "scheduler",
+            LogSource::PreScript => "pre_script",
+            LogSource::PostScript => "post_script",
+        }
+    }
+
+    /// A source as the log store keeps it (anything unknown is the runner's).
+    pub fn parse(text: &str) -> LogSource {
+        match text {
+            "rclone" => LogSource::Rclone,
+            "scheduler" => LogSource::Scheduler,
+            "pre_script" => LogSource::PreScript,
+            "post_script" => LogSource::PostScript,
+            _ => LogSource::Runner,
+        }
+    }
+
+    /// cloudsync's own lines (always kept, even past a run's line limit).
+    pub fn is_own(self) -> bool {
+        matches!(self, LogSource::Runner | LogSource::Scheduler)
+    }
+}
+
+impl std::fmt::Display for LogSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }

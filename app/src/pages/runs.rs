@@ -108,7 +108,7 @@ fn RunLog(id: i64) -> impl IntoView {
         let needle = search.get().to_lowercase();
         lines.with(|l| {
             l.iter()
-                .filter(|x| lvl == "all" || x.level == lvl)
+                .filter(|x| lvl == "all" || x.level.as_str() == lvl)
                 .filter(|x| needle.is_empty() || x.message.to_lowercase().contains(&needle))
                 .cloned()
                 .collect::<Vec<_>>()
@@ -145,7 +145,7 @@ fn RunLog(id: i64) -> impl IntoView {
                 <For each=visible key=|l| l.seq let:l>
                     <div class=format!("line {}", l.level)>
                         <span class="seq">{l.seq}</span>" "
-                        <span class="lvl">{l.level.clone()}</span>" "
+                        <span class="lvl">{l.level.as_str()}</span>" "
                         <span class="msg">{l.message.clone()}</span>
                     </div>
                 </For>

@@ -65,7 +65,7 @@ fn duration(secs: u64) -> String {
 /// `12:00:03 INFO  rclone: file.txt: Copied (new)`
 fn log_line(l: &protocol::runs::LogLine) -> String {
     let time = l.at.get(11..19).unwrap_or(&l.at);
-    format!("{time} {:<7} {}: {}", l.level.to_uppercase(), l.source, l.message)
+    format!("{time} {:<7} {}: {}", l.level.as_str().to_uppercase(), l.source, l.message)
 }
 
 /// Follows run `run_id` until it ends, reconnecting when the connection drops.

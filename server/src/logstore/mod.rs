@@ -12,7 +12,7 @@ pub mod live;
 
 use std::time::{Duration, Instant};
 
-use protocol::runs::LogLine;
+use protocol::runs::{LogLevel, LogLine, LogSource};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
@@ -45,7 +45,7 @@ pub struct LogWriter {
     hub: Option<live::LiveHub>,
     run_id: i64,
     next_seq: i64,
-    buffer: Vec<(i64, OffsetDateTime, String, String, String)>,
+    buffer: Vec<(i64, OffsetDateTime, LogLevel, LogSource, String)>,
     oldest: Option<Instant>,
     max_lines: u64,
     /// Lines not kept because the run reached `max_lines`.
@@ -79,8 +79,8 @@ impl LogWriter {
     }
 
     /// Buffers a line; `flush_if_due` or `flush` writes it.
-    pub fn push(&mut self, level: &str, source: &str, message: &str) {
-        let own = matches!(source, "runner" | "scheduler");
+    pub fn push(&mut self, level: LogLevel, source: LogSource, message: &str) {
+        let own = source.is_own();
         let kept = (self.next_seq - 1) as u64;
         if !own && kept >= self.max_lines {
             if self.dropped == 0 {
@@ -88,16 +88,16 @@ impl LogWriter {
                     "log truncated: this run reached {} lines; later lines from rclone and scripts are not kept",
                     self.max_lines
                 );
-                self.add("warning", "runner", note);
+                self.add(LogLevel::Warning, LogSource::Runner, note);
             }
             self.dropped += 1;
             return;
         }
-        self.add(&clean(level, 16), &clean(source, 32), clean(message, MAX_LINE_CHARS));
+        self.add(level, source, clean(message, MAX_LINE_CHARS));
     }
 
-    fn add(&mut self, level: &str, source: &str, message: String) {
-        self.buffer.push((self.next_seq, OffsetDateTime::now_utc(), level.to_string(), source.to_string(), message));
+    fn add(&mut self, level: LogLevel, source: LogSource, message: String) {
+        self.buffer.push((self.next_seq, OffsetDateTime::now_utc(), level, source, message));
         self.next_seq += 1;
         self.oldest.get_or_insert_with(Instant::now);
     }
@@ -144,8 +144,8 @@ impl LogWriter {
                 .map(|(seq, at, level, source, message)| LogLine {
                     seq: *seq,
                     at: crate::time_format::rfc3339(*at),
-                    level: level.clone(),
-                    source: source.clone(),
+                    level: *level,
+                    source: *source,
                     message: message.clone(),
                 })
                 .collect()
@@ -155,8 +155,8 @@ impl LogWriter {
         for (seq, at, level, source, message) in lines {
             seqs.push(seq);
             ats.push(at);
-            levels.push(level);
-            sources.push(source);
+            levels.push(level.as_str());
+            sources.push(source.as_str());
             messages.push(message);
         }
         sqlx::query(
@@ -192,11 +192,11 @@ pub async fn read(pool: &PgPool, run_id: i64, after_seq: i64, limit: i64) -> sql
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(seq, at, level, source, message)| LogLine {
+        .map(|(seq, at, level, source, message): (i64, OffsetDateTime, String, String, String)| LogLine {
             seq,
             at: crate::time_format::rfc3339(at),
-            level,
-            source,
+            level: LogLevel::parse(&level),
+            source: LogSource::parse(&source),
             message,
         })
         .collect())
@@ -219,9 +219,9 @@ mod tests {
         let pool = sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:9/none").unwrap();
         let mut log = LogWriter::new(pool, 1).max_lines(3);
         for i in 0..10 {
-            log.push("info", "rclone", &format!("line {i}"));
+            log.push(LogLevel::Info, LogSource::Rclone, &format!("line {i}"));
         }
-        log.push("info", "runner", "run ended: SUCCESS");
+        log.push(LogLevel::Info, LogSource::Runner, "run ended: SUCCESS");
         let messages: Vec<&str> = log.buffer.iter().map(|l| l.4.as_str()).collect();
         assert_eq!(messages.len(), 5, "{messages:?}");
         assert!(messages[3].starts_with("log truncated"), "{messages:?}");

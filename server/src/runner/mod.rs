@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocol::runs::{Progress, RunState};
+use protocol::runs::{LogLevel, LogSource, Progress, RunState};
 use sqlx::PgPool;
 use tokio::sync::{Mutex, Notify};
 
@@ -163,17 +163,17 @@ impl Runner {
     /// whose previous run is still queued or running gets no second run.
     pub async fn start_scheduled(&self, task_id: i64, due: &str) -> Result<ScheduledStart, RunError> {
         let skipped = format!("scheduled start {due}: previous run still active, skipped");
-        if let Some(run_id) = self.note(task_id, "warning", skipped).await {
+        if let Some(run_id) = self.note(task_id, LogLevel::Warning, skipped).await {
             return Ok(ScheduledStart::StillActive(run_id));
         }
         let run_id = self.enqueue(task_id, false).await?;
-        self.note(task_id, "info", format!("started by the schedule ({due})")).await;
+        self.note(task_id, LogLevel::Info, format!("started by the schedule ({due})")).await;
         Ok(ScheduledStart::Queued(run_id))
     }
 
     /// Adds a line to the log of the task's queued or running run; returns that run, or
     /// `None` (and drops the line) when the task has none.
-    pub async fn note(&self, task_id: i64, level: &'static str, line: String) -> Option<i64> {
+    pub async fn note(&self, task_id: i64, level: LogLevel, line: String) -> Option<i64> {
         let mut q = self.inner.state.lock().await;
         if let Some(a) = q.running.get_mut(&task_id) {
             a.notes.push((level, line));
@@ -191,7 +191,7 @@ impl Runner {
             None => return,
         };
         for (level, line) in notes {
-            log.push(level, "scheduler", &line);
+            log.push(level, LogSource::Scheduler, &line);
         }
     }
 
@@ -264,10 +264,10 @@ impl Runner {
                 };
                 me.write_notes(task_id, &mut log).await;
                 if let Some(why) = &outcome.error {
-                    log.push("error", "runner", why);
+                    log.push(LogLevel::Error, LogSource::Runner, why);
                 }
-                let level = if outcome.state == RunState::Success { "info" } else { "error" };
-                log.push(level, "runner", &format!("run ended: {}", outcome.state.as_str()));
+                let level = if outcome.state == RunState::Success { LogLevel::Info } else { LogLevel::Error };
+                log.push(level, LogSource::Runner, &format!("run ended: {}", outcome.state.as_str()));
                 log.flush().await;
                 records::finish_surely(pool, run_id, &outcome).await;
                 me.publish_state(run_id, task_id, outcome.state, outcome.error);

@@ -1,19 +1,19 @@
 //! Reading rclone's JSON log (`--use-json-log`): stats lines become progress, the rest
 //! become log lines with their level.
 
-use protocol::runs::Progress;
+use protocol::runs::{LogLevel, Progress};
 use serde_json::Value;
 
 pub enum RcloneLine {
     Stats(Progress),
-    Log { level: String, message: String },
+    Log { level: LogLevel, message: String },
 }
 
 /// One stderr line. Stats are recognised by their `stats` object, not the level (rclone
 /// 1.60 logs them as warning, 1.75 as notice).
 pub fn parse(line: &str) -> RcloneLine {
     let Ok(v) = serde_json::from_str::<Value>(line) else {
-        return RcloneLine::Log { level: "notice".into(), message: line.trim().to_string() };
+        return RcloneLine::Log { level: LogLevel::Notice, message: line.trim().to_string() };
     };
     if let Some(s) = v.get("stats") {
         let n = |k: &str| s.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -33,7 +33,7 @@ pub fn parse(line: &str) -> RcloneLine {
             errors: n("errors"),
         });
     }
-    let level = v.get("level").and_then(Value::as_str).unwrap_or("notice").to_string();
+    let level = LogLevel::parse(v.get("level").and_then(Value::as_str).unwrap_or("notice"));
     let msg = v.get("msg").and_then(Value::as_str).unwrap_or("").trim();
     let message = match v.get("object").and_then(Value::as_str) {
         Some(obj) if !obj.is_empty() && !msg.contains(obj) => format!("{obj}: {msg}"),
@@ -61,6 +61,6 @@ mod tests {
         };
         assert_eq!((level.as_str(), message.as_str()), ("info", "a/b.txt: Copied (new)"));
         let RcloneLine::Log { level, .. } = parse("not json") else { panic!() };
-        assert_eq!(level, "notice");
+        assert_eq!(level, LogLevel::Notice);
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
-use protocol::runs::Progress;
+use protocol::runs::{LogLevel, Progress};
 use tokio::sync::oneshot;
 
 pub(super) struct Queued {
@@ -17,7 +17,7 @@ pub(super) struct Queued {
     /// inside the other) never run together either.
     pub remote: String,
     /// Lines for the run's log that arrived before it started (see `Runner::note`).
-    pub notes: Vec<(&'static str, String)>,
+    pub notes: Vec<(LogLevel, String)>,
 }
 
 pub(super) struct Active {
@@ -27,7 +27,7 @@ pub(super) struct Active {
     pub stop: Option<oneshot::Sender<()>>,
     pub progress: Option<Progress>,
     /// Lines for the run's log from outside it (the scheduler's), written by the run.
-    pub notes: Vec<(&'static str, String)>,
+    pub notes: Vec<(LogLevel, String)>,
 }
 
 #[derive(Default)]

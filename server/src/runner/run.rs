@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use protocol::runs::{Progress, RunState};
+use protocol::runs::{LogLevel, LogSource, Progress, RunState};
 use tokio::sync::oneshot;
 
 use super::progress::{self, RcloneLine};
@@ -123,8 +123,8 @@ impl Runner {
         };
         let env = script_env(&task, run_id, dry_run);
         if !task.pre_script.trim().is_empty() {
-            log.push("info", "runner", "running the pre-script");
-            match super::scripts::run("pre_script", &task.pre_script, &env, log, &mut stop).await {
+            log.push(LogLevel::Info, LogSource::Runner, "running the pre-script");
+            match super::scripts::run(LogSource::PreScript, &task.pre_script, &env, log, &mut stop).await {
                 ScriptOutcome::Exited(Some(0)) => {}
                 ScriptOutcome::Aborted => return Ok(Outcome::aborted("stopped on request during the pre-script")),
                 ScriptOutcome::CouldNotStart(why) => return Ok(Outcome::failed(RunFailure::ScriptCouldNotStart(why))),
@@ -132,8 +132,8 @@ impl Runner {
             }
         }
         log.push(
-            "info",
-            "runner",
+            LogLevel::Info,
+            LogSource::Runner,
             &format!("starting rclone {}", command.args.first().and_then(|a| a.to_str()).unwrap_or("")),
         );
         let mut child = match crate::rclone::process::spawn(&self.inner.rclone, &command.args, Some(&command.remote)) {
@@ -174,19 +174,19 @@ impl Runner {
                             let message = command.remote.redact(&message);
                             if message.contains("undecryptable") || message.contains("failed to authenticate decrypted block") {
                                 undecryptable += 1;
-                                level = "error".into();
+                                level = LogLevel::Error;
                             }
-                            if matches!(level.as_str(), "error" | "critical" | "fatal") {
+                            if level == LogLevel::Error {
                                 last_error = Some(message.clone());
                             }
-                            log.push(&level, "rclone", &message);
+                            log.push(level, LogSource::Rclone, &message);
                         }
                     },
                     _ => break,
                 },
                 _ = &mut stop, if !aborted => {
                     aborted = true;
-                    log.push("warning", "runner", "stopping rclone (SIGTERM) on request");
+                    log.push(LogLevel::Warning, LogSource::Runner, "stopping rclone (SIGTERM) on request");
                     if let Some(pid) = pid {
                         crate::rclone::process::signal_group(pid, libc::SIGTERM);
                     }
@@ -209,7 +209,7 @@ impl Runner {
         // Also after a failed run: a token rclone refreshed must not be lost.
         if let Some(updated) = crate::credentials::refreshed_attributes(&command.remote, &credential.attrs) {
             crate::credentials::store::save_refreshed(pool, &self.inner.secrets, credential.id, &updated).await?;
-            log.push("info", "runner", "saved the OAuth token rclone refreshed");
+            log.push(LogLevel::Info, LogSource::Runner, "saved the OAuth token rclone refreshed");
         }
         let code = status.as_ref().ok().and_then(|s| s.code());
         let errors = last_stats.as_ref().map_or(0, |s| s.errors);
@@ -234,8 +234,8 @@ impl Runner {
                 env.push(("CLOUDSYNC_BYTES".into(), s.bytes.to_string()));
                 env.push(("CLOUDSYNC_FILES".into(), s.transfers.to_string()));
             }
-            log.push("info", "runner", "running the post-script");
-            match super::scripts::run("post_script", &task.post_script, &env, log, &mut stop).await {
+            log.push(LogLevel::Info, LogSource::Runner, "running the post-script");
+            match super::scripts::run(LogSource::PostScript, &task.post_script, &env, log, &mut stop).await {
                 ScriptOutcome::Exited(Some(0)) => (state, error),
                 ScriptOutcome::Aborted => (RunState::Aborted, Some("stopped on request during the post-script".to_string())),
                 ScriptOutcome::CouldNotStart(why) => (RunState::Failed, Some(why)),

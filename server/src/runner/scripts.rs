@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
+use protocol::runs::{LogLevel, LogSource};
 use tokio::sync::oneshot;
 
 use crate::logstore::LogWriter;
@@ -20,7 +21,7 @@ pub enum ScriptOutcome {
 
 /// Runs `body` to completion, or until `stop` fires.
 pub async fn run(
-    source: &str,
+    source: LogSource,
     body: &str,
     env: &[(String, String)],
     log: &mut LogWriter,
@@ -73,11 +74,11 @@ pub async fn run(
     while out_open || err_open {
         tokio::select! {
             line = out.next_line(), if out_open => match line {
-                Ok(Some(l)) => log.push("info", source, &l),
+                Ok(Some(l)) => log.push(LogLevel::Info, source, &l),
                 _ => out_open = false,
             },
             line = err.next_line(), if err_open => match line {
-                Ok(Some(l)) => log.push("warning", source, &l),
+                Ok(Some(l)) => log.push(LogLevel::Warning, source, &l),
                 _ => err_open = false,
             },
             _ = &mut *stop => {
