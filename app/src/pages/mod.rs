@@ -1,5 +1,6 @@
 //! One file per page.
 
+pub mod credential_form;
 pub mod credentials;
 pub mod login;
 pub mod runs;

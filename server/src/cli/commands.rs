@@ -1,5 +1,8 @@
 //! One function per client command: build the params, call, print a table or (with
-//! `--json`) the raw result.
+//! `--json`) the raw result. It stays one file the way ripgrep's flag definitions do:
+//! each function is independent and short, and a reader looks for one command, not a
+//! stage. Several still call by method name with `json!` params and read `v["field"]`;
+//! moving those to typed `call::<M>` (as login, tokens and runs do) is left to do.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 
