@@ -115,6 +115,9 @@ test("a long run shows live progress and can be stopped", async () => {
   await row.getByTestId("task-stop").click();
   await page.waitForFunction(
     () => document.querySelector('[data-testid="task-row"][data-name="slow upload"] [data-testid="task-state"]')?.textContent === "ABORTED",
-    null, { timeout: 15_000 });
+    null, { timeout: 15_000 }).catch(async (e) => {
+    await screenshot(page, "failure-not-aborted");
+    throw new Error(`state after stop: ${await row.getByTestId("task-state").textContent()}: ${e.message}`);
+  });
   await page.close();
 });

@@ -8,6 +8,7 @@ use protocol::Empty;
 
 use super::credential_form::CredentialForm;
 use crate::rpc;
+use crate::widgets::ListView;
 
 /// What the form is open for.
 #[derive(Clone, PartialEq)]
@@ -61,21 +62,13 @@ pub fn CredentialsPage() -> impl IntoView {
                     }}
                 </Transition>
             })}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match credentials.await {
-                        Ok(list) if list.is_empty() => view! {
-                            <p class="muted" data-testid="no-credentials">"No credentials yet. Add one to start syncing."</p>
-                        }.into_any(),
-                        Ok(list) => view! {
-                            <CredentialTable list=list
-                                on_edit=Callback::new(move |c| { notice.set(None); editing.set(Some(Editing::Existing(c))); })
-                                on_changed=Callback::new(move |m| done(m))/>
-                        }.into_any(),
-                        Err(err) => view! { <p class="error" data-testid="credentials-error">{err.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <ListView items=credentials
+                empty=|| view! { <p class="muted" data-testid="no-credentials">"No credentials yet. Add one to start syncing."</p> }
+                list=move |list| view! {
+                    <CredentialTable list=list
+                        on_edit=Callback::new(move |c| { notice.set(None); editing.set(Some(Editing::Existing(c))); })
+                        on_changed=Callback::new(move |m| done(m))/>
+                }/>
         </section>
     }
 }

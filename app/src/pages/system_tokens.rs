@@ -7,7 +7,7 @@ use protocol::credentials::IdParams;
 use protocol::{Empty, RpcError};
 
 use crate::rpc;
-use crate::widgets::FieldError;
+use crate::widgets::{FieldError, ListView};
 
 fn short(t: &str) -> String {
     t.chars().take(16).collect::<String>().replace('T', " ")
@@ -75,11 +75,9 @@ pub fn ApiTokensSection() -> impl IntoView {
                 "For scripts and the command line: " <code>"cloudsync --url URL --token TOKEN task list"</code>
                 ". A token works until revoked, also after logging out or changing the password."
             </p>
-            <Transition fallback=|| view! { <p class="muted small">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match tokens.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted small" data-testid="no-tokens">"No API tokens."</p> }.into_any(),
-                        Ok(list) => view! {
+            <ListView items=tokens
+                empty=|| view! { <p class="muted small" data-testid="no-tokens">"No API tokens."</p> }
+                list=move |list| view! {
                             <table class="list small" data-testid="token-list">
                                 <thead><tr><th>"Name"</th><th>"Created (UTC)"</th><th>"Last used (UTC)"</th><th></th></tr></thead>
                                 <tbody>
@@ -96,11 +94,7 @@ pub fn ApiTokensSection() -> impl IntoView {
                                     }).collect_view()}
                                 </tbody>
                             </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+                        }/>
             <label>
                 "New token name"
                 <input data-testid="token-name" placeholder="nightly backup script" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
