@@ -85,6 +85,13 @@ impl Application {
         let zone = crate::system_facts::timezone(settings.timezone.as_deref())?;
         let clock = settings.clock.clone().unwrap_or_else(|| Arc::new(crate::scheduler::SystemClock));
         let scheduler = crate::scheduler::Scheduler::new(db.pool.clone(), runner.clone(), zone.clone(), clock);
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let local_addr = listener.local_addr()?;
+        // Known once bound: the port (0 in tests) is part of every default public URL.
+        let public_urls = crate::public_urls::PublicUrls::new(&settings.public_urls, local_addr);
+        tracing::info!(urls = ?public_urls.origins(), "answering for these addresses (--public-url)");
         let api = Arc::new(ApiState {
             pool: db.pool.clone(),
             login_limiter: LoginRateLimiter::default(),
@@ -100,19 +107,10 @@ impl Application {
             oauth_logins: Default::default(),
             allowed_roots,
             sockets: Default::default(),
-            // Replaced once the listener is bound and its port known.
-            public_urls: Arc::new(crate::public_urls::PublicUrls::new(&settings.public_urls, settings.listen)),
+            public_urls: Arc::new(public_urls),
             allow_local_options: settings.allow_local_options,
             http: reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?,
         });
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let local_addr = listener.local_addr()?;
-        let public_urls = crate::public_urls::PublicUrls::new(&settings.public_urls, local_addr);
-        tracing::info!(urls = ?public_urls.origins(), "answering for these addresses (--public-url)");
-        let mut api = api;
-        Arc::get_mut(&mut api).expect("not shared yet").public_urls = Arc::new(public_urls);
         Ok(Application { listener, local_addr, db, api, settings, generated_admin_password })
     }
 

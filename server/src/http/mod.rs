@@ -62,7 +62,8 @@ pub async fn check_host(State(urls): State<Arc<PublicUrls>>, request: Request, n
         Some(h) if urls.allows_host(&h) => next.run(request).await,
         other => {
             let shown: String = other.unwrap_or_default().chars().take(100).collect();
-            tracing::warn!(host = ?shown, "refused a request for a host that is not a public URL");
+            // Debug, not warn: anyone can send these, and the log must not fill with them.
+            tracing::debug!(host = ?shown, "refused a request for a host that is not a public URL");
             (
                 StatusCode::MISDIRECTED_REQUEST,
                 "this server does not answer for that host name; start it with --public-url for each address it is reached at\n",

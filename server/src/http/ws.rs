@@ -76,7 +76,7 @@ pub async fn upgrade(
     let slot = match state.slots.take(client) {
         Ok(slot) => slot,
         Err((status, why)) => {
-            tracing::warn!(%client, why, "refused a WebSocket");
+            tracing::debug!(%client, why, "refused a WebSocket");
             return (status, why).into_response();
         }
     };

@@ -129,7 +129,10 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
     // The old password is checked like a login: counted, delayed when guessed.
     match confirm_password(state, caller, &user, Some(p.old)).await {
         Err(ApiError::WrongPassword) => return Err(ApiError::field("old", "is not the current password")),
-        Err(ApiError::InvalidParams(_)) => return Err(ApiError::field("old", "is required")),
+        Err(ApiError::InvalidParams(bad)) => {
+            let why = bad.into_iter().next().map(|e| e.message).unwrap_or_else(|| "is required".into());
+            return Err(ApiError::field("old", why));
+        }
         other => other?,
     }
     let hash = password::hash(p.new).await?;

@@ -64,6 +64,12 @@ pub async fn serve<S, R>(
 
     let mut writer_done = false;
     loop {
+        // A session may have started (login) or ended (logout, expiry) since last time.
+        login_by = match (caller.user().is_some(), login_by) {
+            (true, _) => None,
+            (false, None) => Some(tokio::time::Instant::now() + LOGIN_WITHIN),
+            (false, at) => at,
+        };
         let frame = tokio::select! {
             frame = stream.next() => frame.unwrap_or(Inbound::Close),
             _ = shutdown.changed() => Inbound::Close,
@@ -104,13 +110,7 @@ pub async fn serve<S, R>(
             Parsed::Request(r) => r,
         };
         if request.method.starts_with("auth.") {
-            let reply = dispatch(request, &state, &caller).await;
-            login_by = match (caller.user().is_some(), login_by) {
-                (true, _) => None,
-                (false, None) => Some(tokio::time::Instant::now() + LOGIN_WITHIN),
-                (false, Some(at)) => Some(at),
-            };
-            if let Some(reply) = reply {
+            if let Some(reply) = dispatch(request, &state, &caller).await {
                 if tx.send(reply).await.is_err() {
                     break;
                 }
