@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { addS3Credential, logIn, screenshot, useServer } from "./harness.js";
+import { addS3Credential, logIn, rpcInPage, screenshot, useServer } from "./harness.js";
 
 const keys = { accessKey: "AKIATASKSE2E", secretKey: "tasks-e2e-secret-31" };
 const env = useServer({ s3: keys });
@@ -91,6 +91,8 @@ test("a long run shows live progress and can be stopped", async () => {
   const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-big-")));
   writeFileSync(join(local, "big.bin"), Buffer.alloc(24 * 1024 * 1024, 7));
   const page = await env.browser.newPage();
+  const consoleLines = [];
+  page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
   await logIn(page, env.server.url);
   await page.getByRole("link", { name: "Tasks" }).click();
   await page.getByTestId("add-task").click();
@@ -117,7 +119,9 @@ test("a long run shows live progress and can be stopped", async () => {
     () => document.querySelector('[data-testid="task-row"][data-name="slow upload"] [data-testid="task-state"]')?.textContent === "ABORTED",
     null, { timeout: 15_000 }).catch(async (e) => {
     await screenshot(page, "failure-not-aborted");
-    throw new Error(`state after stop: ${await row.getByTestId("task-state").textContent()}: ${e.message}`);
+    const list = await rpcInPage(page, "task.list", {}).catch((err) => String(err));
+    const states = Array.isArray(list) ? list.map((t) => `${t.description}: ${t.last_run?.state}`).join(", ") : list;
+    throw new Error(`state after stop: ${await row.getByTestId("task-state").textContent()} (server: ${states}); console: ${consoleLines.join(" | ")}: ${e.message}`);
   });
   await page.close();
 });

@@ -151,7 +151,10 @@ pub(super) fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done
             };
             busy.set(false);
             match outcome {
-                Ok(c) => on_done.run(Some(format!("Saved “{}”.", c.name))),
+                Ok(c) => {
+                    // The row may be gone (a state event reloaded the list first).
+                    on_done.try_run(Some(format!("Saved “{}”.", c.name)));
+                }
                 Err(e) => server_error.set(Some(e)),
             }
         });

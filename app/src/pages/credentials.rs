@@ -131,7 +131,10 @@ fn CredentialRow(
         let deleted = delete_name.clone();
         leptos::task::spawn_local(async move {
             match rpc::call::<Delete>(IdParams { id }).await {
-                Ok(_) => on_changed.run(Some(format!("Deleted “{deleted}”."))),
+                Ok(_) => {
+                    // The row may be gone (a state event reloaded the list first).
+                    on_changed.try_run(Some(format!("Deleted “{deleted}”.")));
+                }
                 Err(e) => error.set(Some(e.message)),
             }
         });

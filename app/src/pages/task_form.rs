@@ -166,7 +166,10 @@ pub fn TaskForm(
             };
             busy.set(false);
             match outcome {
-                Ok(t) => on_done.run(Some(format!("Saved “{}”.", t.description))),
+                Ok(t) => {
+                    // The row may be gone (a state event reloaded the list first).
+                    on_done.try_run(Some(format!("Saved “{}”.", t.description)));
+                }
                 Err(e) => error.set(Some(e)),
             }
         });

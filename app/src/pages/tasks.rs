@@ -107,7 +107,7 @@ pub fn TasksPage() -> impl IntoView {
                                         let stored = t.last_run.clone();
                                         let last = Signal::derive(move || {
                                             stored.clone().map(|mut r| {
-                                                if let Some(p) = live.with(|m| m.get(&id).cloned()) {
+                                                if let Some(p) = live.try_with(|m| m.get(&id).cloned()).flatten() {
                                                     r.stats = Some(p);
                                                 }
                                                 r
@@ -156,7 +156,10 @@ fn TaskRow(
         error.set(None);
         leptos::task::spawn_local(async move {
             match rpc::call::<RunTask>(RunParams { id, dry_run }).await {
-                Ok(_) => on_run.run(()),
+                Ok(_) => {
+                    // The row may be gone (a state event reloaded the list first).
+                    on_run.try_run(());
+                }
                 Err(e) => error.set(Some(e.message)),
             }
         });
@@ -164,12 +167,16 @@ fn TaskRow(
     let stop = move |_| {
         leptos::task::spawn_local(async move {
             match rpc::call::<Abort>(IdParams { id }).await {
-                Ok(_) => on_run.run(()),
+                Ok(_) => {
+                    // The row may be gone (a state event reloaded the list first).
+                    on_run.try_run(());
+                }
                 Err(e) => error.set(Some(e.message)),
             }
         });
     };
-    let active = move || last_run.get().is_some_and(|r| r.state.is_active());
+    // `try_get`: a progress event can reach a row the list has just replaced.
+    let active = move || last_run.try_get().flatten().is_some_and(|r| r.state.is_active());
     let description = task.description.clone();
     let delete = move |_| {
         let name = description.clone();
@@ -178,7 +185,10 @@ fn TaskRow(
         }
         leptos::task::spawn_local(async move {
             match rpc::call::<Delete>(IdParams { id }).await {
-                Ok(_) => on_changed.run(Some(format!("Deleted “{name}”."))),
+                Ok(_) => {
+                    // The row may be gone (a state event reloaded the list first).
+                    on_changed.try_run(Some(format!("Deleted “{name}”.")));
+                }
                 Err(e) => error.set(Some(e.message)),
             }
         });
@@ -197,7 +207,10 @@ fn TaskRow(
             })
             .await
             {
-                Ok(t) => on_changed.run(Some(format!("Created “{}”, disabled: check it, then run it.", t.description))),
+                Ok(t) => {
+                    // The row may be gone (a state event reloaded the list first).
+                    on_changed.try_run(Some(format!("Created “{}”, disabled: check it, then run it.", t.description)));
+                }
                 Err(e) => error.set(Some(e.to_string())),
             }
         });
@@ -236,7 +249,7 @@ fn TaskRow(
                 <button on:click=move |_| on_edit.run(edit.clone()) data-testid="task-edit">"Edit"</button>
                 <button on:click=restore data-testid="task-restore">"Restore…"</button>
                 <button class="danger" on:click=delete data-testid="task-delete">"Delete"</button>
-                {move || error.get().map(|e| view! { <div class="error small">{e}</div> })}
+                {move || error.try_get().flatten().map(|e| view! { <div class="error small">{e}</div> })}
             </td>
         </tr>
     }
@@ -245,7 +258,7 @@ fn TaskRow(
 /// The state of a task's last run, with progress while it runs; links to its log.
 #[component]
 pub fn RunBadge(run: Signal<Option<Run>>) -> impl IntoView {
-    move || match run.get() {
+    move || match run.try_get().flatten() {
         None => view! { <span class="badge" data-testid="task-state">"never run"</span> }.into_any(),
         Some(r) => {
             let class = super::runs::state_class(r.state);

@@ -2,7 +2,8 @@
 //! line (the rest of an over-long line is skipped, and the line says so), invalid UTF-8
 //! replaced rather than ending the read. `BufReader::lines` would instead stop at the
 //! first invalid byte, leaving the child blocked on a full pipe, and would hold a line
-//! of any length in memory.
+//! of any length in memory. Like it, `next_line` is cancel-safe (the runner polls it in
+//! a `select!`): a partly read line stays in `self` until the next call finishes it.
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
@@ -11,22 +12,23 @@ pub const MAX_LINE_BYTES: usize = 8 * 1024;
 
 pub struct Lines<R> {
     reader: BufReader<R>,
+    /// The line being read, kept across cancelled calls.
     line: Vec<u8>,
+    /// Whether bytes of the current line were skipped (it was too long).
+    cut: bool,
 }
 
 impl<R: AsyncRead + Unpin> Lines<R> {
     pub fn new(inner: R) -> Self {
-        Lines { reader: BufReader::new(inner), line: Vec::new() }
+        Lines { reader: BufReader::new(inner), line: Vec::new(), cut: false }
     }
 
     /// The next line without its line ending; `None` at the end of the stream.
     pub async fn next_line(&mut self) -> std::io::Result<Option<String>> {
-        self.line.clear();
-        let mut cut = false;
         loop {
             let chunk = self.reader.fill_buf().await?;
             if chunk.is_empty() {
-                if self.line.is_empty() && !cut {
+                if self.line.is_empty() && !self.cut {
                     return Ok(None);
                 }
                 break;
@@ -38,7 +40,7 @@ impl<R: AsyncRead + Unpin> Lines<R> {
             let room = MAX_LINE_BYTES.saturating_sub(self.line.len());
             let keep = take.min(room);
             self.line.extend_from_slice(&chunk[..keep]);
-            cut |= keep < take && !(done && keep + 1 == take);
+            self.cut |= keep < take && !(done && keep + 1 == take);
             self.reader.consume(take);
             if done {
                 break;
@@ -48,9 +50,10 @@ impl<R: AsyncRead + Unpin> Lines<R> {
             self.line.pop();
         }
         let mut text = String::from_utf8_lossy(&self.line).into_owned();
-        if cut {
+        if std::mem::take(&mut self.cut) {
             text.push_str(" … [line cut at 8 KiB]");
         }
+        self.line.clear();
         Ok(Some(text))
     }
 }
@@ -74,6 +77,19 @@ mod tests {
         assert_eq!(all(b"x\xff\xfey\nnext\n").await, ["x\u{fffd}\u{fffd}y", "next"]);
         assert_eq!(all(b"nul\0inside\n").await, ["nul\0inside"], "NUL is the log store's to replace");
         assert!(all(b"").await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_read_loses_nothing() {
+        let (mut tx, rx) = tokio::io::duplex(64);
+        let mut lines = Lines::new(rx);
+        use tokio::io::AsyncWriteExt;
+        tx.write_all(b"first ha").await.unwrap();
+        // The read is cancelled while half a line is in.
+        assert!(tokio::time::timeout(std::time::Duration::from_millis(50), lines.next_line()).await.is_err());
+        tx.write_all(b"lf\nsecond\n").await.unwrap();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("first half"));
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("second"));
     }
 
     #[tokio::test]

@@ -270,6 +270,7 @@ impl Runner {
                 log.push(level, LogSource::Runner, &format!("run ended: {}", outcome.state.as_str()));
                 log.flush().await;
                 records::finish_surely(pool, run_id, &outcome).await;
+                tracing::debug!(run_id, state = outcome.state.as_str(), "run recorded");
                 me.publish_state(run_id, task_id, outcome.state, outcome.error);
                 if let Err(e) = records::prune(&me.inner.pool, task_id, me.inner.keep_runs).await {
                     tracing::warn!(task_id, error = %e, "removing old runs failed");

@@ -187,6 +187,7 @@ impl Runner {
                 _ = &mut stop, if !aborted => {
                     aborted = true;
                     log.push(LogLevel::Warning, LogSource::Runner, "stopping rclone (SIGTERM) on request");
+                    tracing::debug!(run_id, "stopping rclone (SIGTERM)");
                     if let Some(pid) = pid {
                         crate::rclone::process::signal_group(pid, libc::SIGTERM);
                     }
@@ -206,6 +207,7 @@ impl Runner {
         }
         let status = child.wait().await;
         let _ = drain_stdout.await;
+        tracing::debug!(run_id, ?status, "rclone ended");
         // Also after a failed run: a token rclone refreshed must not be lost.
         if let Some(updated) = crate::credentials::refreshed_attributes(&command.remote, &credential.attrs) {
             crate::credentials::store::save_refreshed(pool, &self.inner.secrets, credential.id, &updated).await?;
