@@ -1,7 +1,11 @@
 //! Small pieces several pages use.
 
+use std::future::Future;
+
 use leptos::prelude::*;
-use protocol::RpcError;
+use protocol::{Method, RpcError};
+
+use crate::rpc;
 
 /// A field's error message, shown next to its input when there is one.
 #[component]
@@ -33,10 +37,14 @@ pub fn TextField(
 
 /// A list loaded over the API, in its four states: "Loading…" while it loads, `empty`
 /// when it has nothing, the error when it failed, `list` with the items otherwise.
+/// `items` awaits the list's resource, and any other a row needs (names, say), so the
+/// view waits for all of them: `items=move || async move { tasks.await }`.
 #[component]
-pub fn ListView<T, E, EV, L, LV>(items: LocalResource<Result<Vec<T>, RpcError>>, empty: E, list: L) -> impl IntoView
+pub fn ListView<T, I, IF, E, EV, L, LV>(items: I, empty: E, list: L) -> impl IntoView
 where
     T: Clone + Send + Sync + 'static,
+    I: Fn() -> IF + Copy + Send + Sync + 'static,
+    IF: Future<Output = Result<Vec<T>, RpcError>> + Send + 'static,
     E: Fn() -> EV + Copy + Send + Sync + 'static,
     EV: IntoView + 'static,
     L: Fn(Vec<T>) -> LV + Copy + Send + Sync + 'static,
@@ -45,7 +53,7 @@ where
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match items.await {
+                match items().await {
                     Ok(l) if l.is_empty() => empty().into_any(),
                     Ok(l) => list(l).into_any(),
                     Err(e) => view! { <p class="error" data-testid="list-error">{e.to_string()}</p> }.into_any(),
@@ -53,4 +61,50 @@ where
             })}
         </Transition>
     }
+}
+
+/// Loads a page's lists again: resources made with [`Reload::call`] call their method
+/// once more on every [`Reload::now`].
+#[derive(Clone, Copy)]
+pub struct Reload(RwSignal<u32>);
+
+impl Reload {
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Reload {
+        Reload(RwSignal::new(0))
+    }
+
+    /// Loads again. Harmless once the page is gone (an answer can arrive late).
+    pub fn now(self) {
+        self.0.update(|n| *n += 1);
+    }
+
+    /// A resource with `M`'s answer to `params()`, called again on every reload.
+    pub fn call<M>(self, params: impl Fn() -> M::Params + 'static) -> LocalResource<Result<M::Output, RpcError>>
+    where
+        M: Method + 'static,
+        M::Output: 'static,
+    {
+        LocalResource::new(move || {
+            self.0.track();
+            rpc::call::<M>(params())
+        })
+    }
+}
+
+/// Calls `M` in the background, then hands its answer to `ok`, or puts the error (with
+/// its field errors) in `error`. By then the component may be gone (an event reloaded
+/// the list it was in): `ok` must only set signals and `try_run` callbacks, never read
+/// a signal with `get` or `run` a callback.
+pub fn call_then<M>(params: M::Params, error: RwSignal<Option<String>>, ok: impl FnOnce(M::Output) + 'static)
+where
+    M: Method + 'static,
+{
+    error.set(None);
+    leptos::task::spawn_local(async move {
+        match rpc::call::<M>(params).await {
+            Ok(answer) => ok(answer),
+            Err(e) => error.set(Some(e.to_string())),
+        }
+    });
 }

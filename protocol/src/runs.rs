@@ -225,7 +225,8 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
-    pub const ALL: [LogLevel; 5] = [LogLevel::Error, LogLevel::Warning, LogLevel::Notice, LogLevel::Info, LogLevel::Debug];
+    pub const ALL: [LogLevel; 5] =
+        [LogLevel::Error, LogLevel::Warning, LogLevel::Notice, LogLevel::Info, LogLevel::Debug];
 
     pub fn as_str(self) -> &'static str {
         match self {

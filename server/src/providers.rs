@@ -103,8 +103,15 @@ impl LocalAccess {
 }
 
 /// Options whose name alone says they use the machine's own identity.
-const MACHINE_CREDENTIALS: &[&str] =
-    &["env_auth", "use_msi", "msi_object_id", "msi_client_id", "msi_mi_res_id", "use_kerberos", "service_principal_name"];
+const MACHINE_CREDENTIALS: &[&str] = &[
+    "env_auth",
+    "use_msi",
+    "msi_object_id",
+    "msi_client_id",
+    "msi_mi_res_id",
+    "use_kerberos",
+    "service_principal_name",
+];
 
 /// Whether `option` reaches into the server's machine, read from its name and the
 /// first line of its help in rclone's schema (so options added by a newer rclone that

@@ -34,8 +34,8 @@ impl PublicUrl {
         if authority.contains(['/', '?', '#', '@']) || authority.is_empty() {
             return Err(format!("`{text}` must be scheme://host[:port] without a path or user"));
         }
-        let (host, port) = split_authority(authority, default_port)
-            .ok_or_else(|| format!("`{text}` has an invalid host or port"))?;
+        let (host, port) =
+            split_authority(authority, default_port).ok_or_else(|| format!("`{text}` has an invalid host or port"))?;
         Ok(PublicUrl { scheme, host, port })
     }
 

@@ -9,13 +9,14 @@ use leptos::prelude::*;
 use protocol::credentials::{
     AttributeValue, Create, CreateParams, Update as UpdateCredential, UpdateParams, Verify, VerifyParams, VerifyResult,
 };
-use protocol::providers::{self, Provider, ProviderOption};
+use protocol::providers::{Provider, ProviderOption};
 use protocol::RpcError;
 use serde_json::Value;
 
+use super::credential_option::OptionField;
+use super::credentials::{Editing, VerifyOutcome};
 use crate::rpc;
 use crate::widgets::FieldError;
-use super::credentials::{Editing, VerifyOutcome};
 
 /// The value a field starts with: plain values as saved, secrets empty (the saved value
 /// is kept unless the user types a new one).
@@ -34,7 +35,11 @@ fn initial_values(editing: &Editing) -> BTreeMap<String, String> {
 }
 
 #[component]
-pub(super) fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done: Callback<Option<String>>) -> impl IntoView {
+pub(super) fn CredentialForm(
+    providers: Vec<Provider>,
+    editing: Editing,
+    on_done: Callback<Option<String>>,
+) -> impl IntoView {
     let existing = match &editing {
         Editing::Existing(c) => Some(c.clone()),
         Editing::New => None,
@@ -102,8 +107,9 @@ pub(super) fn CredentialForm(providers: Vec<Provider>, editing: Editing, on_done
         });
         saved_secrets.with_value(|secrets| {
             for k in secrets {
-                out.entry(k.clone())
-                    .or_insert_with(|| serde_json::to_value(protocol::credentials::SecretInput::Keep).unwrap_or_default());
+                out.entry(k.clone()).or_insert_with(|| {
+                    serde_json::to_value(protocol::credentials::SecretInput::Keep).unwrap_or_default()
+                });
             }
         });
         out
@@ -313,109 +319,5 @@ fn LoginToProvider(
             </span>
             <p class="muted small">"Or run `rclone authorize` on any machine and paste the token it prints into the token field under Advanced."</p>
         </div>
-    }
-}
-
-/// One option of the provider's schema as an input. `sub` is the chosen sub-provider,
-/// which decides the examples offered.
-#[component]
-fn OptionField(
-    option: ProviderOption,
-    values: RwSignal<BTreeMap<String, String>>,
-    saved_secret: bool,
-    sub: Option<String>,
-    error: Signal<Option<String>>,
-) -> impl IntoView {
-    let mut option = option;
-    option.examples.retain(|e| providers::filter_matches(e.provider.as_deref(), sub.as_deref()));
-    let name = option.name.clone();
-    let key = StoredValue::new(option.name.clone());
-    let value = move || values.with(|v| v.get(&key.get_value()).cloned().unwrap_or_default());
-    let set = move |v: String| {
-        values.update(|m| {
-            m.insert(key.get_value(), v);
-        })
-    };
-    let help = option.help.lines().next().unwrap_or_default().to_string();
-    let show = RwSignal::new(false);
-    let local_error = {
-        let option = option.clone();
-        move || {
-            let v = value();
-            if v.is_empty() {
-                None
-            } else {
-                option.check_value(&v).err()
-            }
-        }
-    };
-    let shown_error = Signal::derive(move || local_error().or_else(|| error.get()));
-    let label = if option.required { format!("{} *", option.name) } else { option.name.clone() };
-    let placeholder = if saved_secret {
-        "saved; type to replace".to_string()
-    } else if option.default.is_empty() {
-        String::new()
-    } else {
-        format!("default: {}", option.default)
-    };
-    let testid = format!("opt-{}", option.name);
-
-    let input = if option.kind == "bool" {
-        let default = option.default.clone();
-        view! {
-            <select data-testid=testid prop:value=value on:change=move |ev| set(event_target_value(&ev))>
-                <option value="">{format!("default ({default})")}</option>
-                <option value="true">"true"</option>
-                <option value="false">"false"</option>
-            </select>
-        }
-        .into_any()
-    } else if (option.exclusive || option.name == "provider") && !option.examples.is_empty() {
-        let examples = option.examples.clone();
-        view! {
-            <select data-testid=testid prop:value=value on:change=move |ev| set(event_target_value(&ev))>
-                <option value="">"Choose…"</option>
-                {examples.into_iter().map(|e| {
-                    let text = if e.help.is_empty() { e.value.clone() } else { format!("{} — {}", e.value, e.help) };
-                    view! { <option value=e.value>{text}</option> }
-                }).collect_view()}
-            </select>
-        }
-        .into_any()
-    } else if option.secret {
-        view! {
-            <span class="secret">
-                <input data-testid=testid autocomplete="off" placeholder=placeholder
-                    type=move || if show.get() { "text" } else { "password" }
-                    prop:value=value on:input=move |ev| set(event_target_value(&ev))/>
-                <button type="button" class="link" on:click=move |_| show.update(|s| *s = !*s)>
-                    {move || if show.get() { "Hide" } else { "Show" }}
-                </button>
-            </span>
-        }
-        .into_any()
-    } else {
-        let list_id = format!("examples-{name}");
-        let examples = option.examples.clone();
-        let has_examples = !examples.is_empty();
-        view! {
-            <input data-testid=testid placeholder=placeholder list=has_examples.then(|| list_id.clone())
-                prop:value=value on:input=move |ev| set(event_target_value(&ev))/>
-            {has_examples.then(|| view! {
-                <datalist id=list_id>
-                    {examples.into_iter().map(|e| view! { <option value=e.value>{e.help}</option> }).collect_view()}
-                </datalist>
-            })}
-        }
-        .into_any()
-    };
-
-    view! {
-        <label class="option">
-            <span>{label}</span>
-            {input}
-            <span class="help small muted">{help}</span>
-            <FieldError error=shown_error/>
-        </label>
     }
 }

@@ -2,13 +2,15 @@
 //! add/edit form is `credential_form`.
 
 use leptos::prelude::*;
-use protocol::credentials::{CloudCredential, CredentialState, Delete, IdParams, List, Verify, VerifyParams, VerifyResult};
+use protocol::credentials::{
+    CloudCredential, CredentialState, Delete, IdParams, List, Verify, VerifyParams, VerifyResult,
+};
 use protocol::providers;
 use protocol::Empty;
 
 use super::credential_form::CredentialForm;
 use crate::rpc;
-use crate::widgets::ListView;
+use crate::widgets::{call_then, ListView, Reload};
 
 /// What the form is open for.
 #[derive(Clone, PartialEq)]
@@ -19,11 +21,8 @@ pub enum Editing {
 
 #[component]
 pub fn CredentialsPage() -> impl IntoView {
-    let reload = RwSignal::new(0u32);
-    let credentials = LocalResource::new(move || {
-        reload.track();
-        rpc::call::<List>(Empty {})
-    });
+    let reload = Reload::new();
+    let credentials = reload.call::<List>(|| Empty {});
     let providers = LocalResource::new(|| rpc::call::<providers::List>(Empty {}));
     let editing = RwSignal::new(None::<Editing>);
     let notice = RwSignal::new(None::<String>);
@@ -31,7 +30,7 @@ pub fn CredentialsPage() -> impl IntoView {
     let done = move |message: Option<String>| {
         editing.set(None);
         notice.set(message);
-        reload.update(|n| *n += 1);
+        reload.now();
     };
 
     view! {
@@ -62,7 +61,7 @@ pub fn CredentialsPage() -> impl IntoView {
                     }}
                 </Transition>
             })}
-            <ListView items=credentials
+            <ListView items=move || async move { credentials.await }
                 empty=|| view! { <p class="muted" data-testid="no-credentials">"No credentials yet. Add one to start syncing."</p> }
                 list=move |list| view! {
                     <CredentialTable list=list
@@ -129,14 +128,8 @@ fn CredentialRow(
             return;
         }
         let deleted = delete_name.clone();
-        leptos::task::spawn_local(async move {
-            match rpc::call::<Delete>(IdParams { id }).await {
-                Ok(_) => {
-                    // The row may be gone (a state event reloaded the list first).
-                    on_changed.try_run(Some(format!("Deleted “{deleted}”.")));
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
+        call_then::<Delete>(IdParams { id }, error, move |_| {
+            on_changed.try_run(Some(format!("Deleted “{deleted}”.")));
         });
     };
     let edit_target = credential.clone();

@@ -1,6 +1,7 @@
 //! One file per page.
 
 pub mod credential_form;
+pub mod credential_option;
 pub mod credentials;
 pub mod login;
 pub mod runs;
@@ -8,6 +9,7 @@ pub mod system;
 pub mod system_backup;
 pub mod system_oauth;
 pub mod system_tokens;
+pub mod task_fields;
 pub mod task_form;
 pub mod task_schedule;
 pub mod tasks;

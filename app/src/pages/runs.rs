@@ -9,16 +9,14 @@ use protocol::tasks;
 use protocol::Empty;
 
 use crate::rpc;
+use crate::widgets::{ListView, Reload};
 use protocol::units::human_bytes;
 
 #[component]
 pub fn RunsPage() -> impl IntoView {
-    let reload = RwSignal::new(0u32);
-    let runs = LocalResource::new(move || {
-        reload.track();
-        rpc::call::<List>(ListParams { task_id: None, limit: Some(100), before: None })
-    });
-    crate::live::use_run_events(move |_| reload.update(|n| *n += 1), |_| {});
+    let reload = Reload::new();
+    let runs = reload.call::<List>(|| ListParams { task_id: None, limit: Some(100), before: None });
+    crate::live::use_run_events(move |_| reload.now(), |_| {});
     let task_names = LocalResource::new(|| rpc::call::<tasks::List>(Empty {}));
     let query = use_query_map();
     let selected = Memo::new(move |_| query.with(|q| q.get("run").and_then(|v| v.parse::<i64>().ok())));
@@ -27,26 +25,23 @@ pub fn RunsPage() -> impl IntoView {
         <section data-testid="page-runs">
             <h2>"Runs"</h2>
             {move || selected.get().map(|id| view! { <RunLog id=id/> })}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+            <ListView
+                items=move || async move {
                     let names = task_names.await.unwrap_or_default();
-                    match runs.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted" data-testid="no-runs">"No runs yet."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="list" data-testid="run-list">
-                                <thead><tr><th>"Run"</th><th>"Task"</th><th>"State"</th><th>"Started"</th><th>"Transferred"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|r| {
-                                        let task = names.iter().find(|t| t.id == r.task_id).map(|t| t.description.clone()).unwrap_or_else(|| format!("task {}", r.task_id));
-                                        view! { <RunRow run=r task=task/> }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+                    Ok(runs.await?.into_iter().map(|r| {
+                        let task = names.iter().find(|t| t.id == r.task_id).map(|t| t.description.clone());
+                        (task.unwrap_or_else(|| format!("task {}", r.task_id)), r)
+                    }).collect::<Vec<_>>())
+                }
+                empty=|| view! { <p class="muted" data-testid="no-runs">"No runs yet."</p> }
+                list=|list| view! {
+                    <table class="list" data-testid="run-list">
+                        <thead><tr><th>"Run"</th><th>"Task"</th><th>"State"</th><th>"Started"</th><th>"Transferred"</th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|(task, r)| view! { <RunRow run=r task=task/> }).collect_view()}
+                        </tbody>
+                    </table>
+                }/>
         </section>
     }
 }

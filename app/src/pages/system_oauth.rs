@@ -8,15 +8,12 @@ use protocol::providers;
 use protocol::{Empty, RpcError};
 
 use crate::rpc;
-use crate::widgets::TextField;
+use crate::widgets::{Reload, TextField};
 
 #[component]
 pub fn OAuthAppsSection() -> impl IntoView {
-    let reload = RwSignal::new(0u32);
-    let saved = LocalResource::new(move || {
-        reload.track();
-        rpc::call::<ClientList>(Empty {})
-    });
+    let reload = Reload::new();
+    let saved = reload.call::<ClientList>(|| Empty {});
     let providers = LocalResource::new(|| rpc::call::<providers::List>(Empty {}));
     let provider = RwSignal::new(String::new());
     let client_id = RwSignal::new(String::new());
@@ -44,7 +41,7 @@ pub fn OAuthAppsSection() -> impl IntoView {
                 Ok(_) => {
                     done.set(true);
                     client_secret.set(String::new());
-                    reload.update(|n| *n += 1);
+                    reload.now();
                 }
                 Err(e) => error.set(Some(e)),
             }

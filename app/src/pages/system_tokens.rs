@@ -7,7 +7,7 @@ use protocol::credentials::IdParams;
 use protocol::{Empty, RpcError};
 
 use crate::rpc;
-use crate::widgets::{FieldError, ListView};
+use crate::widgets::{FieldError, ListView, Reload};
 
 fn short(t: &str) -> String {
     t.chars().take(16).collect::<String>().replace('T', " ")
@@ -15,11 +15,8 @@ fn short(t: &str) -> String {
 
 #[component]
 pub fn ApiTokensSection() -> impl IntoView {
-    let reload = RwSignal::new(0u32);
-    let tokens = LocalResource::new(move || {
-        reload.track();
-        rpc::call::<TokenList>(Empty {})
-    });
+    let reload = Reload::new();
+    let tokens = reload.call::<TokenList>(|| Empty {});
     let name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<RpcError>);
@@ -42,7 +39,7 @@ pub fn ApiTokensSection() -> impl IntoView {
                     created.set(Some(t.token));
                     name.set(String::new());
                     password.set(String::new());
-                    reload.update(|n| *n += 1);
+                    reload.now();
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -54,7 +51,7 @@ pub fn ApiTokensSection() -> impl IntoView {
         }
         leptos::task::spawn_local(async move {
             match rpc::call::<TokenRevoke>(IdParams { id: t.id }).await {
-                Ok(_) => reload.update(|n| *n += 1),
+                Ok(_) => reload.now(),
                 Err(e) => error.set(Some(e)),
             }
         });
@@ -62,11 +59,15 @@ pub fn ApiTokensSection() -> impl IntoView {
     let name_error = Signal::derive(move || error.get().and_then(|e| e.field_error("name")));
     let password_error = Signal::derive(move || {
         error.get().and_then(|e| {
-            e.field_error("password").or_else(|| (e.code == protocol::ErrorCode::LOGIN_FAILED).then(|| e.message.clone()))
+            e.field_error("password")
+                .or_else(|| (e.code == protocol::ErrorCode::LOGIN_FAILED).then(|| e.message.clone()))
         })
     });
     let general = move || {
-        error.get().filter(|e| e.field_errors().is_empty() && e.code != protocol::ErrorCode::LOGIN_FAILED).map(|e| e.message)
+        error
+            .get()
+            .filter(|e| e.field_errors().is_empty() && e.code != protocol::ErrorCode::LOGIN_FAILED)
+            .map(|e| e.message)
     };
     view! {
         <form class="card narrow" on:submit=submit data-testid="api-tokens">
@@ -75,7 +76,7 @@ pub fn ApiTokensSection() -> impl IntoView {
                 "For scripts and the command line: " <code>"cloudsync --url URL --token TOKEN task list"</code>
                 ". A token works until revoked, also after logging out or changing the password."
             </p>
-            <ListView items=tokens
+            <ListView items=move || async move { tokens.await }
                 empty=|| view! { <p class="muted small" data-testid="no-tokens">"No API tokens."</p> }
                 list=move |list| view! {
                             <table class="list small" data-testid="token-list">

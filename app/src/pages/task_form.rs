@@ -1,30 +1,16 @@
 //! The task form: credential picker, a folder picker that browses the remote, local
 //! path, filters, bandwidth timetable, encryption, scripts, and the schedule from
-//! `task_schedule`.
+//! `task_schedule`; the fields themselves are `task_fields`.
 
 use leptos::prelude::*;
-use protocol::credentials::{Browse, BrowseParams, CloudCredential, CredentialState, RemoteEntry, SecretInput};
-use protocol::tasks::{
-    BwLimit, Create, Direction, RemoteLocation, SyncTask, TaskParams, TransferMode, Update as UpdateTask, UpdateParams,
-};
+use protocol::credentials::{Browse, BrowseParams, CloudCredential, CredentialState, RemoteEntry};
+use protocol::tasks::{Create, Direction, SyncTask, TransferMode, Update as UpdateTask, UpdateParams};
 use protocol::RpcError;
 
-use super::task_schedule::{ScheduleEditor, ScheduleFields};
+use super::task_fields::TaskFields;
+use super::task_schedule::ScheduleEditor;
 use crate::rpc;
 use crate::widgets::{FieldError, TextField};
-
-
-fn lines(s: &str) -> Vec<String> {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect()
-}
-
-/// A bandwidth row as the form edits it: time and MiB/s as text ("" = unlimited).
-#[derive(Clone, Debug, PartialEq)]
-struct BwRow {
-    key: u32,
-    time: RwSignal<String>,
-    mibps: RwSignal<String>,
-}
 
 #[component]
 pub fn TaskForm(
@@ -33,122 +19,44 @@ pub fn TaskForm(
     on_done: Callback<Option<String>>,
 ) -> impl IntoView {
     let usable: Vec<CloudCredential> = credentials.into_iter().filter(|c| c.state == CredentialState::Ok).collect();
-    let e = existing.clone();
-    let description = RwSignal::new(e.as_ref().map(|t| t.description.clone()).unwrap_or_default());
-    let credential = RwSignal::new(
-        e.as_ref()
-            .map(|t| t.credentials.to_string())
-            .or_else(|| usable.first().map(|c| c.id.to_string()))
-            .unwrap_or_default(),
-    );
-    let direction = RwSignal::new(e.as_ref().map(|t| t.direction).unwrap_or(Direction::Push));
-    let mode = RwSignal::new(e.as_ref().map(|t| t.transfer_mode).unwrap_or(TransferMode::Copy));
-    let path = RwSignal::new(e.as_ref().map(|t| t.path.clone()).unwrap_or_default());
-    let bucket = RwSignal::new(e.as_ref().map(|t| t.attributes.bucket.clone()).unwrap_or_default());
-    let folder = RwSignal::new(e.as_ref().map(|t| t.attributes.folder.clone()).unwrap_or_default());
-    let include = RwSignal::new(e.as_ref().map(|t| t.include.join("\n")).unwrap_or_default());
-    let exclude = RwSignal::new(e.as_ref().map(|t| t.exclude.join("\n")).unwrap_or_default());
-    let transfers = RwSignal::new(e.as_ref().map(|t| t.transfers.to_string()).unwrap_or_else(|| "4".into()));
-    let follow_symlinks = RwSignal::new(e.as_ref().is_some_and(|t| t.follow_symlinks));
-    let empty_dirs = RwSignal::new(e.as_ref().is_some_and(|t| t.create_empty_src_dirs));
-    let max_delete = RwSignal::new(e.as_ref().and_then(|t| t.max_delete).map(|n| n.to_string()).unwrap_or_default());
-    let enabled = RwSignal::new(e.as_ref().is_none_or(|t| t.enabled));
-    let encryption = RwSignal::new(e.as_ref().is_some_and(|t| t.encryption));
-    let filename_encryption = RwSignal::new(e.as_ref().is_none_or(|t| t.filename_encryption));
-    let password = RwSignal::new(String::new());
-    let salt = RwSignal::new(String::new());
-    let password_saved = e.as_ref().is_some_and(|t| t.encryption_password.is_some());
-    let salt_saved = e.as_ref().is_some_and(|t| t.encryption_salt.is_some());
-    let pre_script = RwSignal::new(e.as_ref().map(|t| t.pre_script.clone()).unwrap_or_default());
-    let post_script = RwSignal::new(e.as_ref().map(|t| t.post_script.clone()).unwrap_or_default());
-    let schedule = ScheduleFields::new(e.as_ref().and_then(|t| t.schedule.as_ref()));
-    let next_key = StoredValue::new(0u32);
-    let new_row = move |time: String, mibps: String| {
-        let key = next_key.get_value();
-        next_key.set_value(key + 1);
-        BwRow { key, time: RwSignal::new(time), mibps: RwSignal::new(mibps) }
-    };
-    let bw_rows = RwSignal::new(
-        e.as_ref()
-            .map(|t| {
-                t.bwlimit
-                    .iter()
-                    .map(|b| {
-                        new_row(
-                            b.time.clone(),
-                            b.bandwidth.map(|v| format!("{}", v as f64 / 1048576.0)).unwrap_or_default(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_else(Vec::<BwRow>::new),
-    );
+    let fields = TaskFields::new(existing.as_ref(), usable.first().map(|c| c.id));
+    let TaskFields {
+        description,
+        credential,
+        direction,
+        mode,
+        path,
+        bucket,
+        folder,
+        include,
+        exclude,
+        transfers,
+        follow_symlinks,
+        empty_dirs,
+        max_delete,
+        enabled,
+        encryption,
+        filename_encryption,
+        password,
+        salt,
+        password_saved,
+        salt_saved,
+        pre_script,
+        post_script,
+        schedule,
+        bw_rows,
+        ..
+    } = fields;
     let error = RwSignal::new(None::<RpcError>);
     let local_error = RwSignal::new(None::<(String, String)>);
     let busy = RwSignal::new(false);
-    let existing_id = e.as_ref().map(|t| t.id);
-
-    let params = move || -> Result<TaskParams, (String, String)> {
-        let transfers: u32 = transfers
-            .get_untracked()
-            .trim()
-            .parse()
-            .map_err(|_| ("transfers".to_string(), "must be a whole number".to_string()))?;
-        let max_delete = match max_delete.get_untracked().trim() {
-            "" => None,
-            v => Some(v.parse::<u64>().map_err(|_| ("max_delete".to_string(), "must be a whole number".to_string()))?),
-        };
-        let mut bwlimit = Vec::new();
-        for (i, r) in bw_rows.get_untracked().iter().enumerate() {
-            let bandwidth = match r.mibps.get_untracked().trim() {
-                "" => None,
-                v => Some(
-                    (v.parse::<f64>()
-                        .map_err(|_| (format!("bwlimit[{i}].bandwidth"), "must be a number of MiB/s".to_string()))?
-                        * 1048576.0) as u64,
-                ),
-            };
-            bwlimit.push(BwLimit { time: r.time.get_untracked().trim().to_string(), bandwidth });
-        }
-        let secret = |v: String, saved: bool| {
-            Some(if v.is_empty() && saved { SecretInput::Keep } else { SecretInput::Set(v) })
-        };
-        Ok(TaskParams {
-            description: description.get_untracked(),
-            credentials: credential
-                .get_untracked()
-                .parse()
-                .map_err(|_| ("credentials".to_string(), "choose a credential".to_string()))?,
-            direction: direction.get_untracked(),
-            transfer_mode: mode.get_untracked(),
-            path: path.get_untracked().trim().to_string(),
-            attributes: RemoteLocation {
-                bucket: bucket.get_untracked().trim().to_string(),
-                folder: folder.get_untracked().trim().trim_matches('/').to_string(),
-            },
-            include: lines(&include.get_untracked()),
-            exclude: lines(&exclude.get_untracked()),
-            pre_script: pre_script.get_untracked(),
-            post_script: post_script.get_untracked(),
-            bwlimit,
-            transfers,
-            follow_symlinks: follow_symlinks.get_untracked(),
-            create_empty_src_dirs: empty_dirs.get_untracked(),
-            encryption: encryption.get_untracked(),
-            filename_encryption: filename_encryption.get_untracked(),
-            encryption_password: secret(password.get_untracked(), password_saved),
-            encryption_salt: secret(salt.get_untracked(), salt_saved),
-            schedule: untrack(|| schedule.schedule()),
-            enabled: enabled.get_untracked(),
-            max_delete,
-        })
-    };
+    let existing_id = existing.as_ref().map(|t| t.id);
 
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         error.set(None);
         local_error.set(None);
-        let p = match params() {
+        let p = match fields.to_params() {
             Ok(p) => p,
             Err(e) => return local_error.set(Some(e)),
         };
@@ -277,7 +185,7 @@ pub fn TaskForm(
                     </div>
                 </For>
                 <FieldError error=first_err("bwlimit[")/>
-                <button type="button" data-testid="bw-add" on:click=move |_| { let row = new_row(String::new(), String::new()); bw_rows.update(|rows| rows.push(row)); }>"Add a time"</button>
+                <button type="button" data-testid="bw-add" on:click=move |_| fields.add_bw_row(String::new(), String::new())>"Add a time"</button>
             </fieldset>
             <fieldset>
                 <legend>"Encryption (rclone crypt)"</legend>

@@ -9,19 +9,13 @@ use protocol::tasks::{Delete, Direction, List, RemoteLocation, Restore, RestoreP
 use protocol::Empty;
 
 use super::task_form::TaskForm;
-use crate::rpc;
+use crate::widgets::{call_then, ListView, Reload};
 
 #[component]
 pub fn TasksPage() -> impl IntoView {
-    let reload = RwSignal::new(0u32);
-    let tasks = LocalResource::new(move || {
-        reload.track();
-        rpc::call::<List>(Empty {})
-    });
-    let creds = LocalResource::new(move || {
-        reload.track();
-        rpc::call::<credentials::List>(Empty {})
-    });
+    let reload = Reload::new();
+    let tasks = reload.call::<List>(|| Empty {});
+    let creds = reload.call::<credentials::List>(|| Empty {});
     // Live: a state change reloads the list; progress updates the bars in place.
     let live = RwSignal::new(std::collections::HashMap::<i64, protocol::runs::Progress>::new());
     crate::live::use_run_events(
@@ -29,7 +23,7 @@ pub fn TasksPage() -> impl IntoView {
             live.update(|m| {
                 m.remove(&s.task_id);
             });
-            reload.update(|n| *n += 1);
+            reload.now();
         },
         move |p| {
             live.update(|m| {
@@ -43,7 +37,7 @@ pub fn TasksPage() -> impl IntoView {
     Effect::new(move |_| {
         let open = session.connection.get() == crate::rpc::ConnectionState::Open;
         if open && !was_open.get_value() {
-            reload.update(|n| *n += 1);
+            reload.now();
         }
         was_open.set_value(open);
     });
@@ -53,7 +47,7 @@ pub fn TasksPage() -> impl IntoView {
     if let Ok(handle) = set_interval_with_handle(
         move || {
             if any_active.get_untracked() {
-                reload.update(|n| *n += 1);
+                reload.now();
             }
         },
         std::time::Duration::from_secs(10),
@@ -65,7 +59,7 @@ pub fn TasksPage() -> impl IntoView {
     let done = move |m: Option<String>| {
         editing.set(None);
         notice.set(m);
-        reload.update(|n| *n += 1);
+        reload.now();
     };
 
     view! {
@@ -88,40 +82,40 @@ pub fn TasksPage() -> impl IntoView {
                     }}
                 </Transition>
             })}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+            <ListView
+                items=move || async move {
                     let names = creds.await.unwrap_or_default();
-                    let result = tasks.await;
-                    any_active.set(result.as_ref().is_ok_and(|l| l.iter().any(|t| t.last_run.as_ref().is_some_and(|r| r.state.is_active()))));
-                    match result {
-                        Ok(list) if list.is_empty() => view! {
-                            <p class="muted" data-testid="no-tasks">"No tasks yet. Add one to back a folder up to the cloud or bring it back."</p>
-                        }.into_any(),
-                        Ok(list) => view! {
-                            <table class="list" data-testid="task-list">
-                                <thead><tr><th>"Task"</th><th>"What"</th><th>"Where"</th><th>"Last run"</th><th>"Next run"</th><th></th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|t| {
-                                        let cred = names.iter().find(|c| c.id == t.credentials).map(|c| c.name.clone()).unwrap_or_else(|| format!("credential {}", t.credentials));
-                                        let id = t.id;
-                                        let stored = t.last_run.clone();
-                                        let last = Signal::derive(move || {
-                                            stored.clone().map(|mut r| {
-                                                if let Some(p) = live.try_with(|m| m.get(&id).cloned()).flatten() {
-                                                    r.stats = Some(p);
-                                                }
-                                                r
-                                            })
-                                        });
-                                        view! { <TaskRow task=t credential=cred last_run=last on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m)) on_run=Callback::new(move |_| reload.update(|n| *n += 1))/> }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+                    let list = tasks.await;
+                    any_active.set(list.as_ref().is_ok_and(|l| l.iter().any(|t| t.last_run.as_ref().is_some_and(|r| r.state.is_active()))));
+                    let list = list?;
+                    Ok(list.into_iter().map(|t| {
+                        let name = names.iter().find(|c| c.id == t.credentials).map(|c| c.name.clone());
+                        (name.unwrap_or_else(|| format!("credential {}", t.credentials)), t)
+                    }).collect::<Vec<_>>())
+                }
+                empty=|| view! {
+                    <p class="muted" data-testid="no-tasks">"No tasks yet. Add one to back a folder up to the cloud or bring it back."</p>
+                }
+                list=move |list| view! {
+                    <table class="list" data-testid="task-list">
+                        <thead><tr><th>"Task"</th><th>"What"</th><th>"Where"</th><th>"Last run"</th><th>"Next run"</th><th></th></tr></thead>
+                        <tbody>
+                            {list.into_iter().map(|(credential, t)| {
+                                let id = t.id;
+                                let stored = t.last_run.clone();
+                                let last = Signal::derive(move || {
+                                    stored.clone().map(|mut r| {
+                                        if let Some(p) = live.try_with(|m| m.get(&id).cloned()).flatten() {
+                                            r.stats = Some(p);
+                                        }
+                                        r
+                                    })
+                                });
+                                view! { <TaskRow task=t credential=credential last_run=last on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m)) on_run=Callback::new(move |_| reload.now())/> }
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                }/>
         </section>
     }
 }
@@ -152,28 +146,16 @@ fn TaskRow(
 ) -> impl IntoView {
     let id = task.id;
     let error = RwSignal::new(None::<String>);
+    // Each answer may reach a row a state event has already replaced: `try_run`.
     let start = move |dry_run: bool| {
-        error.set(None);
-        leptos::task::spawn_local(async move {
-            match rpc::call::<RunTask>(RunParams { id, dry_run }).await {
-                Ok(_) => {
-                    // The row may be gone (a state event reloaded the list first).
-                    on_run.try_run(());
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
+        call_then::<RunTask>(RunParams { id, dry_run }, error, move |_| {
+            on_run.try_run(());
+        })
     };
     let stop = move |_| {
-        leptos::task::spawn_local(async move {
-            match rpc::call::<Abort>(IdParams { id }).await {
-                Ok(_) => {
-                    // The row may be gone (a state event reloaded the list first).
-                    on_run.try_run(());
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
-        });
+        call_then::<Abort>(IdParams { id }, error, move |_| {
+            on_run.try_run(());
+        })
     };
     // `try_get`: a progress event can reach a row the list has just replaced.
     let active = move || last_run.try_get().flatten().is_some_and(|r| r.state.is_active());
@@ -183,14 +165,8 @@ fn TaskRow(
         if !window().confirm_with_message(&format!("Delete the task “{name}”?")).unwrap_or(false) {
             return;
         }
-        leptos::task::spawn_local(async move {
-            match rpc::call::<Delete>(IdParams { id }).await {
-                Ok(_) => {
-                    // The row may be gone (a state event reloaded the list first).
-                    on_changed.try_run(Some(format!("Deleted “{name}”.")));
-                }
-                Err(e) => error.set(Some(e.message)),
-            }
+        call_then::<Delete>(IdParams { id }, error, move |_| {
+            on_changed.try_run(Some(format!("Deleted “{name}”.")));
         });
     };
     let restore_name = task.description.clone();
@@ -199,20 +175,9 @@ fn TaskRow(
         let Some(path) = window().prompt_with_message(&question).ok().flatten().filter(|p| !p.trim().is_empty()) else {
             return;
         };
-        leptos::task::spawn_local(async move {
-            match rpc::call::<Restore>(RestoreParams {
-                id,
-                transfer_mode: TransferMode::Copy,
-                path: path.trim().to_string(),
-            })
-            .await
-            {
-                Ok(t) => {
-                    // The row may be gone (a state event reloaded the list first).
-                    on_changed.try_run(Some(format!("Created “{}”, disabled: check it, then run it.", t.description)));
-                }
-                Err(e) => error.set(Some(e.to_string())),
-            }
+        let params = RestoreParams { id, transfer_mode: TransferMode::Copy, path: path.trim().to_string() };
+        call_then::<Restore>(params, error, move |t| {
+            on_changed.try_run(Some(format!("Created “{}”, disabled: check it, then run it.", t.description)));
         });
     };
     let arrow = if task.direction == Direction::Push { "→" } else { "←" };

@@ -32,10 +32,7 @@ fn every_syntax_form_parses() {
         ("10-40/5", "5/6", "*/3", "Dec", "7"),
         ("59", "23", "31", "12", "SAT,sun"),
     ] {
-        assert!(
-            CronSpec::parse(&sched(minute, hour, dom, month, dow)).is_ok(),
-            "{minute} {hour} {dom} {month} {dow}"
-        );
+        assert!(CronSpec::parse(&sched(minute, hour, dom, month, dow)).is_ok(), "{minute} {hour} {dom} {month} {dow}");
     }
 }
 
@@ -165,8 +162,7 @@ fn preview_names_bad_fields_and_lists_times_with_offsets() {
     assert_eq!(out.description, "At 03:00");
     let bad =
         PreviewParams { schedule: sched("61", "3", "*", "*", "*"), count: Some(0), from: Some("yesterday".into()) };
-    let fields: Vec<String> =
-        preview(&bad, &berlin(), Utc::now()).unwrap_err().into_iter().map(|e| e.field).collect();
+    let fields: Vec<String> = preview(&bad, &berlin(), Utc::now()).unwrap_err().into_iter().map(|e| e.field).collect();
     assert_eq!(fields, ["schedule.minute", "count", "from"]);
     let default = PreviewParams { schedule: sched("*", "*", "*", "*", "*"), count: None, from: None };
     let utc_zone = Zone::new(crate::zone::ZoneRules::utc());

@@ -77,5 +77,3 @@ pub async fn delete(pool: &PgPool, session_id: i64) -> sqlx::Result<bool> {
 pub async fn purge_expired(pool: &PgPool) -> sqlx::Result<u64> {
     Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= now()").execute(pool).await?.rows_affected())
 }
-
-

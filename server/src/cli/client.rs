@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use futures_util::{SinkExt, StreamExt};
 use protocol::jsonrpc::{Outcome, Response};
 use protocol::{ErrorCode, Method, RpcError};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -69,6 +69,16 @@ impl Client {
     /// Calls a typed method.
     pub async fn call<M: Method>(&mut self, params: M::Params) -> Result<M::Output, CliError> {
         let params = serde_json::to_value(params).expect("params serialise");
+        self.call_answer::<M>(params).await
+    }
+
+    /// Calls a typed method with params the user wrote (`--from`, a backup file), sent
+    /// as written: the server, not this client, judges them and names the field at fault.
+    pub async fn call_document<M: Method>(&mut self, params: Map<String, Value>) -> Result<M::Output, CliError> {
+        self.call_answer::<M>(Value::Object(params)).await
+    }
+
+    async fn call_answer<M: Method>(&mut self, params: Value) -> Result<M::Output, CliError> {
         let value = self.call_value(M::NAME, params).await?;
         serde_json::from_value(value)
             .map_err(|e| CliError::Connection(format!("unexpected answer to {}: {e}", M::NAME)))

@@ -1,16 +1,20 @@
 //! One function per client command: build the params, call, print a table or (with
 //! `--json`) the raw result. It stays one file the way ripgrep's flag definitions do:
 //! each function is independent and short, and a reader looks for one command, not a
-//! stage. Several still call by method name with `json!` params and read `v["field"]`;
-//! moving those to typed `call::<M>` (as login, tokens and runs do) is left to do.
+//! stage. Every call is typed (`call::<M>`); the commands that take a JSON document
+//! from `--from` or a backup file send it as written (`call_document::<M>`), so the
+//! server judges it and names the field at fault.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 
 use protocol::auth::{Login, LoginParams, Logout, TokenCreate, TokenCreateParams, TokenList, TokenRevoke};
+use protocol::config;
 use protocol::credentials::{self as creds, IdParams};
 use protocol::runs::{self, RunParams, RunState, RunTask};
+use protocol::schedule::{Preview, PreviewParams};
 use protocol::tasks;
-use protocol::{Empty, Method};
+use protocol::Empty;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::follow::{follow, Followed};
@@ -36,7 +40,7 @@ pub async fn run(command: ClientCommand, global: Global) -> Result<(), CliError>
 }
 
 /// Prints `value` as JSON, or calls `human` to print it for people.
-fn show(global: &Global, value: &Value, human: impl FnOnce(&Value)) {
+fn show<T: Serialize>(global: &Global, value: &T, human: impl FnOnce(&T)) {
     if global.json {
         println!("{}", serde_json::to_string_pretty(value).expect("JSON serialises"));
     } else {
@@ -53,15 +57,15 @@ fn s(v: &Value) -> String {
 }
 
 /// "2026-11-28T03:00:00Z" → "2026-11-28 03:00".
-fn when(v: &Value) -> String {
-    v.as_str().map(|t| t.chars().take(16).collect::<String>().replace('T', " ")).unwrap_or_else(|| "-".into())
+fn when(t: Option<&str>) -> String {
+    t.map(|t| t.chars().take(16).collect::<String>().replace('T', " ")).unwrap_or_else(|| "-".into())
 }
 
 /// Every member as `key: value`, one per line.
-fn print_object(v: &Value) {
-    if let Some(o) = v.as_object() {
+fn print_object<T: Serialize>(value: &T) {
+    if let Value::Object(o) = serde_json::to_value(value).expect("serialises") {
         let width = o.keys().map(|k| k.len()).max().unwrap_or(0);
-        for (k, v) in o {
+        for (k, v) in &o {
             let text = match v {
                 Value::Object(_) | Value::Array(_) => v.to_string(),
                 other => s(other),
@@ -159,8 +163,7 @@ async fn provider(global: &Global, command: ProviderCommand) -> Result<(), CliEr
     c.close().await;
     match command {
         ProviderCommand::List => {
-            let v = serde_json::to_value(&list).expect("serialises");
-            show(global, &v, |_| {
+            show(global, &list, |list| {
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|p| {
@@ -175,8 +178,7 @@ async fn provider(global: &Global, command: ProviderCommand) -> Result<(), CliEr
                 .into_iter()
                 .find(|p| p.name == name)
                 .ok_or_else(|| CliError::Usage(format!("no backend `{name}`; see `cloudsync provider list`")))?;
-            let v = serde_json::to_value(&p).expect("serialises");
-            show(global, &v, |_| {
+            show(global, &p, |p| {
                 let rows: Vec<Vec<String>> = p
                     .options
                     .iter()
@@ -207,27 +209,26 @@ async fn credential(global: &Global, command: CredentialCommand) -> Result<(), C
     let mut c = Session::resolve(global)?.connect().await?;
     match command {
         CredentialCommand::List => {
-            let v = c.call_value(creds::List::NAME, json!({})).await?;
-            show(global, &v, |v| {
-                let rows: Vec<Vec<String>> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+            let list = c.call::<creds::List>(Empty {}).await?;
+            show(global, &list, |list| {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
                     .map(|c| {
-                        let verified = match c["last_verification"]["ok"].as_bool() {
-                            Some(true) => "ok".to_string(),
-                            Some(false) => "failed".to_string(),
-                            None => "-".to_string(),
+                        let verified = match &c.last_verification {
+                            Some(v) if v.ok => "ok",
+                            Some(_) => "failed",
+                            None => "-",
                         };
-                        vec![s(&c["id"]), s(&c["name"]), s(&c["provider"]), s(&c["state"]), verified]
+                        let state = serde_json::to_value(c.state).expect("serialises");
+                        vec![c.id.to_string(), c.name.clone(), c.provider.clone(), s(&state), verified.into()]
                     })
                     .collect();
                 table::print(&["ID", "NAME", "PROVIDER", "STATE", "VERIFIED"], &rows);
             });
         }
         CredentialCommand::Show { id } => {
-            let v = c.call_value(creds::Get::NAME, json!({"id": id})).await?;
-            show(global, &v, print_object);
+            let credential = c.call::<creds::Get>(IdParams { id }).await?;
+            show(global, &credential, print_object);
         }
         CredentialCommand::Create { from, name, provider, attrs: pairs } => {
             let mut p = read_from(&from)?;
@@ -238,8 +239,8 @@ async fn credential(global: &Global, command: CredentialCommand) -> Result<(), C
                 p.insert("provider".into(), pr.into());
             }
             merge_attributes(&mut p, attrs(&pairs)?);
-            let v = c.call_value(creds::Create::NAME, Value::Object(p)).await?;
-            show(global, &v, |v| println!("Created credential {} ({}).", s(&v["id"]), s(&v["name"])));
+            let made = c.call_document::<creds::Create>(p).await?;
+            show(global, &made, |m| println!("Created credential {} ({}).", m.id, m.name));
         }
         CredentialCommand::Update { id, from, name, attrs: pairs } => {
             let mut p = read_from(&from)?;
@@ -248,35 +249,35 @@ async fn credential(global: &Global, command: CredentialCommand) -> Result<(), C
                 p.insert("name".into(), n.into());
             }
             merge_attributes(&mut p, attrs(&pairs)?);
-            let v = c.call_value(creds::Update::NAME, Value::Object(p)).await?;
-            show(global, &v, |v| println!("Updated credential {} ({}).", s(&v["id"]), s(&v["name"])));
+            let changed = c.call_document::<creds::Update>(p).await?;
+            show(global, &changed, |m| println!("Updated credential {} ({}).", m.id, m.name));
         }
         CredentialCommand::Delete { id } => {
-            let v = c.call_value(creds::Delete::NAME, json!({"id": id})).await?;
-            show(global, &v, |_| println!("Deleted credential {id}."));
+            let done = c.call::<creds::Delete>(IdParams { id }).await?;
+            show(global, &done, |_| println!("Deleted credential {id}."));
         }
         CredentialCommand::Verify { id } => {
-            let v = c.call_value(creds::Verify::NAME, json!({"id": id})).await?;
-            let ok = v["ok"].as_bool() == Some(true);
-            show(global, &v, |v| {
-                if ok {
+            let verdict = c.call::<creds::Verify>(creds::VerifyParams { id: Some(id), ..Default::default() }).await?;
+            let reason = verdict.reason.clone().unwrap_or_else(|| "-".into());
+            show(global, &verdict, |v| {
+                if v.ok {
                     println!("Credential {id} works.")
                 } else {
-                    println!("Credential {id} does not work: {}", s(&v["reason"]))
+                    println!("Credential {id} does not work: {reason}")
                 }
             });
-            if !ok {
+            if !verdict.ok {
                 return Err(CliError::Server(protocol::RpcError::new(
                     protocol::ErrorCode::RCLONE_FAILED,
-                    format!("verification failed: {}", s(&v["reason"])),
+                    format!("verification failed: {reason}"),
                 )));
             }
         }
         CredentialCommand::Browse { id, path } => {
-            let v = c.call_value(creds::Browse::NAME, json!({"id": id, "path": path})).await?;
-            show(global, &v, |v| {
-                for e in v.as_array().into_iter().flatten() {
-                    println!("{}", s(&e["path"]));
+            let entries = c.call::<creds::Browse>(creds::BrowseParams { id, path }).await?;
+            show(global, &entries, |entries| {
+                for e in entries {
+                    println!("{}", e.path);
                 }
             });
         }
@@ -295,16 +296,19 @@ fn merge_attributes(p: &mut Map<String, Value>, extra: Map<String, Value>) {
     }
 }
 
-/// "0 3 * * mon" → a schedule object; "none" → null.
-fn parse_cron(text: &str, begin: &str, end: &str) -> Result<Value, CliError> {
+/// "0 3 * * mon" → a schedule; "none" → `None`.
+fn parse_cron(text: &str, begin: &str, end: &str) -> Result<Option<tasks::Schedule>, CliError> {
     if text.trim().eq_ignore_ascii_case("none") {
-        return Ok(Value::Null);
+        return Ok(None);
     }
     let mut s = tasks::Schedule::from_cron(text).map_err(|why| CliError::Usage(format!("schedule: {why}")))?;
     (s.begin, s.end) = (begin.to_string(), end.to_string());
-    Ok(serde_json::to_value(s).expect("serialises"))
+    Ok(Some(s))
 }
 
+/// Puts the flags over `p`, the task document from `--from` (and, for an update, the
+/// current settings). It stays a JSON document rather than `TaskParams` so that the
+/// server, not this client, judges what the user wrote and names the field at fault.
 fn apply_task_fields(p: &mut Map<String, Value>, f: TaskFields) -> Result<(), CliError> {
     let mut set = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -336,31 +340,31 @@ fn apply_task_fields(p: &mut Map<String, Value>, f: TaskFields) -> Result<(), Cl
             Some(Value::Object(o)) => (s(&o["begin"]), s(&o["end"])),
             _ => ("00:00".into(), "23:59".into()),
         };
-        p.insert("schedule".into(), parse_cron(&cron, &begin, &end)?);
+        let schedule = parse_cron(&cron, &begin, &end)?;
+        p.insert("schedule".into(), serde_json::to_value(schedule).expect("serialises"));
     }
     Ok(())
 }
 
-fn task_rows(v: &Value) -> Vec<Vec<String>> {
-    v.as_array()
-        .into_iter()
-        .flatten()
+fn task_rows(list: &[tasks::SyncTask]) -> Vec<Vec<String>> {
+    list.iter()
         .map(|t| {
-            let last = match &t["last_run"] {
-                Value::Null => "never".to_string(),
-                r => format!("{} {}", s(&r["state"]), when(&r["finished_at"])),
+            let last = match &t.last_run {
+                None => "never".to_string(),
+                Some(r) => format!("{} {}", r.state.as_str(), when(r.finished_at.as_deref())),
             };
-            let next = match (&t["next_run"], &t["schedule"]) {
-                (Value::String(_), _) => when(&t["next_run"]),
-                (_, Value::Null) => "manual".into(),
-                _ if t["enabled"] == false => "disabled".into(),
+            let next = match (&t.next_run, &t.schedule) {
+                (Some(next), _) => when(Some(next)),
+                (None, None) => "manual".into(),
+                _ if !t.enabled => "disabled".into(),
                 _ => "-".into(),
             };
+            let what = serde_json::to_value((t.direction, t.transfer_mode)).expect("serialises");
             vec![
-                s(&t["id"]),
-                s(&t["description"]),
-                format!("{} {}", s(&t["direction"]), s(&t["transfer_mode"])),
-                s(&t["path"]),
+                t.id.to_string(),
+                t.description.clone(),
+                format!("{} {}", s(&what[0]), s(&what[1])),
+                t.path.clone(),
                 last,
                 next,
             ]
@@ -369,8 +373,8 @@ fn task_rows(v: &Value) -> Vec<Vec<String>> {
 }
 
 /// A task as returned, reduced to the params `task.update` takes.
-fn as_params(mut task: Value) -> Map<String, Value> {
-    let o = task.as_object_mut().map(std::mem::take).unwrap_or_default();
+fn as_params(task: &tasks::SyncTask) -> Map<String, Value> {
+    let Value::Object(o) = serde_json::to_value(task).expect("serialises") else { unreachable!("a struct") };
     o.into_iter()
         .filter(|(k, _)| !matches!(k.as_str(), "id" | "last_run" | "next_run" | "created_at" | "updated_at"))
         .collect()
@@ -381,48 +385,49 @@ async fn task(global: &Global, command: TaskCommand) -> Result<(), CliError> {
     let mut c = session.connect().await?;
     match command {
         TaskCommand::List => {
-            let v = c.call_value(tasks::List::NAME, json!({})).await?;
-            show(global, &v, |v| {
-                table::print(&["ID", "DESCRIPTION", "WHAT", "LOCAL", "LAST RUN", "NEXT RUN"], &task_rows(v))
+            let list = c.call::<tasks::List>(Empty {}).await?;
+            show(global, &list, |list| {
+                table::print(&["ID", "DESCRIPTION", "WHAT", "LOCAL", "LAST RUN", "NEXT RUN"], &task_rows(list))
             });
         }
         TaskCommand::Show { id } => {
-            let v = c.call_value(tasks::Get::NAME, json!({"id": id})).await?;
-            show(global, &v, print_object);
+            let task = c.call::<tasks::Get>(IdParams { id }).await?;
+            show(global, &task, print_object);
         }
         TaskCommand::Create { from, fields } => {
             let mut p = read_from(&from)?;
             apply_task_fields(&mut p, fields)?;
-            let v = c.call_value(tasks::Create::NAME, Value::Object(p)).await?;
-            show(global, &v, |v| println!("Created task {} ({}).", s(&v["id"]), s(&v["description"])));
+            let made = c.call_document::<tasks::Create>(p).await?;
+            show(global, &made, |t| println!("Created task {} ({}).", t.id, t.description));
         }
         TaskCommand::Update { id, from, fields } => {
-            let mut p = as_params(c.call_value(tasks::Get::NAME, json!({"id": id})).await?);
+            let mut p = as_params(&c.call::<tasks::Get>(IdParams { id }).await?);
             p.extend(read_from(&from)?);
             apply_task_fields(&mut p, fields)?;
             p.insert("id".into(), id.into());
-            let v = c.call_value(tasks::Update::NAME, Value::Object(p)).await?;
-            show(global, &v, |v| println!("Updated task {} ({}).", s(&v["id"]), s(&v["description"])));
+            let changed = c.call_document::<tasks::Update>(p).await?;
+            show(global, &changed, |t| println!("Updated task {} ({}).", t.id, t.description));
         }
         TaskCommand::Delete { id } => {
-            let v = c.call_value(tasks::Delete::NAME, json!({"id": id})).await?;
-            show(global, &v, |_| println!("Deleted task {id}."));
+            let done = c.call::<tasks::Delete>(IdParams { id }).await?;
+            show(global, &done, |_| println!("Deleted task {id}."));
         }
         TaskCommand::Abort { id } => {
-            let v = c.call_value(runs::Abort::NAME, json!({"id": id})).await?;
-            show(global, &v, |_| println!("Stopping task {id}'s run."));
+            let done = c.call::<runs::Abort>(IdParams { id }).await?;
+            show(global, &done, |_| println!("Stopping task {id}'s run."));
         }
         TaskCommand::Restore { id, path, mode } => {
-            let v = c.call_value(tasks::Restore::NAME, json!({"id": id, "path": path, "transfer_mode": mode})).await?;
-            show(global, &v, |v| {
-                println!("Created task {} ({}), disabled: check it, then run it.", s(&v["id"]), s(&v["description"]))
+            let transfer_mode = serde_json::from_value(Value::String(mode)).expect("clap allows only the three modes");
+            let made = c.call::<tasks::Restore>(tasks::RestoreParams { id, transfer_mode, path }).await?;
+            show(global, &made, |t| {
+                println!("Created task {} ({}), disabled: check it, then run it.", t.id, t.description)
             });
         }
         TaskCommand::Run { id, dry_run, follow: follow_it } => {
             let started = c.call::<RunTask>(RunParams { id, dry_run }).await?;
             c.close().await;
             if !follow_it {
-                show(global, &json!({"run_id": started.run_id}), |_| println!("Run {} queued.", started.run_id));
+                show(global, &started, |_| println!("Run {} queued.", started.run_id));
                 return Ok(());
             }
             eprintln!("Run {} of task {id}:", started.run_id);
@@ -454,23 +459,22 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
     let mut c = session.connect().await?;
     match command {
         RunCommand::List { task, limit } => {
-            let v = c.call_value(runs::List::NAME, json!({"task_id": task, "limit": limit})).await?;
-            show(global, &v, |v| {
-                let rows: Vec<Vec<String>> = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+            let list =
+                c.call::<runs::List>(runs::ListParams { task_id: task, limit: Some(limit), before: None }).await?;
+            show(global, &list, |list| {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
                     .map(|r| {
-                        let state =
-                            if r["dry_run"] == true { format!("{} (dry run)", s(&r["state"])) } else { s(&r["state"]) };
+                        let state = r.state.as_str();
+                        let state = if r.dry_run { format!("{state} (dry run)") } else { state.to_string() };
                         let bytes =
-                            r["stats"]["bytes"].as_f64().map(protocol::units::human_bytes).unwrap_or("-".into());
+                            r.stats.as_ref().map_or("-".into(), |p| protocol::units::human_bytes(p.bytes as f64));
                         vec![
-                            s(&r["id"]),
-                            s(&r["task_id"]),
+                            r.id.to_string(),
+                            r.task_id.to_string(),
                             state,
-                            when(&r["queued_at"]),
-                            when(&r["finished_at"]),
+                            when(Some(&r.queued_at)),
+                            when(r.finished_at.as_deref()),
                             bytes,
                         ]
                     })
@@ -479,8 +483,8 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
             });
         }
         RunCommand::Show { id } => {
-            let v = c.call_value(runs::Get::NAME, json!({"id": id})).await?;
-            show(global, &v, print_object);
+            let run = c.call::<runs::Get>(IdParams { id }).await?;
+            show(global, &run, print_object);
         }
         RunCommand::Logs { id, follow: true } => {
             c.close().await;
@@ -494,20 +498,18 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
             };
         }
         RunCommand::Logs { id, follow: false } => {
-            let mut after = 0i64;
+            let mut after_seq = 0i64;
             let mut all = Vec::new();
             loop {
-                let v = c.call_value(runs::Log::NAME, json!({"id": id, "after_seq": after, "limit": 5000})).await?;
-                let lines = v.as_array().cloned().unwrap_or_default();
-                let Some(last) = lines.last().and_then(|l| l["seq"].as_i64()) else { break };
-                after = last;
-                all.extend(lines);
+                let page = c.call::<runs::Log>(runs::LogParams { id, after_seq, limit: Some(5000) }).await?;
+                let Some(last) = page.last() else { break };
+                after_seq = last.seq;
+                all.extend(page);
             }
-            let v = Value::Array(all);
-            show(global, &v, |v| {
-                for l in v.as_array().into_iter().flatten() {
-                    let time = l["at"].as_str().and_then(|t| t.get(11..19)).unwrap_or("");
-                    println!("{time} {:<7} {}: {}", s(&l["level"]).to_uppercase(), s(&l["source"]), s(&l["message"]));
+            show(global, &all, |lines| {
+                for l in lines {
+                    let time = l.at.get(11..19).unwrap_or("");
+                    println!("{time} {:<7} {}: {}", l.level.as_str().to_uppercase(), l.source.as_str(), l.message);
                 }
             });
         }
@@ -518,21 +520,18 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
 
 async fn schedule(global: &Global, command: ScheduleCommand) -> Result<(), CliError> {
     let ScheduleCommand::Preview { cron, begin, end, count, from } = command;
-    let schedule = parse_cron(&cron, &begin, &end)?;
-    if schedule.is_null() {
+    let Some(schedule) = parse_cron(&cron, &begin, &end)? else {
         return Err(CliError::Usage("a preview needs a schedule, not `none`".into()));
-    }
+    };
     let mut c = Session::resolve(global)?.connect().await?;
-    let v = c
-        .call_value(protocol::schedule::Preview::NAME, json!({"schedule": schedule, "count": count, "from": from}))
-        .await?;
-    show(global, &v, |v| {
-        println!("{} ({})", s(&v["description"]), s(&v["timezone"]));
-        if v["days_combine_with_or"] == true {
+    let preview = c.call::<Preview>(PreviewParams { schedule, count, from }).await?;
+    show(global, &preview, |p| {
+        println!("{} ({})", p.description, p.timezone);
+        if p.days_combine_with_or {
             println!("Day of month and day of week are both set: a day matches if either matches.");
         }
-        for r in v["runs"].as_array().into_iter().flatten() {
-            println!("  {}", s(r));
+        for r in &p.runs {
+            println!("  {r}");
         }
     });
     c.close().await;
@@ -543,12 +542,13 @@ async fn config(global: &Global, command: ConfigCommand) -> Result<(), CliError>
     let mut c = Session::resolve(global)?.connect().await?;
     match command {
         ConfigCommand::Export { include_secret_seed, output, password_stdin } => {
-            let mut params = json!({"include_secret_seed": include_secret_seed});
-            if include_secret_seed {
-                params["password"] = read_password("Your current password (the backup will hold the secret seed): ", password_stdin)?.into();
-            }
-            let v = c.call_value(protocol::config::Export::NAME, params).await?;
-            let text = serde_json::to_string_pretty(&v).expect("JSON serialises") + "\n";
+            let password = include_secret_seed
+                .then(|| {
+                    read_password("Your current password (the backup will hold the secret seed): ", password_stdin)
+                })
+                .transpose()?;
+            let backup = c.call::<config::Export>(config::ExportParams { include_secret_seed, password }).await?;
+            let text = serde_json::to_string_pretty(&backup).expect("JSON serialises") + "\n";
             match output {
                 Some(path) => {
                     let fail = |e: std::io::Error| CliError::Usage(format!("--output {}: {e}", path.display()));
@@ -567,15 +567,16 @@ async fn config(global: &Global, command: ConfigCommand) -> Result<(), CliError>
                 std::fs::read_to_string(&file).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let backup: Value = serde_json::from_str(&text)
                 .map_err(|e| CliError::Usage(format!("{}: not valid JSON: {e}", file.display())))?;
-            let v = c.call_value(protocol::config::Import::NAME, json!({"backup": backup})).await?;
-            show(global, &v, |v| {
-                let list = |k: &str| v[k].as_array().map(|a| a.iter().map(s).collect::<Vec<_>>().join(", "));
-                println!("Imported: {}", list("imported").filter(|l| !l.is_empty()).unwrap_or("none".into()));
-                if let Some(l) = list("cannot_decrypt").filter(|l| !l.is_empty()) {
-                    println!("Cannot decrypt (enter their settings again): {l}");
+            // The file goes as written: the server checks it and names what is wrong.
+            let report = c.call_document::<config::Import>(Map::from_iter([("backup".into(), backup)])).await?;
+            show(global, &report, |r| {
+                let imported = if r.imported.is_empty() { "none".into() } else { r.imported.join(", ") };
+                println!("Imported: {imported}");
+                if !r.cannot_decrypt.is_empty() {
+                    println!("Cannot decrypt (enter their settings again): {}", r.cannot_decrypt.join(", "));
                 }
-                for sk in v["skipped"].as_array().into_iter().flatten() {
-                    println!("Skipped {}: {}", s(&sk["name"]), s(&sk["reason"]));
+                for sk in &r.skipped {
+                    println!("Skipped {}: {}", sk.name, sk.reason);
                 }
             });
         }
@@ -605,8 +606,8 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
 
 async fn system_info(global: &Global) -> Result<(), CliError> {
     let mut c = Session::resolve(global)?.connect().await?;
-    let v = c.call_value(protocol::system::Info::NAME, json!({})).await?;
-    show(global, &v, print_object);
+    let info = c.call::<protocol::system::Info>(Empty {}).await?;
+    show(global, &info, print_object);
     c.close().await;
     Ok(())
 }
@@ -617,25 +618,23 @@ async fn token(global: &Global, command: TokenCommand) -> Result<(), CliError> {
         TokenCommand::Create { name, expires_at, password_stdin } => {
             let password = Some(read_password("Your current password (to confirm): ", password_stdin)?);
             let t = c.call::<TokenCreate>(TokenCreateParams { name, expires_at, password }).await?;
-            let v = serde_json::to_value(&t).expect("serialises");
-            show(global, &v, |_| {
+            show(global, &t, |t| {
                 eprintln!("Created API token {} ({}). It is shown only now:", t.info.id, t.info.name);
                 println!("{}", t.token);
             });
         }
         TokenCommand::List => {
             let list = c.call::<TokenList>(Empty {}).await?;
-            let v = serde_json::to_value(&list).expect("serialises");
-            show(global, &v, |_| {
+            show(global, &list, |list| {
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|t| {
                         vec![
                             t.id.to_string(),
                             t.name.clone(),
-                            when(&json!(t.created_at)),
-                            t.expires_at.as_ref().map_or("never".into(), |e| when(&json!(e))),
-                            when(&json!(t.last_used_at)),
+                            when(Some(&t.created_at)),
+                            t.expires_at.as_ref().map_or("never".into(), |e| when(Some(e))),
+                            when(Some(&t.last_used_at)),
                         ]
                     })
                     .collect();
@@ -643,8 +642,8 @@ async fn token(global: &Global, command: TokenCommand) -> Result<(), CliError> {
             });
         }
         TokenCommand::Revoke { id } => {
-            c.call::<TokenRevoke>(IdParams { id }).await?;
-            show(global, &json!({}), |_| println!("Revoked API token {id}."));
+            let done = c.call::<TokenRevoke>(IdParams { id }).await?;
+            show(global, &done, |_| println!("Revoked API token {id}."));
         }
     }
     c.close().await;

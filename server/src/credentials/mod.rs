@@ -214,16 +214,25 @@ mod tests {
 
     #[test]
     fn accepts_good_attributes_and_converts_values_to_strings() {
-        let a = validate(&webdav(), &input(json!({"url": "http://x", "pass": "p", "pacer_min_sleep": "20ms"})), None, &refuse_nothing)
-            .unwrap();
+        let a = validate(
+            &webdav(),
+            &input(json!({"url": "http://x", "pass": "p", "pacer_min_sleep": "20ms"})),
+            None,
+            &refuse_nothing,
+        )
+        .unwrap();
         assert_eq!(a.as_map().get("url").map(String::as_str), Some("http://x"));
     }
 
     #[test]
     fn names_every_bad_field() {
-        let errs =
-            validate(&webdav(), &input(json!({"pass": ["x"], "colour": "blue", "pacer_min_sleep": "soon"})), None, &refuse_nothing)
-                .unwrap_err();
+        let errs = validate(
+            &webdav(),
+            &input(json!({"pass": ["x"], "colour": "blue", "pacer_min_sleep": "soon"})),
+            None,
+            &refuse_nothing,
+        )
+        .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["attributes.colour", "attributes.pacer_min_sleep", "attributes.pass", "attributes.url"]);
         assert_eq!(errs[0].message, "is not an option of webdav");
@@ -233,14 +242,21 @@ mod tests {
     #[test]
     fn an_update_keeps_secrets_that_are_masked_or_left_out() {
         let p = webdav();
-        let stored = validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "old"})), None, &refuse_nothing).unwrap();
-        let updated =
-            validate(&p, &input(json!({"url": "http://y", "user": {"secret": true, "set": true}})), Some(&stored), &refuse_nothing)
+        let stored =
+            validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "old"})), None, &refuse_nothing)
                 .unwrap();
+        let updated = validate(
+            &p,
+            &input(json!({"url": "http://y", "user": {"secret": true, "set": true}})),
+            Some(&stored),
+            &refuse_nothing,
+        )
+        .unwrap();
         assert_eq!(updated.as_map()["url"], "http://y");
         assert_eq!(updated.as_map()["user"], "u");
         assert_eq!(updated.as_map()["pass"], "old");
-        let cleared = validate(&p, &input(json!({"url": "http://y", "pass": ""})), Some(&stored), &refuse_nothing).unwrap();
+        let cleared =
+            validate(&p, &input(json!({"url": "http://y", "pass": ""})), Some(&stored), &refuse_nothing).unwrap();
         assert!(!cleared.as_map().contains_key("pass"), "an explicit empty value clears a secret");
     }
 
@@ -275,7 +291,8 @@ mod tests {
     #[test]
     fn masks_secrets_going_out() {
         let p = webdav();
-        let a = validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "p"})), None, &refuse_nothing).unwrap();
+        let a =
+            validate(&p, &input(json!({"url": "http://x", "user": "u", "pass": "p"})), None, &refuse_nothing).unwrap();
         let shown = serde_json::to_value(masked(Some(&p), &a)).unwrap();
         assert_eq!(
             shown,

@@ -25,9 +25,11 @@ impl Cidr {
         let max = if net.is_ipv4() { 32 } else { 128 };
         let bits = match bits {
             None => max,
-            Some(b) => b.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(|| {
-                format!("`{text}`: the prefix length must be a number from 0 to {max}")
-            })?,
+            Some(b) => b
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("`{text}`: the prefix length must be a number from 0 to {max}"))?,
         };
         Ok(Cidr { net, bits })
     }

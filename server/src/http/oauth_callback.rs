@@ -61,7 +61,8 @@ fn page(status: StatusCode, title: &str, text: &str, notify_state: Option<&str>)
         t = escape(title),
         m = escape(text)
     );
-    (status, [("cache-control", "no-store".to_string()), ("content-security-policy", policy)], Html(body)).into_response()
+    (status, [("cache-control", "no-store".to_string()), ("content-security-policy", policy)], Html(body))
+        .into_response()
 }
 
 fn escape(s: &str) -> String {

@@ -29,11 +29,8 @@ pub const MAX_LINE_CHARS: usize = 8 * 1024;
 /// `text` as the store keeps it: control characters but tab replaced (U+FFFD), at most
 /// `max` characters.
 pub fn clean(text: &str, max: usize) -> String {
-    let mut out: String = text
-        .chars()
-        .take(max)
-        .map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c })
-        .collect();
+    let mut out: String =
+        text.chars().take(max).map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c }).collect();
     if text.chars().nth(max).is_some() {
         out.push_str(" … [cut]");
     }

@@ -56,7 +56,10 @@ impl RemoteEnv {
         secret: &dyn Fn(&str) -> bool,
     ) -> Result<Self, String> {
         if let Some(bad) = attributes.keys().find(|k| env_name(k) == "TYPE" || k.trim().is_empty()) {
-            return Err(format!("the attribute `{}` is not an option and cannot be given to rclone", bad.escape_debug()));
+            return Err(format!(
+                "the attribute `{}` is not an option and cannot be given to rclone",
+                bad.escape_debug()
+            ));
         }
         let prefix = format!("RCLONE_CONFIG_{}_", env_name(name));
         let mut env = RemoteEnv::default();
@@ -300,7 +303,8 @@ mod tests {
         let mut attrs = BTreeMap::new();
         attrs.insert(
             "token".to_string(),
-            r#"{"access_token":"ya29.access-part","token_type":"Bearer","refresh_token":"1//refresh-part"}"#.to_string(),
+            r#"{"access_token":"ya29.access-part","token_type":"Bearer","refresh_token":"1//refresh-part"}"#
+                .to_string(),
         );
         let env = RemoteEnv::new(REMOTE, "drive", &attrs, &|_| false, &|k| k == "token").unwrap();
         assert_eq!(

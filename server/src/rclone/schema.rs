@@ -11,7 +11,8 @@ use serde::Deserialize;
 
 /// Runs `rclone config providers` and reads its answer.
 pub async fn read(rclone: &Path) -> anyhow::Result<Vec<Provider>> {
-    let out = super::process::run(rclone, &["config".into(), "providers".into()], None, Duration::from_secs(30)).await?;
+    let out =
+        super::process::run(rclone, &["config".into(), "providers".into()], None, Duration::from_secs(30)).await?;
     anyhow::ensure!(
         out.code == Some(0),
         "`rclone config providers` failed: {}",
@@ -131,10 +132,38 @@ mod tests {
 
     #[test]
     fn secrets_are_recognised_by_name() {
-        for n in ["ibm_api_key", "sse_customer_key", "token", "password", "pass", "client_secret", "sas_url", "account_key", "passphrase", "key_file_pass", "private_key", "credentials", "service_account_credentials", "api_key", "apikey"] {
+        for n in [
+            "ibm_api_key",
+            "sse_customer_key",
+            "token",
+            "password",
+            "pass",
+            "client_secret",
+            "sas_url",
+            "account_key",
+            "passphrase",
+            "key_file_pass",
+            "private_key",
+            "credentials",
+            "service_account_credentials",
+            "api_key",
+            "apikey",
+        ] {
             assert!(secret_by_name(n), "{n}");
         }
-        for n in ["host", "user", "region", "endpoint", "key_use_agent", "token_url", "auth_url", "access_key_id", "keyboard", "bucket", "provider"] {
+        for n in [
+            "host",
+            "user",
+            "region",
+            "endpoint",
+            "key_use_agent",
+            "token_url",
+            "auth_url",
+            "access_key_id",
+            "keyboard",
+            "bucket",
+            "provider",
+        ] {
             assert!(!secret_by_name(n), "{n}");
         }
     }

@@ -24,7 +24,8 @@ pub async fn login(state: &ApiState, caller: &Arc<Caller>, p: LoginParams) -> Re
     };
     attempt.succeeded();
     let (token, session_id, expires_at) = sessions::create(&state.pool, user_id).await?;
-    caller.log_in(sessions::AuthenticatedUser { user_id, username: p.username, session_id, expires_at }, &state.sockets);
+    caller
+        .log_in(sessions::AuthenticatedUser { user_id, username: p.username, session_id, expires_at }, &state.sockets);
     Ok(Session { token, expires_at: crate::time_format::rfc3339(expires_at) })
 }
 
@@ -123,9 +124,8 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
     if let Err(why) = protocol::validation::check_new_password(&p.new) {
         return Err(ApiError::field("new", why));
     }
-    check_lengths(&user.username, &p.new).map_err(|_| {
-        ApiError::field("new", format!("must be at most {} bytes", password::MAX_PASSWORD_BYTES))
-    })?;
+    check_lengths(&user.username, &p.new)
+        .map_err(|_| ApiError::field("new", format!("must be at most {} bytes", password::MAX_PASSWORD_BYTES)))?;
     // The old password is checked like a login: counted, delayed when guessed.
     match confirm_password(state, caller, &user, Some(p.old)).await {
         Err(ApiError::WrongPassword) => return Err(ApiError::field("old", "is not the current password")),
@@ -142,13 +142,12 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
         .bind(user.user_id)
         .execute(&mut *tx)
         .await?;
-    let ended: Vec<i64> = sqlx::query_scalar(
-        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 AND kind = 'session' RETURNING id",
-    )
-    .bind(user.user_id)
-    .bind(user.session_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let ended: Vec<i64> =
+        sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 AND id <> $2 AND kind = 'session' RETURNING id")
+            .bind(user.user_id)
+            .bind(user.session_id)
+            .fetch_all(&mut *tx)
+            .await?;
     tx.commit().await?;
     let closed = state.sockets.end_sessions(&ended);
     tracing::info!(username = ?shown(&user.username), sessions = ended.len(), sockets = closed, "password changed; other sessions ended");

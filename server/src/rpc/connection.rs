@@ -234,8 +234,11 @@ mod tests {
         let mut sent = 0;
         let mut in_tx = in_tx;
         loop {
-            match tokio::time::timeout(std::time::Duration::from_millis(500), in_tx.send(Inbound::Text(request.clone())))
-                .await
+            match tokio::time::timeout(
+                std::time::Duration::from_millis(500),
+                in_tx.send(Inbound::Text(request.clone())),
+            )
+            .await
             {
                 Ok(Ok(())) => sent += 1,
                 _ => break,

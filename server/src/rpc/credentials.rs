@@ -12,11 +12,11 @@ use protocol::Empty;
 use serde_json::Value;
 
 use super::{ApiError, ApiState};
-use crate::time_format::rfc3339;
 use crate::credentials::store::{self, StoredCredential};
 use crate::credentials::{self, ValidAttributes};
 use crate::rclone::process as rclone;
 use crate::rclone::REMOTE;
+use crate::time_format::rfc3339;
 
 /// rclone's connection timeout and the overall deadline for verify and browse.
 const CONNECT_TIMEOUT: &str = "15s";
@@ -70,9 +70,7 @@ fn to_api(c: StoredCredential, provider: Option<&Provider>) -> CloudCredential {
 }
 
 async fn load(state: &ApiState, id: i64) -> Result<StoredCredential, ApiError> {
-    store::get(&state.pool, &state.secrets, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("credential", id))
+    store::get(&state.pool, &state.secrets, id).await?.ok_or_else(|| ApiError::not_found("credential", id))
 }
 
 async fn respond(state: &ApiState, id: i64) -> Result<CloudCredential, ApiError> {
@@ -105,7 +103,8 @@ fn check_name(name: &str) -> Result<String, ApiError> {
 pub async fn create(state: &ApiState, p: CreateParams) -> Result<CloudCredential, ApiError> {
     let name = check_name(&p.name)?;
     let provider = provider(state, &p.provider).await?;
-    let attrs = credentials::validate(&provider, &p.attributes, None, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?;
+    let attrs = credentials::validate(&provider, &p.attributes, None, &refusal(state, &provider.name))
+        .map_err(ApiError::InvalidParams)?;
     let id = store::create(&state.pool, &state.secrets, &name, &provider.name, &attrs).await?;
     tracing::info!(id, name, provider = provider.name, "credential created");
     respond(state, id).await
@@ -124,7 +123,8 @@ pub async fn update(state: &ApiState, p: UpdateParams) -> Result<CloudCredential
                 .map_err(ApiError::InvalidParams)?
         }
         // Settings that cannot be decrypted are replaced as a whole.
-        (Some(input), Err(_)) => credentials::validate(&provider, input, None, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?,
+        (Some(input), Err(_)) => credentials::validate(&provider, input, None, &refusal(state, &provider.name))
+            .map_err(ApiError::InvalidParams)?,
         (None, Ok(stored)) => stored.clone(),
         (None, Err(e)) => {
             return Err(ApiError::Conflict(format!("credential {}: {e}; send its attributes again", p.id)))
@@ -160,7 +160,8 @@ async fn resolve(state: &ApiState, p: &VerifyParams) -> Result<(Provider, ValidA
             let stored = current.attributes.as_ref().ok();
             let attrs = match (attrs, stored) {
                 (Some(input), stored) => {
-                    credentials::validate(&provider, input, stored, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?
+                    credentials::validate(&provider, input, stored, &refusal(state, &provider.name))
+                        .map_err(ApiError::InvalidParams)?
                 }
                 (None, Some(stored)) => stored.clone(),
                 (None, None) => {
@@ -173,7 +174,8 @@ async fn resolve(state: &ApiState, p: &VerifyParams) -> Result<(Provider, ValidA
         }
         (None, Some(name), Some(input)) => {
             let provider = provider(state, name).await?;
-            let attrs = credentials::validate(&provider, input, None, &refusal(state, &provider.name)).map_err(ApiError::InvalidParams)?;
+            let attrs = credentials::validate(&provider, input, None, &refusal(state, &provider.name))
+                .map_err(ApiError::InvalidParams)?;
             Ok((provider, attrs))
         }
         _ => Err(ApiError::field("params", "give `id` (optionally with `attributes`), or `provider` and `attributes`")),

@@ -50,15 +50,11 @@ async fn send_stored(
 
 pub async fn follow(state: &ApiState, caller: &Caller, p: FollowParams) -> Result<Run, ApiError> {
     let run_id = p.id;
-    records::get(&state.pool, run_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("run", run_id))?;
+    records::get(&state.pool, run_id).await?.ok_or_else(|| ApiError::not_found("run", run_id))?;
     let mut events = state.runner.hub().subscribe();
     let out = caller.outbound.clone();
     let mut last = send_stored(state, &out, run_id, p.after_seq).await?;
-    let run = records::get(&state.pool, run_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("run", run_id))?;
+    let run = records::get(&state.pool, run_id).await?.ok_or_else(|| ApiError::not_found("run", run_id))?;
     if !run.state.is_active() {
         // Ended meanwhile: its last lines are stored too.
         send_stored(state, &out, run_id, last).await?;

@@ -2,7 +2,9 @@
 //! app settings.
 
 use protocol::credentials::SecretMask;
-use protocol::oauth::{check_secret_url, check_url, ClientSetParams, FinishParams, FinishResult, OAuthClient, StartParams, StartResult};
+use protocol::oauth::{
+    check_secret_url, check_url, ClientSetParams, FinishParams, FinishResult, OAuthClient, StartParams, StartResult,
+};
 use protocol::providers::Provider;
 use serde_json::Value;
 

@@ -21,9 +21,7 @@ async fn check(state: &ApiState, p: TaskParams, stored: Option<&CryptSecrets>) -
 }
 
 async fn load(state: &ApiState, id: i64) -> Result<store::StoredTask, ApiError> {
-    store::get(&state.pool, &state.secrets, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task", id))
+    store::get(&state.pool, &state.secrets, id).await?.ok_or_else(|| ApiError::not_found("task", id))
 }
 
 /// Adds each task's newest run, with live progress while it runs, and its next start.

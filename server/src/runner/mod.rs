@@ -250,9 +250,8 @@ impl Runner {
             tokio::spawn(async move {
                 let (task_id, run_id) = (next.task_id, next.run_id);
                 let pool = &me.inner.pool;
-                let mut log = LogWriter::new(pool.clone(), run_id)
-                    .live(me.inner.hub.clone())
-                    .max_lines(me.inner.max_log_lines);
+                let mut log =
+                    LogWriter::new(pool.clone(), run_id).live(me.inner.hub.clone()).max_lines(me.inner.max_log_lines);
                 // Whatever happens to the database during the run, the run ends with a
                 // final state: a run left RUNNING would block every later run of its task.
                 let outcome = match me.execute(run_id, task_id, next.dry_run, stop_rx, &mut log).await {

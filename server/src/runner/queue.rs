@@ -121,7 +121,12 @@ mod tests {
     #[test]
     fn a_run_whose_folders_overlap_a_going_one_waits_and_later_ones_pass_it() {
         let mut q = Queue::default();
-        q.waiting.extend([queued(1, "/srv/photos", "1:b/photos"), queued(2, "/srv/photos/2024", "2:c"), queued(3, "/srv/docs", "1:b/photos/raw"), queued(4, "/srv/music", "1:b/music")]);
+        q.waiting.extend([
+            queued(1, "/srv/photos", "1:b/photos"),
+            queued(2, "/srv/photos/2024", "2:c"),
+            queued(3, "/srv/docs", "1:b/photos/raw"),
+            queued(4, "/srv/music", "1:b/music"),
+        ]);
         q.start(0);
         let next = q.next_to_start(4).unwrap();
         assert_eq!(q.waiting[next].task_id, 4, "2 overlaps locally, 3 remotely");

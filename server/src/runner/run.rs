@@ -103,7 +103,6 @@ fn script_env(task: &protocol::tasks::SyncTask, run_id: i64, dry_run: bool) -> V
     ]
 }
 
-
 impl Runner {
     pub(super) async fn execute(
         &self,
@@ -239,7 +238,9 @@ impl Runner {
             log.push(LogLevel::Info, LogSource::Runner, "running the post-script");
             match super::scripts::run(LogSource::PostScript, &task.post_script, &env, log, &mut stop).await {
                 ScriptOutcome::Exited(Some(0)) => (state, error),
-                ScriptOutcome::Aborted => (RunState::Aborted, Some("stopped on request during the post-script".to_string())),
+                ScriptOutcome::Aborted => {
+                    (RunState::Aborted, Some("stopped on request during the post-script".to_string()))
+                }
                 ScriptOutcome::CouldNotStart(why) => (RunState::Failed, Some(why)),
                 ScriptOutcome::Exited(code) => (
                     RunState::Failed,

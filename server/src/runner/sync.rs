@@ -8,8 +8,8 @@ use std::ffi::OsString;
 use protocol::providers::Provider;
 use protocol::tasks::{Direction, SyncTask, TransferMode};
 
-use crate::rclone::{RemoteEnv, REMOTE};
 use crate::credentials::{self, ValidAttributes};
+use crate::rclone::{RemoteEnv, REMOTE};
 use crate::tasks::CryptSecrets;
 
 /// The name of the crypt remote wrapping `cloudsync:` when a task encrypts.

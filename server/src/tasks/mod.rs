@@ -135,7 +135,11 @@ pub fn check_not_writable_by_others(real: &Path) -> Result<(), String> {
         let others_write = mode & 0o022 != 0 && (first || !sticky);
         let foreign_owner = meta.uid() != me && meta.uid() != 0;
         if others_write || foreign_owner {
-            let whose = if foreign_owner { format!("belongs to user id {}", meta.uid()) } else { "is writable by other users".into() };
+            let whose = if foreign_owner {
+                format!("belongs to user id {}", meta.uid())
+            } else {
+                "is writable by other users".into()
+            };
             return Err(format!(
                 "{} {whose}, and following symlinks there would read or write as the server's user; turn off follow_symlinks or fix the folder's owner and mode",
                 d.display()

@@ -44,7 +44,10 @@ async fn a_backup_without_the_seed_holds_no_secret_and_cannot_be_read_elsewhere(
 async fn a_backup_with_the_seed_restores_working_credentials_into_a_fresh_install() {
     let dav = StorageServer::webdav();
     let (_source, mut c) = app_with_one_credential(&dav).await;
-    let backup = c.call("config.export", json!({"include_secret_seed": true, "password": crate::helpers::ADMIN_PASSWORD})).await.unwrap();
+    let backup = c
+        .call("config.export", json!({"include_secret_seed": true, "password": crate::helpers::ADMIN_PASSWORD}))
+        .await
+        .unwrap();
     assert!(backup["secret_seed"].as_str().unwrap().len() >= 43);
 
     let target = spawn_app().await;
@@ -137,7 +140,10 @@ async fn tasks_travel_in_the_backup_disabled_with_their_encryption_password() {
         .await
         .unwrap();
     assert_eq!(run_to_end(&mut c, &task).await["state"], "SUCCESS");
-    let backup = c.call("config.export", json!({"include_secret_seed": true, "password": crate::helpers::ADMIN_PASSWORD})).await.unwrap();
+    let backup = c
+        .call("config.export", json!({"include_secret_seed": true, "password": crate::helpers::ADMIN_PASSWORD}))
+        .await
+        .unwrap();
     assert_eq!(backup["tasks"][0]["settings"]["description"], "encrypted photos");
     assert!(!backup.to_string().contains("crypt-pass-123"), "the password travels sealed");
 

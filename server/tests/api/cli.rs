@@ -146,7 +146,8 @@ async fn an_administrator_drives_the_server_from_the_command_line() {
     let out = cloudsync(h, &["token", "create", "ci job", "--password-stdin"], "wrong\n").await;
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     let with_password = format!("{}\n", crate::helpers::ADMIN_PASSWORD);
-    let token = json_of(&cloudsync(h, &["token", "create", "ci job", "--password-stdin", "--json"], &with_password).await);
+    let token =
+        json_of(&cloudsync(h, &["token", "create", "ci job", "--password-stdin", "--json"], &with_password).await);
     let secret = token["token"].as_str().unwrap().to_string();
     assert!(secret.starts_with("cst_"));
     let elsewhere = tempfile::tempdir().unwrap();
@@ -220,7 +221,10 @@ async fn following_survives_a_dropped_connection_and_prints_every_line_once() {
     let script = "for i in 1 2 3 4 5 6 7 8; do echo line-$i; sleep 0.5; done";
     let local = app.data_dir.path().join("slow");
     let task = dav_task(&mut c, &dav, &local, ("b.bin", &[7u8; 64 * 1024]), json!({"pre_script": script})).await;
-    let token = c.call("auth.token.create", json!({"name": "follow test", "password": crate::helpers::ADMIN_PASSWORD})).await.unwrap()["token"]
+    let token = c
+        .call("auth.token.create", json!({"name": "follow test", "password": crate::helpers::ADMIN_PASSWORD}))
+        .await
+        .unwrap()["token"]
         .as_str()
         .unwrap()
         .to_string();
@@ -326,8 +330,13 @@ async fn ctrl_c_stops_following_but_not_the_run() {
     let local = app.data_dir.path().join("src");
     let extra = json!({"pre_script": "sleep 3", "attributes": {"folder": "ctrl-c"}});
     let task = dav_task(&mut c, &dav, &local, ("c.txt", b"still copied"), extra).await;
-    let token =
-        c.call("auth.token.create", json!({"name": "ctrl-c", "password": crate::helpers::ADMIN_PASSWORD})).await.unwrap()["token"].as_str().unwrap().to_string();
+    let token = c
+        .call("auth.token.create", json!({"name": "ctrl-c", "password": crate::helpers::ADMIN_PASSWORD}))
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let home = tempfile::tempdir().unwrap();
     // The URL and token come from the environment this time.
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudsync"))
@@ -422,7 +431,11 @@ async fn the_client_speaks_wss_to_a_server_behind_https_and_checks_its_certifica
     .await;
     let mut c = app.logged_in_client().await;
     let token =
-        c.call("auth.token.create", json!({"name": "tls", "password": crate::helpers::ADMIN_PASSWORD})).await.unwrap()["token"].as_str().unwrap().to_string();
+        c.call("auth.token.create", json!({"name": "tls", "password": crate::helpers::ADMIN_PASSWORD})).await.unwrap()
+            ["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let home = tempfile::tempdir().unwrap();
     let (port, cert) = tls_proxy(proxy_listener, app.addr, home.path()).await;
     let url = format!("https://127.0.0.1:{port}");

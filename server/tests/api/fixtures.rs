@@ -56,4 +56,3 @@ pub async fn run_to_end(c: &mut RpcClient, task: i64, dry_run: bool) -> Value {
     let run_id = c.call("task.run", json!({"id": task, "dry_run": dry_run})).await.unwrap()["run_id"].as_i64().unwrap();
     finished(c, run_id).await
 }
-

@@ -63,7 +63,11 @@ fn no_module_uses_one_above_it() {
     let mut wrong = Vec::new();
     for (file, top, code) in modules() {
         let Some(mine) = rank(&top) else { continue };
-        for used in code.split("crate::").skip(1).map(|rest| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap()) {
+        for used in code
+            .split("crate::")
+            .skip(1)
+            .map(|rest| rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap())
+        {
             match rank(used) {
                 Some(theirs) if theirs > mine => wrong.push(format!("{file} ({top}) uses {used}")),
                 _ => {}

@@ -10,8 +10,38 @@ use serde_json::{json, Map, Value};
 use crate::helpers::spawn_app;
 
 const ALPHABET: &[&str] = &[
-    "", "*", "/", "-", ",", "0", "1", "59", "60", "61", "4294967295", "99999999999999999999", "*/0", "*/4294967295",
-    "a", "mon", "jan", "\u{0}", "\n", "../", "{", "[", "]", "}", "é", "💾", " ", "\\", "\"", "-1", "08:00", "24:00",
+    "",
+    "*",
+    "/",
+    "-",
+    ",",
+    "0",
+    "1",
+    "59",
+    "60",
+    "61",
+    "4294967295",
+    "99999999999999999999",
+    "*/0",
+    "*/4294967295",
+    "a",
+    "mon",
+    "jan",
+    "\u{0}",
+    "\n",
+    "../",
+    "{",
+    "[",
+    "]",
+    "}",
+    "é",
+    "💾",
+    " ",
+    "\\",
+    "\"",
+    "-1",
+    "08:00",
+    "24:00",
 ];
 
 fn random_text(rng: &mut StdRng) -> String {
@@ -46,10 +76,39 @@ fn random_object(rng: &mut StdRng, depth: u32, keys: &[&str]) -> Map<String, Val
 }
 
 const PARAM_KEYS: &[&str] = &[
-    "id", "name", "provider", "attributes", "description", "credentials", "direction", "transfer_mode", "path",
-    "include", "exclude", "bwlimit", "schedule", "transfers", "pre_script", "post_script", "task", "token",
-    "username", "password", "backup", "include_secret_seed", "origin", "count", "from", "after_seq", "limit",
-    "dry_run", "expires_at", "old", "new", "run_id", "state",
+    "id",
+    "name",
+    "provider",
+    "attributes",
+    "description",
+    "credentials",
+    "direction",
+    "transfer_mode",
+    "path",
+    "include",
+    "exclude",
+    "bwlimit",
+    "schedule",
+    "transfers",
+    "pre_script",
+    "post_script",
+    "task",
+    "token",
+    "username",
+    "password",
+    "backup",
+    "include_secret_seed",
+    "origin",
+    "count",
+    "from",
+    "after_seq",
+    "limit",
+    "dry_run",
+    "expires_at",
+    "old",
+    "new",
+    "run_id",
+    "state",
 ];
 
 #[tokio::test]
@@ -58,9 +117,16 @@ async fn random_requests_never_break_the_server_and_every_params_error_names_a_f
     let mut c = app.logged_in_client().await;
     let mut rng = StdRng::seed_from_u64(0x5eed_c10d);
     // Methods that would end this socket's session or start long work are left out.
-    let skip = ["auth.logout", "auth.change_password", "auth.login", "auth.resume", "task.run", "run.follow", "events.subscribe"];
-    let methods: Vec<&str> =
-        protocol::method::METHODS.iter().copied().filter(|m| !skip.contains(m)).collect();
+    let skip = [
+        "auth.logout",
+        "auth.change_password",
+        "auth.login",
+        "auth.resume",
+        "task.run",
+        "run.follow",
+        "events.subscribe",
+    ];
+    let methods: Vec<&str> = protocol::method::METHODS.iter().copied().filter(|m| !skip.contains(m)).collect();
     let mut refused = 0;
     for i in 0..600 {
         let method = methods[rng.gen_range(0..methods.len())];
@@ -85,7 +151,10 @@ async fn random_requests_never_break_the_server_and_every_params_error_names_a_f
                 if e.code == protocol::ErrorCode::INVALID_PARAMS {
                     let fields = e.field_errors();
                     assert!(!fields.is_empty(), "#{i} {method} {params}: no field named: {e:?}");
-                    assert!(fields.iter().all(|f| !f.field.is_empty() && !f.message.is_empty()), "#{i} {method}: {e:?}");
+                    assert!(
+                        fields.iter().all(|f| !f.field.is_empty() && !f.message.is_empty()),
+                        "#{i} {method}: {e:?}"
+                    );
                 }
             }
         }

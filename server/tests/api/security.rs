@@ -85,9 +85,12 @@ async fn concurrent_wrong_logins_reach_the_password_check_at_most_five_times_and
         sockets.push(RpcClient::connect(&server.ws_url()).await);
     }
     let (_, peak_before) = server.memory();
-    let outcomes = futures::future::join_all(sockets.iter_mut().enumerate().map(|(i, c)| async move {
-        c.login("admin", &format!("guess-{i}")).await.unwrap_err().code
-    }))
+    let outcomes = futures::future::join_all(
+        sockets
+            .iter_mut()
+            .enumerate()
+            .map(|(i, c)| async move { c.login("admin", &format!("guess-{i}")).await.unwrap_err().code }),
+    )
     .await;
     let checked = outcomes.iter().filter(|c| **c == ErrorCode::LOGIN_FAILED).count();
     let limited = outcomes.iter().filter(|c| **c == ErrorCode::RATE_LIMITED).count();
@@ -263,8 +266,16 @@ async fn options_that_run_commands_or_read_local_files_are_refused_and_not_offer
     let marker = pwned.path().join("pwned");
     let ssh = format!("sh -c 'id > {}'", marker.display());
     let attempts = [
-        ("credential.verify", json!({"provider": "sftp", "attributes": {"host": "127.0.0.1", "ssh": ssh}}), "attributes.ssh"),
-        ("credential.create", json!({"name": "x", "provider": "sftp", "attributes": {"host": "127.0.0.1", "ssh": ssh}}), "attributes.ssh"),
+        (
+            "credential.verify",
+            json!({"provider": "sftp", "attributes": {"host": "127.0.0.1", "ssh": ssh}}),
+            "attributes.ssh",
+        ),
+        (
+            "credential.create",
+            json!({"name": "x", "provider": "sftp", "attributes": {"host": "127.0.0.1", "ssh": ssh}}),
+            "attributes.ssh",
+        ),
         (
             "credential.verify",
             json!({"provider": "webdav", "attributes": {"url": "http://localhost/", "bearer_token_command": format!("touch {}", marker.display())}}),
@@ -336,12 +347,23 @@ async fn the_withheld_options_cover_every_local_option_of_rclone() {
     ];
     let name_looks_local = |n: &str| {
         ["_file", "_path", "_command", "_ccache", "_agent"].iter().any(|e| n.ends_with(e))
-            || ["socket", "ssh", "kerberos", "msi", "env_", "_env", "config_file", "use_az"].iter().any(|w| n.contains(w))
+            || ["socket", "ssh", "kerberos", "msi", "env_", "_env", "config_file", "use_az"]
+                .iter()
+                .any(|w| n.contains(w))
             || n == "env_auth"
     };
     let help_looks_local = regex_lite(&[
-        "path to", "file path", "command to", "command used", "unix", "environment variable", "runtime",
-        "credential cache", " location", "local file", "on disk",
+        "path to",
+        "file path",
+        "command to",
+        "command used",
+        "unix",
+        "environment variable",
+        "runtime",
+        "credential cache",
+        " location",
+        "local file",
+        "on disk",
     ]);
     let out = std::process::Command::new(rclone_path()).args(["config", "providers"]).output().unwrap();
     let raw: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
@@ -360,15 +382,30 @@ async fn the_withheld_options_cover_every_local_option_of_rclone() {
             }
         }
     }
-    assert!(unreviewed.is_empty(), "options that look local but are neither withheld nor reviewed:\n{}", unreviewed.join("\n"));
+    assert!(
+        unreviewed.is_empty(),
+        "options that look local but are neither withheld nor reviewed:\n{}",
+        unreviewed.join("\n")
+    );
     // And the review's list is withheld.
     for (backend, option) in [
-        ("sftp", "ssh"), ("sftp", "key_file"), ("sftp", "pubkey_file"), ("sftp", "known_hosts_file"),
-        ("sftp", "md5sum_command"), ("webdav", "bearer_token_command"), ("webdav", "unix_socket"),
-        ("drive", "service_account_file"), ("google cloud storage", "service_account_file"),
-        ("box", "box_config_file"), ("s3", "shared_credentials_file"), ("s3", "env_auth"),
-        ("oracleobjectstorage", "config_file"), ("azureblob", "client_certificate_path"),
-        ("azureblob", "service_principal_file"), ("azureblob", "use_az"), ("smb", "kerberos_ccache"),
+        ("sftp", "ssh"),
+        ("sftp", "key_file"),
+        ("sftp", "pubkey_file"),
+        ("sftp", "known_hosts_file"),
+        ("sftp", "md5sum_command"),
+        ("webdav", "bearer_token_command"),
+        ("webdav", "unix_socket"),
+        ("drive", "service_account_file"),
+        ("google cloud storage", "service_account_file"),
+        ("box", "box_config_file"),
+        ("s3", "shared_credentials_file"),
+        ("s3", "env_auth"),
+        ("oracleobjectstorage", "config_file"),
+        ("azureblob", "client_certificate_path"),
+        ("azureblob", "service_principal_file"),
+        ("azureblob", "use_az"),
+        ("smb", "kerberos_ccache"),
     ] {
         let p = catalog.iter().find(|p| p.name == backend).unwrap();
         let o = p.options.iter().find(|o| o.name == option).unwrap_or_else(|| panic!("{backend} {option}"));
@@ -475,7 +512,8 @@ async fn nul_in_task_fields_is_a_field_error_and_other_tasks_keep_their_schedule
     let local = tempfile::tempdir().unwrap();
     let mut c = app.logged_in_client().await;
     let cred = credential(&mut c, &dav, "dav").await;
-    let schedule = json!({"minute": "0", "hour": "3", "dom": "*", "month": "*", "dow": "*", "begin": "00:00", "end": "23:59"});
+    let schedule =
+        json!({"minute": "0", "hour": "3", "dom": "*", "month": "*", "dow": "*", "begin": "00:00", "end": "23:59"});
     let good = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "", "a", json!({"schedule": schedule})).await;
     let base = json!({"description": "bad", "credentials": cred, "direction": "PUSH", "transfer_mode": "COPY",
                       "path": local.path(), "schedule": schedule});
@@ -527,11 +565,14 @@ async fn task_settings_edited_in_the_database_do_not_run() {
     assert!(!planted.exists(), "the planted script ran");
     // Saving the task through the API approves its settings again.
     let current = c.call("task.get", json!({"id": task})).await.unwrap();
-    c.call("task.update", json!({"id": task, "description": current["description"], "credentials": cred,
+    c.call(
+        "task.update",
+        json!({"id": task, "description": current["description"], "credentials": cred,
         "direction": "PUSH", "transfer_mode": "COPY", "path": current["path"], "attributes": current["attributes"],
-        "pre_script": current["pre_script"]}))
-        .await
-        .unwrap();
+        "pre_script": current["pre_script"]}),
+    )
+    .await
+    .unwrap();
     assert_eq!(run_to_end(&mut c, task, false).await["state"], "SUCCESS");
 }
 
@@ -553,7 +594,8 @@ async fn folders_others_can_write_refuse_follow_symlinks_and_the_data_dir_is_nev
     c.call("task.create", without).await.expect("without following links the folder is fine");
 
     let data = app.data_dir.path().join("data");
-    let t = json!({"description": "seed", "credentials": cred, "direction": "PUSH", "transfer_mode": "COPY", "path": data});
+    let t =
+        json!({"description": "seed", "credentials": cred, "direction": "PUSH", "transfer_mode": "COPY", "path": data});
     let e = c.call("task.create", t).await.unwrap_err();
     assert!(e.field_error("path").unwrap().contains("data directory"), "{e:?}");
 }
@@ -562,10 +604,7 @@ async fn folders_others_can_write_refuse_follow_symlinks_and_the_data_dir_is_nev
 async fn a_revoked_tokens_socket_is_closed_and_its_stream_ends() {
     let app = spawn_app().await;
     let mut admin = app.logged_in_client().await;
-    let token = admin
-        .call("auth.token.create", json!({"name": "script", "password": ADMIN_PASSWORD}))
-        .await
-        .unwrap();
+    let token = admin.call("auth.token.create", json!({"name": "script", "password": ADMIN_PASSWORD})).await.unwrap();
     let mut script = app.client().await;
     script.call("auth.resume", json!({"token": token["token"]})).await.unwrap();
     script.call("events.subscribe", json!({})).await.unwrap();
@@ -592,9 +631,13 @@ async fn creating_a_token_or_exporting_the_seed_needs_the_current_password() {
     assert!(e.field_error("password").is_some(), "{e:?}");
     let e = c.call("config.export", json!({"include_secret_seed": true, "password": "wrong"})).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::LOGIN_FAILED);
-    let backup = c.call("config.export", json!({"include_secret_seed": true, "password": ADMIN_PASSWORD})).await.unwrap();
+    let backup =
+        c.call("config.export", json!({"include_secret_seed": true, "password": ADMIN_PASSWORD})).await.unwrap();
     assert!(backup["secret_seed"].is_string());
-    assert!(c.call("config.export", json!({})).await.unwrap()["secret_seed"].is_null(), "without the seed, no password");
+    assert!(
+        c.call("config.export", json!({})).await.unwrap()["secret_seed"].is_null(),
+        "without the seed, no password"
+    );
     let tokens = c.call("auth.token.list", json!({})).await.unwrap();
     assert_eq!(tokens, json!([]), "nothing was created by the refused calls");
 }

@@ -29,13 +29,8 @@ impl Lcg {
         }
     }
     fn schedule(&mut self) -> Schedule {
-        let mut s = sched(
-            &self.field(0, 59),
-            &self.field(0, 23),
-            &self.field(1, 31),
-            &self.field(1, 12),
-            &self.field(0, 6),
-        );
+        let mut s =
+            sched(&self.field(0, 59), &self.field(0, 23), &self.field(1, 31), &self.field(1, 12), &self.field(0, 6));
         if self.next(3) == 0 {
             s.begin = format!("{:02}:{:02}", self.next(24), self.next(60));
             s.end = format!("{:02}:{:02}", self.next(24), self.next(60));
@@ -182,8 +177,7 @@ fn next_wall_after_agrees_with_a_minute_by_minute_matcher() {
     for _ in 0..5000 {
         let s = rng.schedule();
         let spec = CronSpec::parse(&s).unwrap_or_else(|e| panic!("{s:?}: {e:?}"));
-        let mut from =
-            at(2024 + rng.next(4) as i32, 1 + rng.next(12), 1 + rng.next(28), rng.next(24), rng.next(60));
+        let mut from = at(2024 + rng.next(4) as i32, 1 + rng.next(12), 1 + rng.next(28), rng.next(24), rng.next(60));
         for _ in 0..3 {
             let fast = spec.next_wall_after(from);
             let slow = brute_next(&s, from, 400);
@@ -199,12 +193,7 @@ fn next_wall_after_agrees_with_a_minute_by_minute_matcher() {
 /// The reference for real time: walk UTC minute by minute. A minute starts a run
 /// when its wall-clock reading matches and is that reading's first occurrence, or
 /// when the clocks just jumped forward over a reading that matches.
-fn brute_next_zoned(
-    s: &Schedule,
-    tz: &chrono_tz::Tz,
-    after: DateTime<Utc>,
-    limit_days: i64,
-) -> Option<DateTime<Utc>> {
+fn brute_next_zoned(s: &Schedule, tz: &chrono_tz::Tz, after: DateTime<Utc>, limit_days: i64) -> Option<DateTime<Utc>> {
     let reference = Reference::new(s);
     let wall = |u: DateTime<Utc>| u.with_timezone(tz).naive_local();
     let parts = |w: NaiveDateTime| (w.year(), w.month(), w.day(), w.hour(), w.minute());
@@ -253,8 +242,7 @@ fn next_after_agrees_with_a_real_time_matcher_across_dst() {
         }
         let spec = CronSpec::parse(&s).unwrap();
         let (y, m, d) = days[rng.next(2) as usize];
-        let mut from =
-            at(y, m, d, 0, 0).and_utc() - Duration::hours(36) + Duration::minutes(rng.next(48 * 60) as i64);
+        let mut from = at(y, m, d, 0, 0).and_utc() - Duration::hours(36) + Duration::minutes(rng.next(48 * 60) as i64);
         for _ in 0..4 {
             let fast = spec.next_after(&rules, from).map(|t| t.with_timezone(&Utc));
             let slow = brute_next_zoned(&s, &tz, from, 20);
