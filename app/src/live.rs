@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use protocol::credentials::IdParams;
 use protocol::runs::notify::{self, Lagged, LogBatch, ProgressUpdate, StateChange};
-use protocol::runs::{Follow, FollowParams, LogLine, Progress, Run, Subscribe};
+use protocol::runs::{Follow, FollowParams, Log, LogLine, LogParams, Progress, Run, Subscribe};
 use protocol::Empty;
 
 use crate::rpc::{self, ConnectionState};
@@ -42,17 +42,33 @@ pub fn use_run_events(on_state: impl Fn(StateChange) + 'static, on_progress: imp
     });
 }
 
+/// Lines a log view keeps while it follows the end (older ones come back page by page
+/// with "Load earlier"): a million-line run never fills the page.
+pub const SHOWN_WHILE_FOLLOWING: usize = 5000;
+/// Lines fetched from the end before following, and per "Load earlier".
+pub const LOG_PAGE: u32 = 1000;
+
 /// Streams run `id` into `lines` (each `seq` once, in order) and keeps `run` current.
+/// It starts from the log's last [`LOG_PAGE`] lines; while `following` (the view is at
+/// the end), it keeps only the newest [`SHOWN_WHILE_FOLLOWING`].
 pub fn follow_run(
     id: i64,
     lines: RwSignal<Vec<LogLine>>,
     run: RwSignal<Option<Run>>,
     progress: RwSignal<Option<Progress>>,
+    following: Signal<bool>,
 ) {
     let session = crate::use_session();
     let last_seq = move || lines.with_untracked(|l| l.last().map_or(0, |x| x.seq));
     let start = move || {
         leptos::task::spawn_local(async move {
+            if lines.with_untracked(Vec::is_empty) {
+                let tail =
+                    LogParams { id, after_seq: 0, before_seq: Some(i64::MAX), query: None, limit: Some(LOG_PAGE) };
+                if let Ok(tail) = rpc::call::<Log>(tail).await {
+                    lines.set(tail);
+                }
+            }
             if let Ok(r) = rpc::call::<Follow>(FollowParams { id, after_seq: last_seq() }).await {
                 if run.with_untracked(|cur| cur.as_ref().is_none_or(|c| c.state.is_active())) {
                     run.set(Some(r));
@@ -68,7 +84,12 @@ pub fn follow_run(
         let after = last_seq();
         let fresh: Vec<LogLine> = batch.lines.into_iter().filter(|l| l.seq > after).collect();
         if !fresh.is_empty() {
-            lines.update(|l| l.extend(fresh));
+            lines.update(|l| {
+                l.extend(fresh);
+                if following.get_untracked() && l.len() > SHOWN_WHILE_FOLLOWING {
+                    l.drain(..l.len() - SHOWN_WHILE_FOLLOWING);
+                }
+            });
         }
     });
     let state = rpc::subscribe(notify::STATE, move |v| {

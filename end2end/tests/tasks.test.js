@@ -68,6 +68,19 @@ test("a task is created with the folder picker and listed with its places", asyn
   await page.getByTestId("log-level").selectOption("all");
   await screenshot(page, "run-log");
 
+  // Search runs on the server; the download is the whole log, streamed by the server.
+  await page.getByTestId("log-search").fill("COPIED (NEW)");
+  await page.getByTestId("log-search").press("Enter");
+  await page.getByTestId("log-search-note").getByText("1 line(s) contain it.").waitFor({ timeout: 10_000 });
+  assert.equal(await log.locator(".line").count(), 1, "only the matching line is shown");
+  await page.getByTestId("log-search-note").getByRole("button", { name: "Back to the log" }).click();
+  await log.getByText("run ended: SUCCESS").waitFor({ timeout: 10_000 });
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("log-download").click()]);
+  assert.match(download.suggestedFilename(), /^cloudsync-run-\d+\.log$/);
+  const saved = readFileSync(await download.path(), "utf8");
+  assert.match(saved, /INFO +rclone: hello\.txt: Copied \(new\)\n/);
+  assert.match(saved, /runner: run ended: SUCCESS\n$/);
+
   // Restore creates the reverse task, disabled.
   await page.getByRole("link", { name: "Tasks" }).click();
   const restoreInto = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-restore-")));

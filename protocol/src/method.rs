@@ -56,6 +56,7 @@ pub const METHODS: &[&str] = &[
     crate::runs::List::NAME,
     crate::runs::Get::NAME,
     crate::runs::Log::NAME,
+    crate::runs::Download::NAME,
     crate::runs::Follow::NAME,
     crate::runs::Unfollow::NAME,
     crate::runs::Subscribe::NAME,

@@ -21,8 +21,14 @@ method!(
     Get = "run.get", IdParams => Run
 );
 method!(
-    /// A run's log lines after `after_seq`, oldest first.
+    /// A run's log lines after `after_seq` (or the newest below `before_seq`), oldest
+    /// first; with `query`, only the lines that contain it, searched in the database.
     Log = "run.log", LogParams => Vec<LogLine>
+);
+method!(
+    /// A one-time address that downloads the run's whole log as text, streamed from the
+    /// store; it works once, within a minute, without the session's token in it.
+    Download = "run.download", IdParams => LogDownload
 );
 
 method!(
@@ -198,8 +204,26 @@ pub struct LogParams {
     pub id: i64,
     #[serde(default)]
     pub after_seq: i64,
+    /// Only lines below this `seq`, the newest `limit` of them (still oldest first): to
+    /// page back from the end. Any number above the last `seq` gives the tail.
+    #[serde(default)]
+    pub before_seq: Option<i64>,
+    /// Only lines whose message contains this text, ignoring case (at most
+    /// [`MAX_LOG_QUERY`] characters).
+    #[serde(default)]
+    pub query: Option<String>,
     #[serde(default)]
     pub limit: Option<u32>,
+}
+
+pub const MAX_LOG_QUERY: usize = 200;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogDownload {
+    /// A path on this server (`/api/download/…`): fetch it with a plain GET.
+    pub url: String,
+    /// RFC 3339, UTC: the address is refused after this, or once used.
+    pub expires_at: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -105,6 +105,7 @@ impl Application {
             runner,
             secret_seed,
             oauth_logins: Default::default(),
+            downloads: Default::default(),
             allowed_roots,
             sockets: Default::default(),
             public_urls: Arc::new(public_urls),

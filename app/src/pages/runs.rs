@@ -4,12 +4,14 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use protocol::runs::{List, ListParams, LogLine, Run, RunState};
+use protocol::credentials::IdParams;
+use protocol::runs::{Download, List, ListParams, Log, LogLine, LogParams, Run, RunState};
 use protocol::tasks;
 use protocol::Empty;
 
+use crate::live::LOG_PAGE;
 use crate::rpc;
-use crate::widgets::{ListView, Reload};
+use crate::widgets::{call_then, ListView, Reload};
 use protocol::units::human_bytes;
 
 #[component]
@@ -74,7 +76,9 @@ fn RunRow(run: Run, task: String) -> impl IntoView {
     }
 }
 
-/// A run's log, streamed by `run.follow` (stored lines, then live ones).
+/// A run's log, streamed by `run.follow` (the last lines, then live ones), with earlier
+/// lines paged back from the store, search in the database, and a download the server
+/// streams.
 #[component]
 fn RunLog(id: i64) -> impl IntoView {
     let lines = RwSignal::new(Vec::<LogLine>::new());
@@ -82,8 +86,11 @@ fn RunLog(id: i64) -> impl IntoView {
     let live_progress = RwSignal::new(None::<protocol::runs::Progress>);
     let level = RwSignal::new(String::from("all"));
     let search = RwSignal::new(String::new());
+    // Lines containing the search text, from the server; `None` when not searching.
+    let found = RwSignal::new(None::<Result<Vec<LogLine>, String>>);
     let follow = RwSignal::new(true);
-    crate::live::follow_run(id, lines, run, live_progress);
+    let error = RwSignal::new(None::<String>);
+    crate::live::follow_run(id, lines, run, live_progress, follow.into());
     let log_box = NodeRef::<leptos::html::Div>::new();
     Effect::new(move |_| {
         lines.track();
@@ -98,21 +105,53 @@ fn RunLog(id: i64) -> impl IntoView {
             follow.set(el.scroll_top() + el.client_height() >= el.scroll_height() - 8);
         }
     };
+    let run_search = move || {
+        let query = search.get_untracked().trim().to_string();
+        if query.is_empty() {
+            return found.set(None);
+        }
+        let params = LogParams { id, after_seq: 0, before_seq: None, query: Some(query), limit: Some(LOG_PAGE) };
+        leptos::task::spawn_local(async move {
+            found.set(Some(rpc::call::<Log>(params).await.map_err(|e| e.to_string())));
+        });
+    };
+    let earlier = move |_| {
+        let Some(first) = lines.with_untracked(|l| l.first().map(|x| x.seq)) else { return };
+        follow.set(false);
+        let params = LogParams { id, after_seq: 0, before_seq: Some(first), query: None, limit: Some(LOG_PAGE) };
+        call_then::<Log>(params, error, move |older| {
+            lines.update(|l| {
+                l.splice(0..0, older);
+            })
+        });
+    };
+    let has_earlier = move || found.with(Option::is_none) && lines.with(|l| l.first().is_some_and(|x| x.seq > 1));
     let visible = move || {
         let lvl = level.get();
-        let needle = search.get().to_lowercase();
-        lines.with(|l| {
-            l.iter()
-                .filter(|x| lvl == "all" || x.level.as_str() == lvl)
-                .filter(|x| needle.is_empty() || x.message.to_lowercase().contains(&needle))
-                .cloned()
-                .collect::<Vec<_>>()
+        let keep = |x: &&LogLine| lvl == "all" || x.level.as_str() == lvl;
+        match found.get() {
+            Some(Ok(hits)) => hits.iter().filter(keep).cloned().collect::<Vec<_>>(),
+            Some(Err(_)) => Vec::new(),
+            None => lines.with(|l| l.iter().filter(keep).cloned().collect::<Vec<_>>()),
+        }
+    };
+    let search_note = move || {
+        found.get().map(|f| match f {
+            Ok(hits) if hits.len() as u32 >= LOG_PAGE => format!("The first {LOG_PAGE} lines that contain it."),
+            Ok(hits) => format!("{} line(s) contain it.", hits.len()),
+            Err(e) => e,
         })
     };
     let download = move |_| {
-        let text: String = lines
-            .with(|l| l.iter().map(|x| format!("{} {:7} {:8} {}\n", x.at, x.level, x.source, x.message)).collect());
-        let _ = super::system_backup::save_file_with_type(&format!("cloudsync-run-{id}.log"), &text, "text/plain");
+        call_then::<Download>(IdParams { id }, error, move |d| {
+            let link: Result<web_sys::HtmlAnchorElement, _> =
+                document().create_element("a").map(wasm_bindgen::JsCast::unchecked_into);
+            if let Ok(a) = link {
+                a.set_href(&d.url);
+                a.set_download(&format!("cloudsync-run-{id}.log"));
+                a.click();
+            }
+        });
     };
     view! {
         <div class="card log" data-testid="run-log">
@@ -134,8 +173,18 @@ fn RunLog(id: i64) -> impl IntoView {
                     <option value="notice">"Notices"</option>
                     <option value="info">"Info"</option>
                 </select>
-                <input placeholder="Search the log" data-testid="log-search" prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
+                <input placeholder="Search the whole log (Enter)" data-testid="log-search" prop:value=move || search.get()
+                    on:input=move |ev| { search.set(event_target_value(&ev)); if search.get_untracked().trim().is_empty() { found.set(None); } }
+                    on:change=move |_| run_search()/>
             </div>
+            {move || search_note().map(|n| view! {
+                <p class="small muted" data-testid="log-search-note">{n}" "
+                    <button type="button" class="link" on:click=move |_| { search.set(String::new()); found.set(None); }>"Back to the log"</button>
+                </p>
+            })}
+            <Show when=has_earlier>
+                <button type="button" class="link small" data-testid="log-earlier" on:click=earlier>"Load earlier lines"</button>
+            </Show>
             <div class="log-lines" node_ref=log_box on:scroll=on_scroll data-testid="log-lines">
                 <For each=visible key=|l| l.seq let:l>
                     <div class=format!("line {}", l.level)>
@@ -145,6 +194,7 @@ fn RunLog(id: i64) -> impl IntoView {
                     </div>
                 </For>
             </div>
+            {move || error.get().map(|e| view! { <p class="error small">{e}</p> })}
             <div class="buttons">
                 <button type="button" on:click=download data-testid="log-download">"Download log"</button>
                 <a href="/runs" class="small">"Close"</a>

@@ -486,7 +486,7 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
             let run = c.call::<runs::Get>(IdParams { id }).await?;
             show(global, &run, print_object);
         }
-        RunCommand::Logs { id, follow: true } => {
+        RunCommand::Logs { id, follow: true, .. } => {
             c.close().await;
             return match finish_follow(&session, id).await {
                 // Following a log succeeds when the run has ended, whatever its result.
@@ -497,21 +497,38 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
                 other => other,
             };
         }
-        RunCommand::Logs { id, follow: false } => {
+        RunCommand::Logs { id, follow: false, query } => {
+            // Page by page, printed as it comes: a million-line log is never held whole.
+            let mut out = std::io::stdout().lock();
             let mut after_seq = 0i64;
-            let mut all = Vec::new();
+            let mut first = true;
+            let write = |out: &mut std::io::StdoutLock, text: String| {
+                out.write_all(text.as_bytes()).map_err(|e| CliError::Usage(format!("writing the log: {e}")))
+            };
+            if global.json {
+                write(&mut out, "[".into())?;
+            }
             loop {
-                let page = c.call::<runs::Log>(runs::LogParams { id, after_seq, limit: Some(5000) }).await?;
+                let params =
+                    runs::LogParams { id, after_seq, before_seq: None, query: query.clone(), limit: Some(5000) };
+                let page = c.call::<runs::Log>(params).await?;
                 let Some(last) = page.last() else { break };
                 after_seq = last.seq;
-                all.extend(page);
-            }
-            show(global, &all, |lines| {
-                for l in lines {
-                    let time = l.at.get(11..19).unwrap_or("");
-                    println!("{time} {:<7} {}: {}", l.level.as_str().to_uppercase(), l.source.as_str(), l.message);
+                for l in &page {
+                    let text = if global.json {
+                        let sep = if first { "\n  " } else { ",\n  " };
+                        format!("{sep}{}", serde_json::to_string(l).expect("serialises"))
+                    } else {
+                        let time = l.at.get(11..19).unwrap_or("");
+                        format!("{time} {:<7} {}: {}\n", l.level.as_str().to_uppercase(), l.source.as_str(), l.message)
+                    };
+                    first = false;
+                    write(&mut out, text)?;
                 }
-            });
+            }
+            if global.json {
+                write(&mut out, if first { "]\n".into() } else { "\n]\n".into() })?;
+            }
         }
     }
     c.close().await;

@@ -317,12 +317,15 @@ pub enum RunCommand {
     },
     /// One run.
     Show { id: i64 },
-    /// A run's log.
+    /// A run's log, printed page by page as it is read (a long log never fills memory).
     Logs {
         id: i64,
         /// Keep printing new lines until the run ends.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "query")]
         follow: bool,
+        /// Only the lines containing this text (ignoring case), searched on the server.
+        #[arg(long)]
+        query: Option<String>,
     },
 }
 

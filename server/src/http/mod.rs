@@ -1,5 +1,6 @@
 //! The HTTP surface: `/api/ws` (the JSON-RPC WebSocket), `/healthz`, `/oauth/callback`
-//! (the end of "Login to Provider"), and the built web app for every other path.
+//! (the end of "Login to Provider"), `/api/download/<ticket>` (a run log from
+//! `run.download`), and the built web app for every other path.
 
 pub mod client_addr;
 pub mod oauth_callback;
@@ -36,10 +37,33 @@ pub fn router(state: HttpState, site_dir: &std::path::Path) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/ws", get(ws::upgrade))
         .route("/oauth/callback", get(oauth_callback::callback))
+        .route("/api/download/{ticket}", get(download))
         .with_state(state)
         .merge(site::router(site_dir))
         .layer(axum::middleware::from_fn(site::security_headers))
         .layer(axum::middleware::from_fn_with_state(urls, check_host))
+}
+
+/// A run's log as a text file, streamed from the store, for a ticket from
+/// `run.download` (one use, one minute); 404 for any other.
+async fn download(
+    State(state): State<HttpState>,
+    axum::extract::Path(ticket): axum::extract::Path<String>,
+) -> Response {
+    let Some(run_id) = state.api.downloads.redeem(&ticket) else {
+        return (StatusCode::NOT_FOUND, "this download link is unknown, used or expired; ask for a new one\n")
+            .into_response();
+    };
+    let body = axum::body::Body::from_stream(crate::logstore::download::stream(state.api.pool.clone(), run_id));
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"cloudsync-run-{run_id}.log\"")),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// 200 "ok" when the database answers, 503 otherwise.

@@ -47,15 +47,16 @@ pub async fn serve<S, R>(
     S: Sink<String> + Unpin + Send + 'static,
     R: Stream<Item = Inbound> + Unpin,
 {
-    let (tx, mut rx) = mpsc::channel::<String>(OUTBOUND_BUFFER);
+    let (tx, mut rx) = mpsc::channel::<super::Outgoing>(OUTBOUND_BUFFER);
     let caller = Arc::new(Caller::new(addr, tx.clone()));
     let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     // Set while the socket has no session: when it passes, the socket closes.
     let mut login_by = Some(tokio::time::Instant::now() + LOGIN_WITHIN);
     let mut writer = tokio::spawn(async move {
         let mut sink = sink;
-        while let Some(text) = rx.recv().await {
-            if sink.send(text).await.is_err() {
+        while let Some(out) = rx.recv().await {
+            // What the message held of the log budget goes back once it is written.
+            if sink.send(out.text).await.is_err() {
                 break;
             }
         }
@@ -92,7 +93,7 @@ pub async fn serve<S, R>(
                 let why = format!("binary frames are not supported ({n} bytes); send JSON text");
                 let e = protocol::RpcError::new(protocol::ErrorCode::INVALID_REQUEST, why);
                 let reply = protocol::jsonrpc::Response::error(serde_json::Value::Null, e).to_json();
-                if tx.send(reply).await.is_err() {
+                if tx.send(reply.into()).await.is_err() {
                     break;
                 }
                 continue;
@@ -102,7 +103,7 @@ pub async fn serve<S, R>(
         };
         let request = match parse(&text) {
             Parsed::Reply(reply) => {
-                if tx.send(reply).await.is_err() {
+                if tx.send(reply.into()).await.is_err() {
                     break;
                 }
                 continue;
@@ -111,7 +112,7 @@ pub async fn serve<S, R>(
         };
         if request.method.starts_with("auth.") {
             if let Some(reply) = dispatch(request, &state, &caller).await {
-                if tx.send(reply).await.is_err() {
+                if tx.send(reply.into()).await.is_err() {
                     break;
                 }
             }
@@ -126,7 +127,7 @@ pub async fn serve<S, R>(
             let (state, caller, tx) = (state.clone(), caller.clone(), tx.clone());
             tokio::spawn(async move {
                 if let Some(reply) = dispatch(request, &state, &caller).await {
-                    let _ = tx.send(reply).await;
+                    let _ = tx.send(reply.into()).await;
                 }
                 drop(permit);
             });
@@ -181,6 +182,7 @@ mod tests {
             ),
             secret_seed: crate::secret_seed::SecretSeed::from_bytes([0; 32]),
             oauth_logins: Default::default(),
+            downloads: Default::default(),
             http: reqwest::Client::new(),
             allowed_roots: crate::tasks::AllowedRoots::new(vec![]),
             sockets: Default::default(),

@@ -44,6 +44,8 @@ pub struct ApiState {
     /// For backups that include it.
     pub secret_seed: crate::secret_seed::SecretSeed,
     pub oauth_logins: crate::oauth::logins::OAuthLogins,
+    /// One-time addresses of log downloads (`run.download`, served by `http`).
+    pub downloads: crate::logstore::download::Tickets,
     /// For OAuth token exchanges.
     pub http: reqwest::Client,
     /// Where tasks' local paths may be.
@@ -60,12 +62,32 @@ pub struct ApiState {
     pub allow_local_options: bool,
 }
 
+/// A message on its way to a socket, with what it holds of the socket's
+/// [`Caller::log_budget`] (released once the message is written).
+pub struct Outgoing {
+    pub text: String,
+    pub held: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl From<String> for Outgoing {
+    fn from(text: String) -> Self {
+        Outgoing { text, held: None }
+    }
+}
+
+/// Bytes of log notifications that may wait for one socket: a follower that sends more
+/// waits until the socket has taken some (a slow socket then falls behind the hub and
+/// catches up from the store). Replies and small notifications are bounded by count.
+pub const LOG_BUDGET_BYTES: usize = 2 * 1024 * 1024;
+
 /// One connected socket: where it comes from and who it is logged in as.
 pub struct Caller {
     pub addr: IpAddr,
     user: Mutex<Option<AuthenticatedUser>>,
     /// The socket's outbound queue, for notifications.
-    pub outbound: tokio::sync::mpsc::Sender<String>,
+    pub outbound: tokio::sync::mpsc::Sender<Outgoing>,
+    /// Bytes of log notifications queued for the socket ([`LOG_BUDGET_BYTES`]).
+    pub log_budget: Arc<tokio::sync::Semaphore>,
     /// Live streams feeding this socket (`run.follow` per run, `events.subscribe`),
     /// ended when the socket closes.
     streams: Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>,
@@ -74,11 +96,12 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn new(addr: IpAddr, outbound: tokio::sync::mpsc::Sender<String>) -> Self {
+    pub fn new(addr: IpAddr, outbound: tokio::sync::mpsc::Sender<Outgoing>) -> Self {
         Caller {
             addr,
             user: Mutex::new(None),
             outbound,
+            log_budget: Arc::new(tokio::sync::Semaphore::new(LOG_BUDGET_BYTES)),
             streams: Mutex::new(Default::default()),
             session_ended: tokio::sync::Notify::new(),
         }
@@ -227,6 +250,7 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Arc<Calle
         r::List::NAME => call::<r::List, _>(params, |p| runs::list(state, p)).await,
         r::Get::NAME => call::<r::Get, _>(params, |p| runs::get(state, p)).await,
         r::Log::NAME => call::<r::Log, _>(params, |p| runs::log(state, p)).await,
+        r::Download::NAME => call::<r::Download, _>(params, |p| runs::download(state, p)).await,
         r::Follow::NAME => call::<r::Follow, _>(params, |p| follow::follow(state, caller, p)).await,
         r::Unfollow::NAME => call::<r::Unfollow, _>(params, |p| follow::unfollow(caller, p)).await,
         r::Subscribe::NAME => call::<r::Subscribe, _>(params, |_| follow::subscribe(state, caller)).await,

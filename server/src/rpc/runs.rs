@@ -1,10 +1,11 @@
 //! `task.run`, `task.abort` and `run.*` handlers.
 
 use protocol::credentials::IdParams;
-use protocol::runs::{ListParams, LogLine, LogParams, Run, RunParams, RunStarted};
+use protocol::runs::{ListParams, LogDownload, LogLine, LogParams, Run, RunParams, RunStarted, MAX_LOG_QUERY};
 use protocol::Empty;
 
 use super::{ApiError, ApiState};
+use crate::logstore::Page;
 use crate::runner::records;
 
 pub async fn run(state: &ApiState, p: RunParams) -> Result<RunStarted, ApiError> {
@@ -29,7 +30,24 @@ pub async fn get(state: &ApiState, p: IdParams) -> Result<Run, ApiError> {
 }
 
 pub async fn log(state: &ApiState, p: LogParams) -> Result<Vec<LogLine>, ApiError> {
+    if let Some(q) = &p.query {
+        if q.chars().count() > MAX_LOG_QUERY {
+            return Err(ApiError::field("query", format!("must be at most {MAX_LOG_QUERY} characters")));
+        }
+        if q.contains('\0') {
+            return Err(ApiError::field("query", "must not contain NUL"));
+        }
+    }
     get(state, IdParams { id: p.id }).await?;
     let limit = p.limit.unwrap_or(1000).clamp(1, 10_000) as i64;
-    Ok(crate::logstore::read(&state.pool, p.id, p.after_seq, limit).await?)
+    let query = p.query.as_deref().filter(|q| !q.is_empty());
+    let page = Page { after: p.after_seq, before: p.before_seq, query, limit };
+    Ok(crate::logstore::read_page(&state.pool, p.id, page).await?)
+}
+
+pub async fn download(state: &ApiState, p: IdParams) -> Result<LogDownload, ApiError> {
+    get(state, IdParams { id: p.id }).await?;
+    let ticket = state.downloads.issue(p.id);
+    let expires = time::OffsetDateTime::now_utc() + crate::logstore::download::TICKET_LIFETIME;
+    Ok(LogDownload { url: format!("/api/download/{ticket}"), expires_at: crate::time_format::rfc3339(expires) })
 }

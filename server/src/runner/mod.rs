@@ -191,7 +191,7 @@ impl Runner {
             None => return,
         };
         for (level, line) in notes {
-            log.push(level, LogSource::Scheduler, &line);
+            log.push(level, LogSource::Scheduler, &line).await;
         }
     }
 
@@ -263,10 +263,10 @@ impl Runner {
                 };
                 me.write_notes(task_id, &mut log).await;
                 if let Some(why) = &outcome.error {
-                    log.push(LogLevel::Error, LogSource::Runner, why);
+                    log.push(LogLevel::Error, LogSource::Runner, why).await;
                 }
                 let level = if outcome.state == RunState::Success { LogLevel::Info } else { LogLevel::Error };
-                log.push(level, LogSource::Runner, &format!("run ended: {}", outcome.state.as_str()));
+                log.push(level, LogSource::Runner, &format!("run ended: {}", outcome.state.as_str())).await;
                 log.flush().await;
                 records::finish_surely(pool, run_id, &outcome).await;
                 tracing::debug!(run_id, state = outcome.state.as_str(), "run recorded");

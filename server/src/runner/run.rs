@@ -122,7 +122,7 @@ impl Runner {
         };
         let env = script_env(&task, run_id, dry_run);
         if !task.pre_script.trim().is_empty() {
-            log.push(LogLevel::Info, LogSource::Runner, "running the pre-script");
+            log.push(LogLevel::Info, LogSource::Runner, "running the pre-script").await;
             match super::scripts::run(LogSource::PreScript, &task.pre_script, &env, log, &mut stop).await {
                 ScriptOutcome::Exited(Some(0)) => {}
                 ScriptOutcome::Aborted => return Ok(Outcome::aborted("stopped on request during the pre-script")),
@@ -134,7 +134,8 @@ impl Runner {
             LogLevel::Info,
             LogSource::Runner,
             &format!("starting rclone {}", command.args.first().and_then(|a| a.to_str()).unwrap_or("")),
-        );
+        )
+        .await;
         let mut child = match crate::rclone::process::spawn(&self.inner.rclone, &command.args, Some(&command.remote)) {
             Ok(c) => c,
             Err(error) => {
@@ -157,7 +158,9 @@ impl Runner {
         let mut undecryptable = 0u64;
         let mut aborted = false;
         let mut kill_at: Option<tokio::time::Instant> = None;
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        // Often enough that a line waits at most about two BATCH_AGEs to go live.
+        let mut tick = tokio::time::interval(crate::logstore::BATCH_AGE);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 line = lines.next_line() => match line {
@@ -178,14 +181,14 @@ impl Runner {
                             if level == LogLevel::Error {
                                 last_error = Some(message.clone());
                             }
-                            log.push(level, LogSource::Rclone, &message);
+                            log.push(level, LogSource::Rclone, &message).await;
                         }
                     },
                     _ => break,
                 },
                 _ = &mut stop, if !aborted => {
                     aborted = true;
-                    log.push(LogLevel::Warning, LogSource::Runner, "stopping rclone (SIGTERM) on request");
+                    log.push(LogLevel::Warning, LogSource::Runner, "stopping rclone (SIGTERM) on request").await;
                     tracing::debug!(run_id, "stopping rclone (SIGTERM)");
                     if let Some(pid) = pid {
                         crate::rclone::process::signal_group(pid, libc::SIGTERM);
@@ -210,7 +213,7 @@ impl Runner {
         // Also after a failed run: a token rclone refreshed must not be lost.
         if let Some(updated) = crate::credentials::refreshed_attributes(&command.remote, &credential.attrs) {
             crate::credentials::store::save_refreshed(pool, &self.inner.secrets, credential.id, &updated).await?;
-            log.push(LogLevel::Info, LogSource::Runner, "saved the OAuth token rclone refreshed");
+            log.push(LogLevel::Info, LogSource::Runner, "saved the OAuth token rclone refreshed").await;
         }
         let code = status.as_ref().ok().and_then(|s| s.code());
         let errors = last_stats.as_ref().map_or(0, |s| s.errors);
@@ -235,7 +238,7 @@ impl Runner {
                 env.push(("CLOUDSYNC_BYTES".into(), s.bytes.to_string()));
                 env.push(("CLOUDSYNC_FILES".into(), s.transfers.to_string()));
             }
-            log.push(LogLevel::Info, LogSource::Runner, "running the post-script");
+            log.push(LogLevel::Info, LogSource::Runner, "running the post-script").await;
             match super::scripts::run(LogSource::PostScript, &task.post_script, &env, log, &mut stop).await {
                 ScriptOutcome::Exited(Some(0)) => (state, error),
                 ScriptOutcome::Aborted => {

@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
-use std::time::Duration;
 
 use protocol::runs::{LogLevel, LogSource};
 use tokio::sync::oneshot;
@@ -70,15 +69,16 @@ pub async fn run(
     let mut out = super::lines::Lines::new(child.stdout.take().expect("piped"));
     let mut err = super::lines::Lines::new(child.stderr.take().expect("piped"));
     let (mut out_open, mut err_open) = (true, true);
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut tick = tokio::time::interval(crate::logstore::BATCH_AGE);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while out_open || err_open {
         tokio::select! {
             line = out.next_line(), if out_open => match line {
-                Ok(Some(l)) => log.push(LogLevel::Info, source, &l),
+                Ok(Some(l)) => log.push(LogLevel::Info, source, &l).await,
                 _ => out_open = false,
             },
             line = err.next_line(), if err_open => match line {
-                Ok(Some(l)) => log.push(LogLevel::Warning, source, &l),
+                Ok(Some(l)) => log.push(LogLevel::Warning, source, &l).await,
                 _ => err_open = false,
             },
             _ = &mut *stop => {

@@ -289,6 +289,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("run.get", "run show"),
     ("run.log", "run logs"),
     ("run.follow", "run logs"),
+    ("run.download", "run logs"),
     ("run.unfollow", "(ending --follow closes the socket)"),
     ("events.subscribe", "(web app: live task list)"),
     ("events.unsubscribe", "(web app: live task list)"),

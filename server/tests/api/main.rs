@@ -11,6 +11,7 @@ mod fixtures;
 mod http;
 mod jsonrpc;
 mod layout;
+mod logs;
 mod oauth;
 mod robustness;
 mod runs;
