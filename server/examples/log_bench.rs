@@ -630,7 +630,7 @@ async fn create_tasks(rig: &Rig, n: usize) -> Fallible<()> {
                         "task.create",
                         json!({"description": format!("many {i}"), "credentials": credential, "direction": "PUSH",
                                "transfer_mode": "COPY", "path": path, "attributes": {"bucket": "bench", "folder": format!("m{i}")},
-                               "schedule": {"minute": "0", "hour": "3", "dom": "*", "month": "*", "dow": "*"}}),
+                               "schedule": {"minute": "0", "hour": "3", "dom": "*", "month": "*", "dow": "*", "begin": "00:00", "end": "23:59"}}),
                     )
                     .await?;
                     waiting.insert(id, ());
