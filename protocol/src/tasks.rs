@@ -288,6 +288,42 @@ pub fn check_pattern(p: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A bandwidth timetable that parsed: (minutes after midnight, bytes per second or
+/// unlimited), times ascending. Made only by [`Timetable::parse`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timetable(Vec<(u32, Option<u64>)>);
+
+impl Timetable {
+    /// The entries' times as `check_task` checks them: valid, each later than the one before.
+    pub fn parse(entries: &[BwLimit]) -> Result<Timetable, String> {
+        let mut out: Vec<(u32, Option<u64>)> = Vec::with_capacity(entries.len());
+        for b in entries {
+            let at = parse_hhmm(&b.time)?;
+            if out.last().is_some_and(|(before, _)| *before >= at) {
+                return Err(format!("`{}` must be later than the entry before it", b.time));
+            }
+            out.push((at, b.bandwidth));
+        }
+        Ok(Timetable(out))
+    }
+
+    /// rclone's `--bwlimit` value, `08:00,1048576B 18:00,off`; `None` when empty.
+    pub fn rclone_arg(&self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(at, rate)| {
+                let rate = rate.map_or_else(|| "off".to_string(), |n| format!("{n}B"));
+                format!("{:02}:{:02},{rate}", at / 60, at % 60)
+            })
+            .collect();
+        Some(parts.join(" "))
+    }
+}
+
 /// Minutes after midnight of an "HH:MM" time.
 pub fn parse_hhmm(s: &str) -> Result<u32, String> {
     let (h, m) = s.split_once(':').ok_or_else(|| format!("`{s}` is not a time; expected HH:MM"))?;
@@ -376,6 +412,21 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod timetable_tests {
+    use super::*;
+
+    #[test]
+    fn a_timetable_parses_in_order_and_becomes_rclones_argument() {
+        let bw = |time: &str, bandwidth| BwLimit { time: time.into(), bandwidth };
+        let t = Timetable::parse(&[bw("08:00", Some(1_048_576)), bw("18:30", None)]).unwrap();
+        assert_eq!(t.rclone_arg().as_deref(), Some("08:00,1048576B 18:30,off"));
+        assert_eq!(Timetable::parse(&[]).unwrap().rclone_arg(), None);
+        assert!(Timetable::parse(&[bw("18:00", None), bw("08:00", None)]).unwrap_err().contains("later"));
+        assert!(Timetable::parse(&[bw("25:00", None)]).is_err());
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub enum RunFailure {
     Load { what: &'static str, error: sqlx::Error },
     #[error("the task's settings were changed outside cloudsync (in the database); check them, then save the task to approve them")]
     SettingsChanged,
+    #[error("the bandwidth timetable cannot be used: {0}; save the task again")]
+    Bandwidth(String),
     #[error("the task's local folder {path} {why}; edit the task")]
     Folder { path: String, why: String },
     #[error("follow_symlinks: {0}")]
@@ -301,7 +303,8 @@ impl Runner {
             .map_err(|e| RunFailure::Providers(e.to_string()))?
             .ok_or_else(|| RunFailure::NoBackend(cred.provider.clone()))?;
         let refusal = |option: &str, value: &str| self.inner.providers.refusal(&provider.name, option, value);
-        let command = super::sync::build(&task.task, &provider, &attrs, crypt.as_ref(), dry_run, &refusal)
+        let bandwidth = task.bandwidth.map_err(RunFailure::Bandwidth)?;
+        let command = super::sync::build(&task.task, &bandwidth, &provider, &attrs, crypt.as_ref(), dry_run, &refusal)
             .map_err(|why| RunFailure::Credential { name: name.clone(), why })?;
         Ok((task.task, command, ValidCredential { id: cred.id, attrs }))
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 
 use protocol::providers::Provider;
-use protocol::tasks::{Direction, SyncTask, TransferMode};
+use protocol::tasks::{Direction, SyncTask, Timetable, TransferMode};
 
 use crate::credentials::{self, ValidAttributes};
 use crate::rclone::{RemoteEnv, REMOTE};
@@ -29,21 +29,9 @@ pub fn remote_path(task: &SyncTask) -> String {
     format!("{REMOTE}:{}", parts.join("/"))
 }
 
-/// rclone's `--bwlimit` timetable: `08:00,1048576B 18:00,off`.
-pub fn bwlimit(task: &SyncTask) -> Option<String> {
-    if task.bwlimit.is_empty() {
-        return None;
-    }
-    let parts: Vec<String> = task
-        .bwlimit
-        .iter()
-        .map(|b| format!("{},{}", b.time, b.bandwidth.map(|n| format!("{n}B")).unwrap_or_else(|| "off".into())))
-        .collect();
-    Some(parts.join(" "))
-}
-
 pub fn build(
     task: &SyncTask,
+    bandwidth: &Timetable,
     provider: &Provider,
     attrs: &ValidAttributes,
     crypt: Option<&CryptSecrets>,
@@ -86,7 +74,7 @@ pub fn build(
     if dry_run {
         flag(&mut args, "--dry-run");
     }
-    if let Some(bw) = bwlimit(task) {
+    if let Some(bw) = bandwidth.rclone_arg() {
         flag(&mut args, "--bwlimit");
         args.push(bw.into());
     }

@@ -6,7 +6,7 @@ pub mod store;
 use std::path::{Path, PathBuf};
 
 use protocol::credentials::SecretInput;
-use protocol::tasks::{check_task, TaskParams, BUCKET_BACKENDS};
+use protocol::tasks::{check_task, TaskParams, Timetable, BUCKET_BACKENDS};
 use protocol::FieldError;
 
 /// The crypt password and salt of a task; never serialised into the task's settings.
@@ -30,6 +30,7 @@ pub struct ValidTask {
     settings: TaskParams,
     crypt: Option<CryptSecrets>,
     schedule: Option<protocol::schedule::CronSpec>,
+    bandwidth: Timetable,
 }
 
 impl ValidTask {
@@ -39,6 +40,11 @@ impl ValidTask {
 
     pub fn crypt(&self) -> Option<&CryptSecrets> {
         self.crypt.as_ref()
+    }
+
+    /// The parsed bandwidth timetable.
+    pub fn bandwidth(&self) -> &Timetable {
+        &self.bandwidth
     }
 
     /// The parsed schedule when the task is enabled and has one: what the scheduler plans.
@@ -59,11 +65,13 @@ impl ValidTask {
         settings.encryption_salt = None;
         settings.description = settings.description.trim().to_string();
         let schedule = parsed_schedule(&settings);
-        Ok(ValidTask { settings, crypt: None, schedule })
+        let bandwidth = Timetable::parse(&settings.bwlimit).unwrap_or_default();
+        Ok(ValidTask { settings, crypt: None, schedule, bandwidth })
     }
 }
 
-/// The schedule of settings that passed `check_task`.
+/// The schedule of settings that passed `check_task` (so it parses; the timetable too,
+/// and `check_task` names the entry at fault where `Timetable::parse` would not).
 fn parsed_schedule(t: &TaskParams) -> Option<protocol::schedule::CronSpec> {
     t.schedule.as_ref().and_then(|s| protocol::schedule::CronSpec::parse(s).ok())
 }
@@ -206,7 +214,8 @@ pub fn validate(
     t.description = t.description.trim().to_string();
     if errors.is_empty() {
         let schedule = parsed_schedule(&t);
-        Ok(ValidTask { settings: t, crypt, schedule })
+        let bandwidth = Timetable::parse(&t.bwlimit).unwrap_or_default();
+        Ok(ValidTask { settings: t, crypt, schedule, bandwidth })
     } else {
         Err(errors)
     }

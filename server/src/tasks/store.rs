@@ -2,7 +2,7 @@
 //! `task:<id>`.
 
 use protocol::credentials::SecretMask;
-use protocol::tasks::{SyncTask, TaskParams};
+use protocol::tasks::{SyncTask, TaskParams, Timetable};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
@@ -34,6 +34,8 @@ pub struct StoredTask {
     pub crypt: Option<Result<CryptSecrets, CannotDecrypt>>,
     /// The settings carry a valid tag: cloudsync wrote them. Runs refuse other rows.
     pub authentic: bool,
+    /// The bandwidth timetable, parsed (an error only for a row cloudsync did not write).
+    pub bandwidth: Result<Timetable, String>,
 }
 
 type Row = (i64, String, Option<Vec<u8>>, Option<Vec<u8>>, OffsetDateTime, OffsetDateTime);
@@ -44,6 +46,7 @@ fn from_row(
 ) -> sqlx::Result<StoredTask> {
     let authentic = settings_tag.is_some_and(|t| secrets.open(&tag_label(id, &settings), &t).is_ok());
     let p: TaskParams = serde_json::from_str(&settings).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    let bandwidth = Timetable::parse(&p.bwlimit);
     let crypt = sealed.map(|s| {
         secrets.open(&label(id), &s).and_then(|b| serde_json::from_slice::<CryptSecrets>(&b).map_err(|_| CannotDecrypt))
     });
@@ -81,7 +84,7 @@ fn from_row(
         created_at: crate::time_format::rfc3339(created_at),
         updated_at: crate::time_format::rfc3339(updated_at),
     };
-    Ok(StoredTask { task, crypt, authentic })
+    Ok(StoredTask { task, crypt, authentic, bandwidth })
 }
 
 const SELECT: &str = "SELECT id, settings, encryption_sealed, settings_tag, created_at, updated_at FROM sync_tasks";
