@@ -176,6 +176,11 @@ pub struct TaskParams {
     /// Refuse to delete more than this many files in one run.
     #[serde(default)]
     pub max_delete: Option<u64>,
+    /// A SYNC or MOVE whose source holds no files while its destination does fails
+    /// before rclone deletes anything, unless this is set (an unmounted disk reads as
+    /// an empty folder).
+    #[serde(default)]
+    pub allow_empty_source: bool,
 }
 
 fn default_transfers() -> u32 {
@@ -229,6 +234,8 @@ pub struct SyncTask {
     pub schedule: Option<Schedule>,
     pub enabled: bool,
     pub max_delete: Option<u64>,
+    #[serde(default)]
+    pub allow_empty_source: bool,
     /// The newest run: its state, and while it runs its live progress in `stats`.
     pub last_run: Option<crate::runs::Run>,
     /// When the scheduler will start it next (RFC 3339 in the server's zone); `None`

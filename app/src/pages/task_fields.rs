@@ -37,6 +37,7 @@ pub struct TaskFields {
     pub follow_symlinks: RwSignal<bool>,
     pub empty_dirs: RwSignal<bool>,
     pub max_delete: RwSignal<String>,
+    pub allow_empty_source: RwSignal<bool>,
     pub enabled: RwSignal<bool>,
     pub encryption: RwSignal<bool>,
     pub filename_encryption: RwSignal<bool>,
@@ -81,6 +82,7 @@ impl TaskFields {
             follow_symlinks: RwSignal::new(e.is_some_and(|t| t.follow_symlinks)),
             empty_dirs: RwSignal::new(e.is_some_and(|t| t.create_empty_src_dirs)),
             max_delete: text(|t| t.max_delete.map(|n| n.to_string()).unwrap_or_default()),
+            allow_empty_source: RwSignal::new(e.is_some_and(|t| t.allow_empty_source)),
             enabled: RwSignal::new(e.is_none_or(|t| t.enabled)),
             encryption: RwSignal::new(e.is_some_and(|t| t.encryption)),
             filename_encryption: RwSignal::new(e.is_none_or(|t| t.filename_encryption)),
@@ -162,6 +164,7 @@ impl TaskFields {
             schedule: untrack(|| self.schedule.schedule()),
             enabled: self.enabled.get_untracked(),
             max_delete,
+            allow_empty_source: self.allow_empty_source.get_untracked(),
         })
     }
 }

@@ -34,6 +34,7 @@ pub fn TaskForm(
         follow_symlinks,
         empty_dirs,
         max_delete,
+        allow_empty_source,
         enabled,
         encryption,
         filename_encryption,
@@ -215,6 +216,9 @@ pub fn TaskForm(
                     {text_input("Parallel transfers", transfers, "task-transfers", "transfers", "4")}
                     {text_input("Delete at most (files per run)", max_delete, "task-max-delete", "max_delete", "no limit")}
                 </div>
+                <Show when=move || mode.get() != TransferMode::Copy>
+                    {check("Allow an empty source (else a sync or move from a folder with no files stops before deleting anything: an unmounted disk looks empty)", allow_empty_source, "task-allow-empty-source")}
+                </Show>
                 {check("Follow symbolic links", follow_symlinks, "task-follow-symlinks")}
                 {check("Create empty folders", empty_dirs, "task-empty-dirs")}
                 <label>

@@ -121,6 +121,50 @@ pub async fn run(
     }
 }
 
+/// Whether `path` (local or on the remote) holds at least one file, by `rclone lsf -R
+/// --files-only`, stopped at the first file it names. A path that does not exist holds
+/// none (rclone's exit code 3); any other failure is rclone's error line.
+pub async fn holds_a_file(
+    rclone: &Path,
+    path: &std::ffi::OsStr,
+    remote: Option<&RemoteEnv>,
+    deadline: Duration,
+) -> Result<bool, String> {
+    use tokio::io::AsyncBufReadExt;
+    let args: Vec<OsString> = vec!["lsf".into(), "-R".into(), "--files-only".into(), path.into()];
+    let mut child = spawn(rclone, &args, remote).map_err(|e| format!("cannot start rclone: {e}"))?;
+    let pid = child.id();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut stderr = child.stderr.take().expect("piped");
+    let work = async {
+        let mut first = String::new();
+        let found = stdout.read_line(&mut first).await.map_err(|e| e.to_string())? > 0;
+        if found {
+            if let Some(pid) = pid {
+                signal_group(pid, libc::SIGKILL);
+            }
+            let _ = child.wait().await;
+            return Ok(true);
+        }
+        let mut err = Vec::new();
+        let _ = stderr.read_to_end(&mut err).await;
+        let status = child.wait().await.map_err(|e| e.to_string())?;
+        match status.code() {
+            Some(0) | Some(3) => Ok(false),
+            _ => Err(error_line(&String::from_utf8_lossy(&err), remote)),
+        }
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(result) => result,
+        Err(_) => {
+            if let Some(pid) = pid {
+                signal_group(pid, libc::SIGKILL);
+            }
+            Err(format!("listing took longer than {} s", deadline.as_secs()))
+        }
+    }
+}
+
 /// The most useful single line of rclone's stderr: the last error-level message of its
 /// JSON log (or the last non-empty line), without timestamp, with secrets redacted,
 /// shortened to 300 characters.

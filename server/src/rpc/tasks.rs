@@ -117,6 +117,7 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
         schedule: None,
         enabled: false,
         max_delete: t.max_delete,
+        allow_empty_source: t.allow_empty_source,
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;

@@ -137,7 +137,7 @@ impl Runner {
             .await?
             .ok_or(RunError::NoSuchTask(task_id))?;
         let mut q = self.inner.state.lock().await;
-        if let Some(a) = q.running.get(&task_id) {
+        if let Some(a) = q.running.get(&task_id).filter(|a| !a.ending) {
             return Ok(a.run_id);
         }
         if let Some(w) = q.waiting.iter().find(|w| w.task_id == task_id) {
@@ -268,6 +268,9 @@ impl Runner {
                 let level = if outcome.state == RunState::Success { LogLevel::Info } else { LogLevel::Error };
                 log.push(level, LogSource::Runner, &format!("run ended: {}", outcome.state.as_str())).await;
                 log.flush().await;
+                if let Some(a) = me.inner.state.lock().await.running.get_mut(&task_id) {
+                    a.ending = true;
+                }
                 records::finish_surely(pool, run_id, &outcome).await;
                 tracing::debug!(run_id, state = outcome.state.as_str(), "run recorded");
                 me.publish_state(run_id, task_id, outcome.state, outcome.error);

@@ -28,6 +28,9 @@ pub(super) struct Active {
     pub progress: Option<Progress>,
     /// Lines for the run's log from outside it (the scheduler's), written by the run.
     pub notes: Vec<(LogLevel, String)>,
+    /// Its final state is being recorded: a new run of the task is queued behind it
+    /// rather than this one returned.
+    pub ending: bool,
 }
 
 #[derive(Default)]
@@ -62,6 +65,7 @@ impl Queue {
             stop: Some(stop_tx),
             progress: None,
             notes: std::mem::take(&mut next.notes),
+            ending: false,
         };
         self.running.insert(next.task_id, active);
         (next, stop_rx)

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use protocol::runs::{LogLevel, LogSource, Progress, RunState};
+use protocol::tasks::{Direction, TransferMode};
 use tokio::sync::oneshot;
 
 use super::progress::{self, RcloneLine};
@@ -16,6 +17,8 @@ use crate::logstore::LogWriter;
 
 /// How long a stopped rclone gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(10);
+/// How long listing a source or destination (until its first file) may take.
+const LISTING_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Why a run could not get as far as its transfer.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum RunFailure {
     Load { what: &'static str, error: sqlx::Error },
     #[error("the task's settings were changed outside cloudsync (in the database); check them, then save the task to approve them")]
     SettingsChanged,
+    #[error("source is empty (is the disk mounted?); nothing was deleted")]
+    EmptySource,
+    #[error("cannot check that the source holds files: {0}; nothing was deleted")]
+    SourceCheck(String),
     #[error("the bandwidth timetable cannot be used: {0}; save the task again")]
     Bandwidth(String),
     #[error("the task's local folder {path} {why}; edit the task")]
@@ -131,6 +138,9 @@ impl Runner {
                 ScriptOutcome::CouldNotStart(why) => return Ok(Outcome::failed(RunFailure::ScriptCouldNotStart(why))),
                 ScriptOutcome::Exited(code) => return Ok(Outcome::failed(RunFailure::PreScript(code))),
             }
+        }
+        if let Err(why) = self.check_source(&task, &command, dry_run, log).await {
+            return Ok(Outcome::failed(why));
         }
         log.push(
             LogLevel::Info,
@@ -258,6 +268,37 @@ impl Runner {
         Ok(Outcome { state, error, code, stats: last_stats })
     }
 
+    /// A SYNC or MOVE from a source with no files to a destination with some stops here,
+    /// before rclone deletes anything, unless the task allows an empty source. (A dry
+    /// run deletes nothing and shows what would happen.)
+    async fn check_source(
+        &self,
+        task: &protocol::tasks::SyncTask,
+        command: &super::sync::SyncCommand,
+        dry_run: bool,
+        log: &mut LogWriter,
+    ) -> Result<(), RunFailure> {
+        if dry_run || task.allow_empty_source || task.transfer_mode == TransferMode::Copy {
+            return Ok(());
+        }
+        let (src, dst) = (&command.args[1], &command.args[2]);
+        log.push(
+            LogLevel::Info,
+            LogSource::Runner,
+            "checking that the source holds files (an empty source is not allowed)",
+        )
+        .await;
+        let rclone = &self.inner.rclone;
+        let holds = |path| crate::rclone::process::holds_a_file(rclone, path, Some(&command.remote), LISTING_DEADLINE);
+        if holds(src).await.map_err(RunFailure::SourceCheck)? {
+            return Ok(());
+        }
+        if holds(dst).await.map_err(RunFailure::SourceCheck)? {
+            return Err(RunFailure::EmptySource);
+        }
+        Ok(())
+    }
+
     /// The rclone command of a task, or why it cannot run.
     async fn prepare(
         &self,
@@ -273,6 +314,12 @@ impl Runner {
             return Err(RunFailure::SettingsChanged);
         }
         let path = task.task.path.clone();
+        let t = &task.task;
+        let guarded = t.direction == Direction::Push && t.transfer_mode != TransferMode::Copy && !t.allow_empty_source;
+        if guarded && !dry_run && !Path::new(&path).exists() {
+            // A missing source folder (an unmounted disk's mount point gone) is an empty one.
+            return Err(RunFailure::EmptySource);
+        }
         let real = self
             .inner
             .allowed_roots

@@ -79,6 +79,7 @@ fn from_row(
         schedule: p.schedule,
         enabled: p.enabled,
         max_delete: p.max_delete,
+        allow_empty_source: p.allow_empty_source,
         last_run: None,
         next_run: None,
         created_at: crate::time_format::rfc3339(created_at),

@@ -15,6 +15,7 @@ mod logs;
 mod oauth;
 mod robustness;
 mod runs;
+mod safety;
 mod schedules;
 mod security;
 mod storage;

@@ -1,0 +1,79 @@
+//! Guards that keep a sync from destroying what it protects (issue: data safety).
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::fixtures::{credential, make_task, run_to_end};
+use crate::helpers::spawn_app;
+use crate::storage::StorageServer;
+
+/// The files in `dir` with their bytes (none when the server removed the emptied folder).
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<(String, Vec<u8>)> = entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn a_sync_from_an_empty_or_missing_source_deletes_nothing_unless_allowed() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    let backup = s3.mkdir("guard/photos");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let parent = tempfile::tempdir().unwrap();
+    let local = parent.path().join("disk");
+    std::fs::create_dir(&local).unwrap();
+    for i in 0..10 {
+        std::fs::write(local.join(format!("f{i}.jpg")), format!("photo {i} ").repeat(100 + i)).unwrap();
+    }
+    let task = make_task(&mut c, cred, "PUSH", "SYNC", &local, "guard", "photos", json!({})).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    let before = files(&backup);
+    assert_eq!(before.len(), 10);
+
+    // The disk "is not mounted": an empty folder, then no folder at all.
+    for f in std::fs::read_dir(&local).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    assert_eq!(run["error"], "source is empty (is the disk mounted?); nothing was deleted");
+    assert_eq!(files(&backup), before, "all 10 files still there, byte for byte");
+    std::fs::remove_dir(&local).unwrap();
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    assert_eq!(run["error"], "source is empty (is the disk mounted?); nothing was deleted");
+    assert_eq!(files(&backup), before);
+
+    // A PULL SYNC from an empty remote folder into a full local one: the same guard.
+    let restore = parent.path().join("restore");
+    std::fs::create_dir(&restore).unwrap();
+    std::fs::write(restore.join("keep.txt"), "mine").unwrap();
+    s3.mkdir("guard/empty");
+    let pull = make_task(&mut c, cred, "PULL", "SYNC", &restore, "guard", "empty", json!({})).await;
+    let run = run_to_end(&mut c, pull, false).await;
+    assert_eq!(run["error"], "source is empty (is the disk mounted?); nothing was deleted", "{run}");
+    assert_eq!(std::fs::read_to_string(restore.join("keep.txt")).unwrap(), "mine");
+
+    // Allowed: the sync mirrors the empty folder, as asked.
+    std::fs::create_dir(&local).unwrap();
+    let mut settings = c.call("task.get", json!({"id": task})).await.unwrap();
+    for k in ["id", "last_run", "next_run", "created_at", "updated_at"] {
+        settings.as_object_mut().unwrap().remove(k);
+    }
+    settings["id"] = json!(task);
+    settings["allow_empty_source"] = json!(true);
+    let saved = c.call("task.update", settings).await.unwrap();
+    assert_eq!(saved["allow_empty_source"], true);
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    assert!(files(&backup).is_empty(), "allowed, the sync deleted what the source no longer has");
+}
