@@ -102,6 +102,10 @@ pub struct RunParams {
     pub id: i64,
     #[serde(default)]
     pub dry_run: bool,
+    /// Run once even if the sync would delete more than `max_delete_percent` of the
+    /// destination's files.
+    #[serde(default)]
+    pub allow_deletes: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -181,6 +181,10 @@ pub struct TaskParams {
     /// an empty folder).
     #[serde(default)]
     pub allow_empty_source: bool,
+    /// A SYNC that would delete more than this share (1–100) of the destination's
+    /// files fails before deleting anything; `null`: no such limit. 50 when left out.
+    #[serde(default = "half")]
+    pub max_delete_percent: Option<u8>,
 }
 
 fn default_transfers() -> u32 {
@@ -189,6 +193,13 @@ fn default_transfers() -> u32 {
 
 fn yes() -> bool {
     true
+}
+
+/// The default `max_delete_percent`.
+pub const DEFAULT_MAX_DELETE_PERCENT: u8 = 50;
+
+fn half() -> Option<u8> {
+    Some(DEFAULT_MAX_DELETE_PERCENT)
 }
 
 /// `id` plus every field of [`TaskParams`] (serde cannot deny unknown fields through
@@ -236,6 +247,8 @@ pub struct SyncTask {
     pub max_delete: Option<u64>,
     #[serde(default)]
     pub allow_empty_source: bool,
+    #[serde(default = "half")]
+    pub max_delete_percent: Option<u8>,
     /// The newest run: its state, and while it runs its live progress in `stats`.
     pub last_run: Option<crate::runs::Run>,
     /// When the scheduler will start it next (RFC 3339 in the server's zone); `None`
@@ -403,6 +416,9 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
     }
     if !(1..=MAX_TRANSFERS).contains(&t.transfers) {
         err("transfers".into(), format!("must be between 1 and {MAX_TRANSFERS}"));
+    }
+    if t.max_delete_percent.is_some_and(|p| !(1..=100).contains(&p)) {
+        err("max_delete_percent".into(), "must be between 1 and 100, or null for no limit".into());
     }
     for (name, script) in [("pre_script", &t.pre_script), ("post_script", &t.post_script)] {
         if script.len() > 64 * 1024 {

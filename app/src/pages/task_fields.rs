@@ -38,6 +38,8 @@ pub struct TaskFields {
     pub empty_dirs: RwSignal<bool>,
     pub max_delete: RwSignal<String>,
     pub allow_empty_source: RwSignal<bool>,
+    /// A whole number of percent; "" is no limit.
+    pub max_delete_percent: RwSignal<String>,
     pub enabled: RwSignal<bool>,
     pub encryption: RwSignal<bool>,
     pub filename_encryption: RwSignal<bool>,
@@ -83,6 +85,10 @@ impl TaskFields {
             empty_dirs: RwSignal::new(e.is_some_and(|t| t.create_empty_src_dirs)),
             max_delete: text(|t| t.max_delete.map(|n| n.to_string()).unwrap_or_default()),
             allow_empty_source: RwSignal::new(e.is_some_and(|t| t.allow_empty_source)),
+            max_delete_percent: RwSignal::new(e.map_or_else(
+                || protocol::tasks::DEFAULT_MAX_DELETE_PERCENT.to_string(),
+                |t| t.max_delete_percent.map(|p| p.to_string()).unwrap_or_default(),
+            )),
             enabled: RwSignal::new(e.is_none_or(|t| t.enabled)),
             encryption: RwSignal::new(e.is_some_and(|t| t.encryption)),
             filename_encryption: RwSignal::new(e.is_none_or(|t| t.filename_encryption)),
@@ -119,6 +125,12 @@ impl TaskFields {
         let max_delete = match self.max_delete.get_untracked().trim() {
             "" => None,
             v => Some(v.parse::<u64>().map_err(|_| whole_number("max_delete"))?),
+        };
+        let max_delete_percent = match self.max_delete_percent.get_untracked().trim() {
+            "" => None,
+            v => Some(v.parse::<u8>().map_err(|_| {
+                ("max_delete_percent".to_string(), "must be a whole number from 1 to 100, or empty".to_string())
+            })?),
         };
         let mut bwlimit = Vec::new();
         for (i, r) in self.bw_rows.get_untracked().iter().enumerate() {
@@ -165,6 +177,7 @@ impl TaskFields {
             enabled: self.enabled.get_untracked(),
             max_delete,
             allow_empty_source: self.allow_empty_source.get_untracked(),
+            max_delete_percent,
         })
     }
 }

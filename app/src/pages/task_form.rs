@@ -35,6 +35,7 @@ pub fn TaskForm(
         empty_dirs,
         max_delete,
         allow_empty_source,
+        max_delete_percent,
         enabled,
         encryption,
         filename_encryption,
@@ -215,6 +216,7 @@ pub fn TaskForm(
                 <div class="row">
                     {text_input("Parallel transfers", transfers, "task-transfers", "transfers", "4")}
                     {text_input("Delete at most (files per run)", max_delete, "task-max-delete", "max_delete", "no limit")}
+                    {text_input("Stop a sync that would delete more than (% of the destination's files)", max_delete_percent, "task-max-delete-percent", "max_delete_percent", "no limit")}
                 </div>
                 <Show when=move || mode.get() != TransferMode::Copy>
                     {check("Allow an empty source (else a sync or move from a folder with no files stops before deleting anything: an unmounted disk looks empty)", allow_empty_source, "task-allow-empty-source")}

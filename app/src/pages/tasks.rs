@@ -148,9 +148,24 @@ fn TaskRow(
     let error = RwSignal::new(None::<String>);
     // Each answer may reach a row a state event has already replaced: `try_run`.
     let start = move |dry_run: bool| {
-        call_then::<RunTask>(RunParams { id, dry_run }, error, move |_| {
+        call_then::<RunTask>(RunParams { id, dry_run, allow_deletes: false }, error, move |_| {
             on_run.try_run(());
         })
+    };
+    // The last run stopped at the deletion guard: offer to run once past it, after the
+    // user types what it will do.
+    let held_back = move || {
+        last_run.try_get().flatten().is_some_and(|r| {
+            r.state == RunState::Failed && r.error.as_deref().is_some_and(|e| e.starts_with("this sync would delete"))
+        })
+    };
+    let run_anyway = move |_| {
+        let question = "This run will delete those files at the destination. Type DELETE to go ahead.";
+        if window().prompt_with_message(question).ok().flatten().is_some_and(|t| t.trim() == "DELETE") {
+            call_then::<RunTask>(RunParams { id, dry_run: false, allow_deletes: true }, error, move |_| {
+                on_run.try_run(());
+            })
+        }
     };
     let stop = move |_| {
         call_then::<Abort>(IdParams { id }, error, move |_| {
@@ -210,6 +225,9 @@ fn TaskRow(
                 }>
                     <button data-testid="task-run" on:click=move |_| start(false)>"Run now"</button>
                     <button data-testid="task-dry-run" on:click=move |_| start(true)>"Dry run"</button>
+                    <Show when=held_back>
+                        <button class="danger" data-testid="task-run-anyway" on:click=run_anyway>"Run, allowing deletes…"</button>
+                    </Show>
                 </Show>
                 <button on:click=move |_| on_edit.run(edit.clone()) data-testid="task-edit">"Edit"</button>
                 <button on:click=restore data-testid="task-restore">"Restore…"</button>

@@ -423,8 +423,8 @@ async fn task(global: &Global, command: TaskCommand) -> Result<(), CliError> {
                 println!("Created task {} ({}), disabled: check it, then run it.", t.id, t.description)
             });
         }
-        TaskCommand::Run { id, dry_run, follow: follow_it } => {
-            let started = c.call::<RunTask>(RunParams { id, dry_run }).await?;
+        TaskCommand::Run { id, dry_run, allow_deletes, follow: follow_it } => {
+            let started = c.call::<RunTask>(RunParams { id, dry_run, allow_deletes }).await?;
             c.close().await;
             if !follow_it {
                 show(global, &started, |_| println!("Run {} queued.", started.run_id));

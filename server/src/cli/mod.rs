@@ -253,6 +253,10 @@ pub enum TaskCommand {
         /// Show what would be transferred and deleted, changing nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Go ahead this once even if the sync would delete more than the task's
+        /// max_delete_percent of the destination's files.
+        #[arg(long)]
+        allow_deletes: bool,
         /// Print the log live until the run ends; the exit status is the run's.
         #[arg(long)]
         follow: bool,

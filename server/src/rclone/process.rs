@@ -165,6 +165,85 @@ pub async fn holds_a_file(
     }
 }
 
+/// How many files `args` (a sync) would delete: the same command with `--dry-run`, its
+/// JSON log read line by line (never held whole) for rclone's "Skipped delete" notes.
+pub async fn count_dry_run_deletes(
+    rclone: &Path,
+    args: &[OsString],
+    remote: Option<&RemoteEnv>,
+    deadline: Duration,
+) -> Result<u64, String> {
+    use tokio::io::AsyncBufReadExt;
+    let mut args = args.to_vec();
+    if !args.iter().any(|a| a == "--dry-run") {
+        args.push("--dry-run".into());
+    }
+    let mut child = spawn(rclone, &args, remote).map_err(|e| format!("cannot start rclone: {e}"))?;
+    let pid = child.id();
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().expect("piped"));
+    let work = async {
+        let drain = tokio::spawn(async move { tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await });
+        // The first few errors (what went wrong) and the last (what rclone concluded).
+        let (mut deletes, mut first_errors, mut last_error) = (0u64, Vec::new(), None);
+        let mut line = String::new();
+        while stderr.read_line(&mut line).await.map_err(|e| e.to_string())? > 0 {
+            if line.contains("Skipped delete as --dry-run is set") {
+                deletes += 1;
+            } else if line.contains("\"level\":\"error\"") {
+                let text = error_line(&line, remote);
+                if first_errors.len() < 3 {
+                    first_errors.push(text);
+                } else {
+                    last_error = Some(text);
+                }
+            }
+            line.clear();
+        }
+        let _ = drain.await;
+        let status = child.wait().await.map_err(|e| e.to_string())?;
+        match status.code() {
+            Some(0) => Ok(deletes),
+            code => {
+                first_errors.extend(last_error);
+                if first_errors.is_empty() {
+                    first_errors.push(format!("the dry run ended with code {code:?}"));
+                }
+                Err(first_errors.join("; "))
+            }
+        }
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(result) => result,
+        Err(_) => {
+            if let Some(pid) = pid {
+                signal_group(pid, libc::SIGKILL);
+            }
+            Err(format!("the dry run took longer than {} s", deadline.as_secs()))
+        }
+    }
+}
+
+/// How many files are under `path` (`rclone size --json`); none when it does not exist.
+pub async fn count_files(
+    rclone: &Path,
+    path: &std::ffi::OsStr,
+    remote: Option<&RemoteEnv>,
+    deadline: Duration,
+) -> Result<u64, String> {
+    let args: Vec<OsString> = vec!["size".into(), "--json".into(), path.into()];
+    let out = run(rclone, &args, remote, deadline).await.map_err(|e| format!("cannot start rclone: {e}"))?;
+    match out.code {
+        Some(0) => serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["count"].as_u64())
+            .ok_or_else(|| "rclone size printed no count".to_string()),
+        Some(3) => Ok(0),
+        _ if out.timed_out => Err(format!("counting took longer than {} s", deadline.as_secs())),
+        _ => Err(error_line(&out.stderr, remote)),
+    }
+}
+
 /// The most useful single line of rclone's stderr: the last error-level message of its
 /// JSON log (or the last non-empty line), without timestamp, with secrets redacted,
 /// shortened to 300 characters.

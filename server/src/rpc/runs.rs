@@ -9,7 +9,7 @@ use crate::logstore::Page;
 use crate::runner::records;
 
 pub async fn run(state: &ApiState, p: RunParams) -> Result<RunStarted, ApiError> {
-    Ok(RunStarted { run_id: state.runner.enqueue(p.id, p.dry_run).await? })
+    Ok(RunStarted { run_id: state.runner.enqueue(p.id, p.dry_run, p.allow_deletes).await? })
 }
 
 pub async fn abort(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {

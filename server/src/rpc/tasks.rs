@@ -118,6 +118,7 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
         enabled: false,
         max_delete: t.max_delete,
         allow_empty_source: t.allow_empty_source,
+        max_delete_percent: t.max_delete_percent,
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;

@@ -132,7 +132,7 @@ impl Runner {
     }
 
     /// Queues a run; returns the task's active run instead if it has one.
-    pub async fn enqueue(&self, task_id: i64, dry_run: bool) -> Result<i64, RunError> {
+    pub async fn enqueue(&self, task_id: i64, dry_run: bool, allow_deletes: bool) -> Result<i64, RunError> {
         let task = crate::tasks::store::get(&self.inner.pool, &self.inner.secrets, task_id)
             .await?
             .ok_or(RunError::NoSuchTask(task_id))?;
@@ -150,6 +150,7 @@ impl Runner {
             run_id,
             task_id,
             dry_run,
+            allow_deletes,
             path: PathBuf::from(&task.task.path),
             remote,
             notes: Vec::new(),
@@ -166,7 +167,7 @@ impl Runner {
         if let Some(run_id) = self.note(task_id, LogLevel::Warning, skipped).await {
             return Ok(ScheduledStart::StillActive(run_id));
         }
-        let run_id = self.enqueue(task_id, false).await?;
+        let run_id = self.enqueue(task_id, false, false).await?;
         self.note(task_id, LogLevel::Info, format!("started by the schedule ({due})")).await;
         Ok(ScheduledStart::Queued(run_id))
     }
@@ -254,13 +255,14 @@ impl Runner {
                     LogWriter::new(pool.clone(), run_id).live(me.inner.hub.clone()).max_lines(me.inner.max_log_lines);
                 // Whatever happens to the database during the run, the run ends with a
                 // final state: a run left RUNNING would block every later run of its task.
-                let outcome = match me.execute(run_id, task_id, next.dry_run, stop_rx, &mut log).await {
-                    Ok(outcome) => outcome,
-                    Err(e) => {
-                        tracing::error!(run_id, error = %e, "the database failed during a run");
-                        Outcome::failed(format!("the database failed during the run: {e}"))
-                    }
-                };
+                let outcome =
+                    match me.execute(run_id, task_id, (next.dry_run, next.allow_deletes), stop_rx, &mut log).await {
+                        Ok(outcome) => outcome,
+                        Err(e) => {
+                            tracing::error!(run_id, error = %e, "the database failed during a run");
+                            Outcome::failed(format!("the database failed during the run: {e}"))
+                        }
+                    };
                 me.write_notes(task_id, &mut log).await;
                 if let Some(why) = &outcome.error {
                     log.push(LogLevel::Error, LogSource::Runner, why).await;

@@ -12,6 +12,8 @@ pub(super) struct Queued {
     pub run_id: i64,
     pub task_id: i64,
     pub dry_run: bool,
+    /// Past the `max_delete_percent` guard, this once.
+    pub allow_deletes: bool,
     pub path: PathBuf,
     /// `<credential id>:<bucket>/<folder>`: two runs on the same remote folder (or one
     /// inside the other) never run together either.
@@ -102,6 +104,7 @@ mod tests {
             run_id: task_id * 10,
             task_id,
             dry_run: false,
+            allow_deletes: false,
             path: path.into(),
             remote: remote.into(),
             notes: Vec::new(),

@@ -31,6 +31,10 @@ pub enum RunFailure {
     Load { what: &'static str, error: sqlx::Error },
     #[error("the task's settings were changed outside cloudsync (in the database); check them, then save the task to approve them")]
     SettingsChanged,
+    #[error("this sync would delete {would} of the {of} files at the destination, more than {percent}%; nothing was deleted. Run it once allowing deletes if that is what you want, or raise max_delete_percent")]
+    TooManyDeletes { would: u64, of: u64, percent: u8 },
+    #[error("cannot count what this sync would delete: {0}; nothing was deleted")]
+    DeleteCheck(String),
     #[error("source is empty (is the disk mounted?); nothing was deleted")]
     EmptySource,
     #[error("cannot check that the source holds files: {0}; nothing was deleted")]
@@ -117,7 +121,7 @@ impl Runner {
         &self,
         run_id: i64,
         task_id: i64,
-        dry_run: bool,
+        (dry_run, allow_deletes): (bool, bool),
         mut stop: oneshot::Receiver<()>,
         log: &mut LogWriter,
     ) -> sqlx::Result<Outcome> {
@@ -140,6 +144,9 @@ impl Runner {
             }
         }
         if let Err(why) = self.check_source(&task, &command, dry_run, log).await {
+            return Ok(Outcome::failed(why));
+        }
+        if let Err(why) = self.check_deletions(&task, &command, dry_run || allow_deletes, log).await {
             return Ok(Outcome::failed(why));
         }
         log.push(
@@ -295,6 +302,44 @@ impl Runner {
         }
         if holds(dst).await.map_err(RunFailure::SourceCheck)? {
             return Err(RunFailure::EmptySource);
+        }
+        Ok(())
+    }
+
+    /// A SYNC that would delete more than `max_delete_percent` of the destination's files
+    /// stops here, before anything is deleted: the deletions are counted by the same
+    /// command with `--dry-run`, the destination's files by `rclone size`. `allowed`
+    /// (a dry run, or `allow_deletes`) skips the check.
+    async fn check_deletions(
+        &self,
+        task: &protocol::tasks::SyncTask,
+        command: &super::sync::SyncCommand,
+        allowed: bool,
+        log: &mut LogWriter,
+    ) -> Result<(), RunFailure> {
+        let Some(percent) = task.max_delete_percent.filter(|_| !allowed && task.transfer_mode == TransferMode::Sync)
+        else {
+            return Ok(());
+        };
+        log.push(
+            LogLevel::Info,
+            LogSource::Runner,
+            &format!("counting what this sync would delete (at most {percent}% of the destination's files)"),
+        )
+        .await;
+        let rclone = &self.inner.rclone;
+        let remote = Some(&command.remote);
+        let would = crate::rclone::process::count_dry_run_deletes(rclone, &command.args, remote, LISTING_DEADLINE)
+            .await
+            .map_err(RunFailure::DeleteCheck)?;
+        if would == 0 {
+            return Ok(());
+        }
+        let of = crate::rclone::process::count_files(rclone, &command.args[2], remote, LISTING_DEADLINE)
+            .await
+            .map_err(RunFailure::DeleteCheck)?;
+        if would * 100 > u64::from(percent) * of {
+            return Err(RunFailure::TooManyDeletes { would, of, percent });
         }
         Ok(())
     }

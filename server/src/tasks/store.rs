@@ -80,6 +80,7 @@ fn from_row(
         enabled: p.enabled,
         max_delete: p.max_delete,
         allow_empty_source: p.allow_empty_source,
+        max_delete_percent: p.max_delete_percent,
         last_run: None,
         next_run: None,
         created_at: crate::time_format::rfc3339(created_at),

@@ -63,7 +63,7 @@ async fn a_sync_from_an_empty_or_missing_source_deletes_nothing_unless_allowed()
     assert_eq!(run["error"], "source is empty (is the disk mounted?); nothing was deleted", "{run}");
     assert_eq!(std::fs::read_to_string(restore.join("keep.txt")).unwrap(), "mine");
 
-    // Allowed: the sync mirrors the empty folder, as asked.
+    // Allowed (and no deletion limit): the sync mirrors the empty folder, as asked.
     std::fs::create_dir(&local).unwrap();
     let mut settings = c.call("task.get", json!({"id": task})).await.unwrap();
     for k in ["id", "last_run", "next_run", "created_at", "updated_at"] {
@@ -71,9 +71,60 @@ async fn a_sync_from_an_empty_or_missing_source_deletes_nothing_unless_allowed()
     }
     settings["id"] = json!(task);
     settings["allow_empty_source"] = json!(true);
+    settings["max_delete_percent"] = json!(null); // else the deletion guard stops it
     let saved = c.call("task.update", settings).await.unwrap();
     assert_eq!(saved["allow_empty_source"], true);
     let run = run_to_end(&mut c, task, false).await;
     assert_eq!(run["state"], "SUCCESS", "{run}");
     assert!(files(&backup).is_empty(), "allowed, the sync deleted what the source no longer has");
+}
+
+#[tokio::test]
+async fn a_sync_that_would_delete_most_of_the_destination_stops_until_allowed_once() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    let backup = s3.mkdir("share/docs");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        std::fs::write(local.path().join(format!("d{i}.txt")), format!("document {i}")).unwrap();
+    }
+    let task = make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "share", "docs", json!({})).await;
+    assert_eq!(c.call("task.get", json!({"id": task})).await.unwrap()["max_delete_percent"], 50, "the default");
+    assert_eq!(run_to_end(&mut c, task, false).await["state"], "SUCCESS");
+    let before = files(&backup);
+
+    // 8 of 10 gone from the source: the sync would delete 80% of the destination.
+    for i in 0..8 {
+        std::fs::remove_file(local.path().join(format!("d{i}.txt"))).unwrap();
+    }
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    let error = run["error"].as_str().unwrap();
+    assert!(error.starts_with("this sync would delete 8 of the 10 files at the destination, more than 50%"), "{error}");
+    assert_eq!(files(&backup), before, "nothing was deleted");
+
+    // Allowed once: exactly those 8 go.
+    let run_id =
+        c.call("task.run", json!({"id": task, "allow_deletes": true})).await.unwrap()["run_id"].as_i64().unwrap();
+    let run = crate::fixtures::finished(&mut c, run_id).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    let left: Vec<String> = files(&backup).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(left, vec!["d8.txt", "d9.txt"]);
+
+    // The share is checked like any field, and null turns the guard off.
+    let e = c
+        .call(
+            "task.create",
+            json!({"description": "x", "credentials": cred, "direction": "PUSH", "transfer_mode": "SYNC",
+            "path": local.path(), "attributes": {"bucket": "share"}, "max_delete_percent": 0}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.field_errors().into_iter().map(|f| f.field).collect::<Vec<_>>(), vec!["max_delete_percent"]);
+    let none =
+        make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "share", "docs", json!({"max_delete_percent": null}))
+            .await;
+    assert_eq!(c.call("task.get", json!({"id": none})).await.unwrap()["max_delete_percent"], json!(null));
 }
