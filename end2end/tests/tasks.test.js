@@ -2,7 +2,7 @@
 // S3 server (rclone serve s3).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { addS3Credential, logIn, rpcInPage, screenshot, useServer } from "./harness.js";
@@ -136,5 +136,48 @@ test("a long run shows live progress and can be stopped", async () => {
     const states = Array.isArray(list) ? list.map((t) => `${t.description}: ${t.last_run?.state}`).join(", ") : list;
     throw new Error(`state after stop: ${await row.getByTestId("task-state").textContent()} (server: ${states}); console: ${consoleLines.join(" | ")}: ${e.message}`);
   });
+  await page.close();
+});
+
+test("a sync that would delete most of the backup stops, and runs once after typing DELETE", async () => {
+  const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-guard-")));
+  for (let i = 0; i < 10; i++) writeFileSync(join(local, `doc${i}.txt`), `document ${i}`);
+  mkdirSync(join(env.s3.dir, "backups", "guarded"), { recursive: true });
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
+  const creds = await rpcInPage(page, "credential.list", {});
+  const credentials = creds.find((c) => c.name === "nas s3").id;
+  await rpcInPage(page, "task.create", {
+    description: "guarded docs", credentials, direction: "PUSH", transfer_mode: "SYNC", path: local,
+    attributes: { bucket: "backups", folder: "guarded" },
+  });
+  await page.getByRole("link", { name: "Tasks" }).click();
+  const row = page.locator('[data-testid="task-row"][data-name="guarded docs"]');
+  await row.waitFor({ timeout: 15_000 });
+  const state = () => row.getByTestId("task-state").textContent();
+  const until = (want) => page.waitForFunction(
+    (w) => document.querySelector('[data-testid="task-row"][data-name="guarded docs"] [data-testid="task-state"]')?.textContent === w,
+    want, { timeout: 60_000 });
+  await row.getByTestId("task-run").click();
+  await until("SUCCESS");
+  const backedUp = () => readdirSync(join(env.s3.dir, "backups", "guarded")).sort();
+  assert.equal(backedUp().length, 10);
+
+  for (let i = 0; i < 8; i++) unlinkSync(join(local, `doc${i}.txt`));
+  await row.getByTestId("task-run").click();
+  await until("FAILED");
+  await row.getByText("this sync would delete 8 of the 10 files at the destination, more than 50%", { exact: false }).waitFor();
+  assert.equal(backedUp().length, 10, "nothing deleted");
+  await screenshot(page, "task-deletion-guard");
+
+  // A wrong word does nothing; DELETE runs it once.
+  page.once("dialog", (d) => d.accept("yes"));
+  await row.getByTestId("task-run-anyway").click();
+  await page.waitForTimeout(500);
+  assert.equal(await state(), "FAILED");
+  page.once("dialog", (d) => d.accept("DELETE"));
+  await row.getByTestId("task-run-anyway").click();
+  await until("SUCCESS");
+  assert.deepEqual(backedUp(), ["doc8.txt", "doc9.txt"]);
   await page.close();
 });
