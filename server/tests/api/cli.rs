@@ -134,6 +134,13 @@ async fn an_administrator_drives_the_server_from_the_command_line() {
     assert_eq!(runs[0]["state"], "SUCCESS");
     let logs = ok(&cloudsync(h, &["run", "logs", &runs[0]["id"].to_string()], "").await);
     assert!(logs.contains("a.jpg: Copied (new)"), "{logs}");
+    // Searched on the server; `--json` streams an array of lines.
+    let run_id = runs[0]["id"].to_string();
+    let found = json_of(&cloudsync(h, &["run", "logs", &run_id, "--query", "COPIED (NEW)", "--json"], "").await);
+    let messages: Vec<&str> = found.as_array().unwrap().iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert_eq!(messages, vec!["a.jpg: Copied (new)"]);
+    let all = json_of(&cloudsync(h, &["run", "logs", &run_id, "--json"], "").await);
+    assert_eq!(all.as_array().unwrap().len(), logs.lines().count(), "the same lines as the table");
 
     // A run that fails makes `task run --follow` fail.
     ok(&cloudsync(h, &["task", "update", &task_id, "--from", "-"], r#"{"pre_script": "echo nope; exit 3"}"#).await);
