@@ -89,7 +89,7 @@ pub async fn run(
     deadline: Duration,
 ) -> std::io::Result<Output> {
     let mut child = spawn(rclone, args, remote)?;
-    let pid = child.id().map(|p| p as i32);
+    let pid = child.id();
     let mut stdout = child.stdout.take().expect("piped");
     let mut stderr = child.stderr.take().expect("piped");
     let work = async {
@@ -101,8 +101,8 @@ pub async fn run(
         let status = child.wait().await?;
         Ok::<_, std::io::Error>((status, out, err))
     };
-    match tokio::time::timeout(deadline, work).await {
-        Ok(result) => {
+    match within(deadline, pid, work).await {
+        Some(result) => {
             let (status, out, err) = result?;
             Ok(Output {
                 code: status.code(),
@@ -111,14 +111,18 @@ pub async fn run(
                 timed_out: false,
             })
         }
-        Err(_) => {
-            if let Some(pid) = pid {
-                // SAFETY: killing the process group we created for this child.
-                unsafe { libc::killpg(pid, libc::SIGKILL) };
-            }
-            Ok(Output { code: None, stdout: Vec::new(), stderr: String::new(), timed_out: true })
-        }
+        None => Ok(Output { code: None, stdout: Vec::new(), stderr: String::new(), timed_out: true }),
     }
+}
+
+/// `work` (on the child `pid`) if it ends within `deadline`; past it, the child's
+/// process group is killed and the answer is `None`.
+async fn within<T>(deadline: Duration, pid: Option<u32>, work: impl std::future::Future<Output = T>) -> Option<T> {
+    let done = tokio::time::timeout(deadline, work).await.ok();
+    if let (None, Some(pid)) = (&done, pid) {
+        signal_group(pid, libc::SIGKILL);
+    }
+    done
 }
 
 /// Whether `path` (local or on the remote) holds at least one file, by `rclone lsf -R
@@ -154,15 +158,9 @@ pub async fn holds_a_file(
             _ => Err(error_line(&String::from_utf8_lossy(&err), remote)),
         }
     };
-    match tokio::time::timeout(deadline, work).await {
-        Ok(result) => result,
-        Err(_) => {
-            if let Some(pid) = pid {
-                signal_group(pid, libc::SIGKILL);
-            }
-            Err(format!("listing took longer than {} s", deadline.as_secs()))
-        }
-    }
+    within(deadline, pid, work)
+        .await
+        .unwrap_or_else(|| Err(format!("listing took longer than {} s", deadline.as_secs())))
 }
 
 /// How many files `args` (a sync) would delete: the same command with `--dry-run`, its
@@ -213,15 +211,9 @@ pub async fn count_dry_run_deletes(
             }
         }
     };
-    match tokio::time::timeout(deadline, work).await {
-        Ok(result) => result,
-        Err(_) => {
-            if let Some(pid) = pid {
-                signal_group(pid, libc::SIGKILL);
-            }
-            Err(format!("the dry run took longer than {} s", deadline.as_secs()))
-        }
-    }
+    within(deadline, pid, work)
+        .await
+        .unwrap_or_else(|| Err(format!("the dry run took longer than {} s", deadline.as_secs())))
 }
 
 /// How many files are under `path` (`rclone size --json`); none when it does not exist.
