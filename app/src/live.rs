@@ -16,12 +16,12 @@ use crate::rpc::{self, ConnectionState};
 pub fn use_run_events(on_state: impl Fn(StateChange) + 'static, on_progress: impl Fn(ProgressUpdate) + 'static) {
     let session = crate::use_session();
     let a = rpc::subscribe(notify::STATE, move |v| {
-        if let Ok(s) = serde_json::from_value(v) {
+        if let Ok(s) = serde_json::from_str(v) {
             on_state(s)
         }
     });
     let b = rpc::subscribe(notify::PROGRESS, move |v| {
-        if let Ok(p) = serde_json::from_value(v) {
+        if let Ok(p) = serde_json::from_str(v) {
             on_progress(p)
         }
     });
@@ -77,7 +77,7 @@ pub fn follow_run(
         });
     };
     let log = rpc::subscribe(notify::LOG, move |v| {
-        let Ok(batch) = serde_json::from_value::<LogBatch>(v) else { return };
+        let Ok(batch) = serde_json::from_str::<LogBatch>(v) else { return };
         if batch.run_id != id {
             return;
         }
@@ -93,7 +93,7 @@ pub fn follow_run(
         }
     });
     let state = rpc::subscribe(notify::STATE, move |v| {
-        let Ok(s) = serde_json::from_value::<StateChange>(v) else { return };
+        let Ok(s) = serde_json::from_str::<StateChange>(v) else { return };
         if s.run_id != id {
             return;
         }
@@ -104,14 +104,14 @@ pub fn follow_run(
         });
     });
     let prog = rpc::subscribe(notify::PROGRESS, move |v| {
-        if let Ok(p) = serde_json::from_value::<ProgressUpdate>(v) {
+        if let Ok(p) = serde_json::from_str::<ProgressUpdate>(v) {
             if p.run_id == id {
                 progress.set(Some(p.progress));
             }
         }
     });
     let lag = rpc::subscribe(notify::LAGGED, move |v| {
-        if serde_json::from_value::<Lagged>(v).is_ok_and(|l| l.run_id == id) {
+        if serde_json::from_str::<Lagged>(v).is_ok_and(|l| l.run_id == id) {
             start();
         }
     });

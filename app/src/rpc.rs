@@ -22,9 +22,8 @@ use std::time::Duration;
 
 use futures::channel::oneshot;
 use leptos::prelude::*;
-use protocol::jsonrpc::{Outcome, Request, ServerMessage};
+use protocol::jsonrpc::{Request, ServerMessage};
 use protocol::{ErrorCode, Method, RpcError};
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
@@ -59,8 +58,9 @@ impl ConnectionState {
     }
 }
 
-type Reply = oneshot::Sender<Result<Value, RpcError>>;
-type Subscriber = Rc<dyn Fn(Value)>;
+/// A result as JSON text, parsed by the caller straight into its type.
+type Reply = oneshot::Sender<Result<String, RpcError>>;
+type Subscriber = Rc<dyn Fn(&str)>;
 
 struct Client {
     url: String,
@@ -107,32 +107,32 @@ pub fn connect(session: crate::Session) {
 
 /// Calls `M` and waits for its result.
 pub async fn call<M: Method>(params: M::Params) -> Result<M::Output, RpcError> {
-    let value = call_raw(M::NAME, serde_json::to_value(&params).unwrap_or(Value::Null)).await?;
-    serde_json::from_value(value)
-        .map_err(|e| RpcError::new(ErrorCode::INTERNAL_ERROR, format!("unexpected result from {}: {e}", M::NAME)))
-}
-
-async fn call_raw(method: &str, params: Value) -> Result<Value, RpcError> {
     let client = client();
     let id = client.next_id.get();
     client.next_id.set(id + 1);
-    let text = Request::to_json(id, method, &params);
+    let text = call_raw(&client, id, Request::to_json(id, M::NAME, &params)).await?;
+    serde_json::from_str(&text)
+        .map_err(|e| RpcError::new(ErrorCode::INTERNAL_ERROR, format!("unexpected result from {}: {e}", M::NAME)))
+}
+
+/// Sends request `id` (already JSON text) and waits for its result's JSON text.
+async fn call_raw(client: &Rc<Client>, id: u64, text: String) -> Result<String, RpcError> {
     let (tx, rx) = oneshot::channel();
     if client.open.get() {
         client.in_flight.borrow_mut().insert(id, tx);
-        send(&client, &text);
+        send(client, &text);
     } else {
         client.outbox.borrow_mut().push((id, text, tx));
         if client.session.connection.get_untracked() == ConnectionState::Idle {
-            open_socket(&client);
+            open_socket(client);
         }
     }
     rx.await.unwrap_or_else(|_| Err(lost()))
 }
 
-/// Calls `f` with the params of every notification named `method`. Returns a handle to
-/// pass to [`unsubscribe`].
-pub fn subscribe(method: &str, f: impl Fn(Value) + 'static) -> u64 {
+/// Calls `f` with the params (JSON text, for `f` to parse into the notification's type)
+/// of every notification named `method`. Returns a handle to pass to [`unsubscribe`].
+pub fn subscribe(method: &str, f: impl Fn(&str) + 'static) -> u64 {
     let client = client();
     let id = client.next_id.get();
     client.next_id.set(id + 1);
@@ -241,24 +241,21 @@ fn on_open(client: &Rc<Client>) {
 
 fn on_message(client: &Rc<Client>, text: &str) {
     match ServerMessage::parse(text) {
-        Ok(ServerMessage::Response(r)) => {
-            let Some(id) = r.id.as_u64() else { return };
+        Ok(ServerMessage::Response { id, outcome }) => {
+            let Some(id) = id else { return };
             if let Some(reply) = client.in_flight.borrow_mut().remove(&id) {
-                let _ = reply.send(match r.outcome {
-                    Outcome::Result(v) => Ok(v),
-                    Outcome::Error(e) => Err(e),
-                });
+                let _ = reply.send(outcome.map(str::to_string));
             }
         }
-        Ok(ServerMessage::Notification(n)) => {
+        Ok(ServerMessage::Notification { method, params }) => {
             let subs: Vec<Subscriber> = client
                 .subscribers
                 .borrow()
-                .get(&n.method)
+                .get(&method)
                 .map(|l| l.iter().map(|(_, f)| f.clone()).collect())
                 .unwrap_or_default();
             for f in subs {
-                f(n.params.clone());
+                f(params);
             }
         }
         Err(e) => leptos::logging::warn!("{e}"),
