@@ -171,6 +171,13 @@ pub struct Progress {
     pub checks: u64,
     pub deletes: u64,
     pub errors: u64,
+    /// With `verify`: files found identical at the destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<u64>,
+    /// With `verify`: files that differ, are missing at the destination or could not
+    /// be compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub differences: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

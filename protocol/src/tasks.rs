@@ -185,7 +185,30 @@ pub struct TaskParams {
     /// files fails before deleting anything; `null`: no such limit. 50 when left out.
     #[serde(default = "half")]
     pub max_delete_percent: Option<u8>,
+    /// Files a run deletes or overwrites at the destination are moved into a dated
+    /// folder (see [`KEPT_SUFFIX`]) instead of being lost.
+    #[serde(default)]
+    pub keep_deleted: bool,
+    /// After a successful run, dated folders of kept files older than this many days
+    /// are removed; `null`: kept forever.
+    #[serde(default)]
+    pub keep_deleted_days: Option<u32>,
+    /// After a successful transfer, source and destination are compared by content
+    /// (`rclone check --one-way`, `cryptcheck` for encrypted tasks); any difference
+    /// fails the run.
+    #[serde(default)]
+    pub verify: bool,
 }
+
+/// Kept files of a task whose remote folder is `bucket/photos` go under
+/// `bucket/photos.cloudsync-deleted/<UTC time of the run>/`; where the destination has
+/// no parent to sit beside (a bucket's root, a local folder, an encrypted remote), under
+/// [`KEPT_FOLDER`] inside it, which the sync then leaves alone.
+pub const KEPT_SUFFIX: &str = ".cloudsync-deleted";
+/// See [`KEPT_SUFFIX`].
+pub const KEPT_FOLDER: &str = ".cloudsync-deleted";
+/// The longest `keep_deleted_days`: a hundred years.
+pub const MAX_KEEP_DELETED_DAYS: u32 = 36_500;
 
 fn default_transfers() -> u32 {
     4
@@ -249,6 +272,12 @@ pub struct SyncTask {
     pub allow_empty_source: bool,
     #[serde(default = "half")]
     pub max_delete_percent: Option<u8>,
+    #[serde(default)]
+    pub keep_deleted: bool,
+    #[serde(default)]
+    pub keep_deleted_days: Option<u32>,
+    #[serde(default)]
+    pub verify: bool,
     /// The newest run: its state, and while it runs its live progress in `stats`.
     pub last_run: Option<crate::runs::Run>,
     /// When the scheduler will start it next (RFC 3339 in the server's zone); `None`
@@ -416,6 +445,12 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
     }
     if !(1..=MAX_TRANSFERS).contains(&t.transfers) {
         err("transfers".into(), format!("must be between 1 and {MAX_TRANSFERS}"));
+    }
+    if t.keep_deleted_days.is_some_and(|d| !(1..=MAX_KEEP_DELETED_DAYS).contains(&d)) {
+        err("keep_deleted_days".into(), format!("must be between 1 and {MAX_KEEP_DELETED_DAYS}, or null to keep forever"));
+    }
+    if t.keep_deleted_days.is_some() && !t.keep_deleted {
+        err("keep_deleted_days".into(), "needs keep_deleted".into());
     }
     if t.max_delete_percent.is_some_and(|p| !(1..=100).contains(&p)) {
         err("max_delete_percent".into(), "must be between 1 and 100, or null for no limit".into());

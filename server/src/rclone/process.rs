@@ -117,7 +117,7 @@ pub async fn run(
 
 /// `work` (on the child `pid`) if it ends within `deadline`; past it, the child's
 /// process group is killed and the answer is `None`.
-async fn within<T>(deadline: Duration, pid: Option<u32>, work: impl std::future::Future<Output = T>) -> Option<T> {
+pub(super) async fn within<T>(deadline: Duration, pid: Option<u32>, work: impl std::future::Future<Output = T>) -> Option<T> {
     let done = tokio::time::timeout(deadline, work).await.ok();
     if let (None, Some(pid)) = (&done, pid) {
         signal_group(pid, libc::SIGKILL);
@@ -232,6 +232,35 @@ pub async fn count_files(
             .ok_or_else(|| "rclone size printed no count".to_string()),
         Some(3) => Ok(0),
         _ if out.timed_out => Err(format!("counting took longer than {} s", deadline.as_secs())),
+        _ => Err(error_line(&out.stderr, remote)),
+    }
+}
+
+/// The folders directly under `path` (`rclone lsf --dirs-only`), names without the
+/// trailing slash; none when `path` does not exist.
+pub async fn folders(
+    rclone: &Path,
+    path: &str,
+    remote: Option<&RemoteEnv>,
+    deadline: Duration,
+) -> Result<Vec<String>, String> {
+    let args: Vec<OsString> = vec!["lsf".into(), "--dirs-only".into(), path.into()];
+    let out = run(rclone, &args, remote, deadline).await.map_err(|e| format!("cannot start rclone: {e}"))?;
+    match out.code {
+        Some(0) => Ok(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end_matches('/').to_string()).collect()),
+        Some(3) => Ok(Vec::new()),
+        _ if out.timed_out => Err(format!("listing took longer than {} s", deadline.as_secs())),
+        _ => Err(error_line(&out.stderr, remote)),
+    }
+}
+
+/// Removes `path` and everything under it (`rclone purge`).
+pub async fn purge(rclone: &Path, path: &str, remote: Option<&RemoteEnv>, deadline: Duration) -> Result<(), String> {
+    let args: Vec<OsString> = vec!["purge".into(), path.into()];
+    let out = run(rclone, &args, remote, deadline).await.map_err(|e| format!("cannot start rclone: {e}"))?;
+    match out.code {
+        Some(0) => Ok(()),
+        _ if out.timed_out => Err(format!("removing took longer than {} s", deadline.as_secs())),
         _ => Err(error_line(&out.stderr, remote)),
     }
 }

@@ -119,6 +119,10 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
         max_delete: t.max_delete,
         allow_empty_source: t.allow_empty_source,
         max_delete_percent: t.max_delete_percent,
+        // A restore writes into a new local folder: nothing there to keep.
+        keep_deleted: false,
+        keep_deleted_days: None,
+        verify: t.verify,
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;

@@ -4,9 +4,10 @@
 //! overlap), owns the stop handles, and gives every run a final state; `run` is one
 //! run's life (`RunFailure` says why one could not start); `sync` builds its rclone
 //! command (started by `rclone::process`); `scripts` runs pre- and post-scripts;
-//! `lines` reads a child's output as bounded lines; `progress` reads rclone's JSON log;
-//! `records` keeps the run records.
+//! `after` verifies a transfer and prunes kept files; `lines` reads a child's output as
+//! bounded lines; `progress` reads rclone's JSON log; `records` keeps the run records.
 
+mod after;
 pub mod lines;
 pub mod progress;
 mod queue;

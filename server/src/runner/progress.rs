@@ -31,6 +31,8 @@ pub fn parse(line: &str) -> RcloneLine {
             checks: n("checks"),
             deletes: n("deletes"),
             errors: n("errors"),
+            verified: None,
+            differences: None,
         });
     }
     let level = LogLevel::parse(v.get("level").and_then(Value::as_str).unwrap_or("notice"));

@@ -155,7 +155,12 @@ impl Runner {
             &format!("starting rclone {}", command.args.first().and_then(|a| a.to_str()).unwrap_or("")),
         )
         .await;
-        let mut child = match crate::rclone::process::spawn(&self.inner.rclone, &command.args, Some(&command.remote)) {
+        if let Some(kept) = command.kept.as_ref().filter(|_| !dry_run) {
+            let text = format!("files this run deletes or overwrites at the destination go to {}", kept.dir);
+            log.push(LogLevel::Info, LogSource::Runner, &text).await;
+        }
+        let args = command.transfer_args();
+        let mut child = match crate::rclone::process::spawn(&self.inner.rclone, &args, Some(&command.remote)) {
             Ok(c) => c,
             Err(error) => {
                 let path = self.inner.rclone.display().to_string();
@@ -250,6 +255,20 @@ impl Runner {
             });
             (RunState::Failed, Some(why))
         };
+        let (state, error) = if state == RunState::Success && task.verify && !dry_run {
+            let mut stats = last_stats.take().unwrap_or_default();
+            let verified = self.verify(&task, &command, &mut stats, log).await;
+            last_stats = Some(stats);
+            match verified {
+                Ok(()) => (state, error),
+                Err(why) => (RunState::Failed, Some(why)),
+            }
+        } else {
+            (state, error)
+        };
+        if state == RunState::Success && !dry_run {
+            self.prune_kept(&task, &command, log).await;
+        }
         let (state, error) = if state == RunState::Success && !task.post_script.trim().is_empty() {
             let mut env = env;
             env.push(("CLOUDSYNC_RESULT".into(), "SUCCESS".into()));
@@ -288,7 +307,7 @@ impl Runner {
         if dry_run || task.allow_empty_source || task.transfer_mode == TransferMode::Copy {
             return Ok(());
         }
-        let (src, dst) = (&command.args[1], &command.args[2]);
+        let (src, dst) = (command.source(), command.destination());
         log.push(
             LogLevel::Info,
             LogSource::Runner,
@@ -335,7 +354,7 @@ impl Runner {
         if would == 0 {
             return Ok(());
         }
-        let of = crate::rclone::process::count_files(rclone, &command.args[2], remote, LISTING_DEADLINE)
+        let of = crate::rclone::process::count_files(rclone, command.destination(), remote, LISTING_DEADLINE)
             .await
             .map_err(RunFailure::DeleteCheck)?;
         if would * 100 > u64::from(percent) * of {
@@ -396,8 +415,10 @@ impl Runner {
             .ok_or_else(|| RunFailure::NoBackend(cred.provider.clone()))?;
         let refusal = |option: &str, value: &str| self.inner.providers.refusal(&provider.name, option, value);
         let bandwidth = task.bandwidth.map_err(RunFailure::Bandwidth)?;
-        let command = super::sync::build(&task.task, &bandwidth, &provider, &attrs, crypt.as_ref(), dry_run, &refusal)
-            .map_err(|why| RunFailure::Credential { name: name.clone(), why })?;
+        let started = chrono::Utc::now();
+        let command =
+            super::sync::build(&task.task, &bandwidth, &provider, &attrs, crypt.as_ref(), dry_run, &refusal, started)
+                .map_err(|why| RunFailure::Credential { name: name.clone(), why })?;
         Ok((task.task, command, ValidCredential { id: cred.id, attrs }))
     }
 }

@@ -10,6 +10,7 @@ mod embedded_cluster;
 mod fixtures;
 mod http;
 mod jsonrpc;
+mod kept;
 mod layout;
 mod logs;
 mod oauth;
