@@ -207,6 +207,12 @@ pub struct TaskParams {
 pub const KEPT_SUFFIX: &str = ".cloudsync-deleted";
 /// See [`KEPT_SUFFIX`].
 pub const KEPT_FOLDER: &str = ".cloudsync-deleted";
+
+/// Whether kept files sit beside the destination (a folder of a cloud remote, not
+/// encrypted) rather than inside it; see [`KEPT_SUFFIX`].
+pub fn kept_beside(direction: Direction, encryption: bool, folder: &str) -> bool {
+    direction == Direction::Push && !encryption && !folder.trim_matches('/').is_empty()
+}
 /// The longest `keep_deleted_days`: a hundred years.
 pub const MAX_KEEP_DELETED_DAYS: u32 = 36_500;
 

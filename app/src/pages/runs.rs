@@ -161,8 +161,12 @@ fn RunLog(id: i64) -> impl IntoView {
             </div>
             {move || live_progress.get().filter(|_| run.get().is_some_and(|r| r.state.is_active())).or_else(|| run.get().and_then(|r| r.stats)).map(|s| view! {
                 <p class="small muted" data-testid="run-stats">
-                    {format!("{} of {} · {} of {} files · {} checks · {} deletes · {} errors",
-                        human_bytes(s.bytes as f64), human_bytes(s.total_bytes as f64), s.transfers, s.total_transfers, s.checks, s.deletes, s.errors)}
+                    {format!("{} of {} · {} of {} files · {} checks · {} deletes · {} errors{}",
+                        human_bytes(s.bytes as f64), human_bytes(s.total_bytes as f64), s.transfers, s.total_transfers, s.checks, s.deletes, s.errors,
+                        match (s.verified, s.differences) {
+                            (Some(v), Some(d)) => format!(" · verified: {v} identical, {d} different"),
+                            _ => String::new(),
+                        })}
                 </p>
             })}
             <div class="row log-tools">

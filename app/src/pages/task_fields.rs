@@ -40,6 +40,10 @@ pub struct TaskFields {
     pub allow_empty_source: RwSignal<bool>,
     /// A whole number of percent; "" is no limit.
     pub max_delete_percent: RwSignal<String>,
+    pub keep_deleted: RwSignal<bool>,
+    /// Days as text; "" keeps forever.
+    pub keep_deleted_days: RwSignal<String>,
+    pub verify: RwSignal<bool>,
     pub enabled: RwSignal<bool>,
     pub encryption: RwSignal<bool>,
     pub filename_encryption: RwSignal<bool>,
@@ -89,6 +93,9 @@ impl TaskFields {
                 || protocol::tasks::DEFAULT_MAX_DELETE_PERCENT.to_string(),
                 |t| t.max_delete_percent.map(|p| p.to_string()).unwrap_or_default(),
             )),
+            keep_deleted: RwSignal::new(e.is_some_and(|t| t.keep_deleted)),
+            keep_deleted_days: text(|t| t.keep_deleted_days.map(|d| d.to_string()).unwrap_or_default()),
+            verify: RwSignal::new(e.is_some_and(|t| t.verify)),
             enabled: RwSignal::new(e.is_none_or(|t| t.enabled)),
             encryption: RwSignal::new(e.is_some_and(|t| t.encryption)),
             filename_encryption: RwSignal::new(e.is_none_or(|t| t.filename_encryption)),
@@ -130,6 +137,14 @@ impl TaskFields {
             "" => None,
             v => Some(v.parse::<u8>().map_err(|_| {
                 ("max_delete_percent".to_string(), "must be a whole number from 1 to 100, or empty".to_string())
+            })?),
+        };
+        let keep_deleted = self.keep_deleted.get_untracked();
+        let keep_deleted_days = match self.keep_deleted_days.get_untracked().trim() {
+            _ if !keep_deleted => None,
+            "" => None,
+            v => Some(v.parse::<u32>().map_err(|_| {
+                ("keep_deleted_days".to_string(), "must be a whole number of days, or empty to keep forever".to_string())
             })?),
         };
         let mut bwlimit = Vec::new();
@@ -178,6 +193,9 @@ impl TaskFields {
             max_delete,
             allow_empty_source: self.allow_empty_source.get_untracked(),
             max_delete_percent,
+            keep_deleted,
+            keep_deleted_days,
+            verify: self.verify.get_untracked(),
         })
     }
 }

@@ -36,6 +36,9 @@ pub fn TaskForm(
         max_delete,
         allow_empty_source,
         max_delete_percent,
+        keep_deleted,
+        keep_deleted_days,
+        verify,
         enabled,
         encryption,
         filename_encryption,
@@ -105,14 +108,14 @@ pub fn TaskForm(
         })
     };
     let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
-    let text_input = |label: &'static str,
+    let text_input = move |label: &'static str,
                       value: RwSignal<String>,
                       testid: &'static str,
                       field: &'static str,
                       placeholder: &'static str| {
         view! { <TextField label value testid placeholder error=err(field)/> }
     };
-    let check = |label: &'static str, value: RwSignal<bool>, testid: &'static str| {
+    let check = move |label: &'static str, value: RwSignal<bool>, testid: &'static str| {
         view! {
             <label class="check">
                 <input type="checkbox" data-testid=testid prop:checked=move || value.get() on:change=move |ev| value.set(event_target_checked(&ev))/>
@@ -210,6 +213,15 @@ pub fn TaskForm(
                     <p class="muted small">"Keep the password safe: without it, the encrypted files cannot be restored."</p>
                 </Show>
             </fieldset>
+            <fieldset>
+                <legend>"Keeping data safe"</legend>
+                {check("Verify after each run: compare the destination with the source by content (reads every file; catches what size and time miss)", verify, "task-verify")}
+                {check("Keep deleted and overwritten files instead of losing them", keep_deleted, "task-keep-deleted")}
+                <Show when=move || keep_deleted.get()>
+                    <p class="muted small" data-testid="task-kept-where">{move || kept_where(direction.get(), encryption.get(), &bucket.get(), &folder.get(), &path.get())}</p>
+                    {text_input("Remove kept files after (days)", keep_deleted_days, "task-keep-deleted-days", "keep_deleted_days", "keep forever")}
+                </Show>
+            </fieldset>
             <ScheduleEditor fields=schedule/>
             <details class="advanced">
                 <summary>"Advanced"</summary>
@@ -242,6 +254,18 @@ pub fn TaskForm(
             </div>
         </form>
     }
+}
+
+/// Where a run's kept files go, as the server puts them (`protocol::tasks::kept_beside`).
+fn kept_where(direction: Direction, encryption: bool, bucket: &str, folder: &str, path: &str) -> String {
+    let remote = [bucket.trim(), folder.trim().trim_matches('/')].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/");
+    let place = if protocol::tasks::kept_beside(direction, encryption, folder) {
+        format!("{remote}{}/", protocol::tasks::KEPT_SUFFIX)
+    } else {
+        let dst = if direction == Direction::Push { remote } else { path.trim().trim_end_matches('/').to_string() };
+        format!("{dst}/{}/ (left alone by every sync)", protocol::tasks::KEPT_FOLDER)
+    };
+    format!("Each run that deletes or overwrites files moves them to {place} in a folder named after the run's start (UTC), e.g. 2026-12-01T030000Z. Point a PULL task at one to bring files back.")
 }
 
 /// Browses the chosen credential's remote: buckets at the root, then folders; a click

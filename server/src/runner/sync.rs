@@ -174,7 +174,7 @@ fn selection(task: &SyncTask) -> Vec<OsString> {
 /// [`selection`] always leaves out. The time is the run's start in UTC.
 fn kept_folders(task: &SyncTask, dst: &str, started: chrono::DateTime<chrono::Utc>) -> Kept {
     let stamp = started.format("%Y-%m-%dT%H%M%SZ").to_string();
-    let beside = task.direction == Direction::Push && !task.encryption && !task.attributes.folder.is_empty();
+    let beside = protocol::tasks::kept_beside(task.direction, task.encryption, &task.attributes.folder);
     let root = if beside {
         format!("{}{}", dst.trim_end_matches('/'), protocol::tasks::KEPT_SUFFIX)
     } else if dst.ends_with(':') || dst.ends_with('/') {
