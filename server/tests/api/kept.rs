@@ -152,3 +152,36 @@ async fn verify_finds_a_destination_file_whose_bytes_changed_behind_the_same_siz
     assert!(log_text(&mut c, &run).await.contains("verification: differs: f1.bin"));
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "ORIGINAL CONTENT 1", "verification changes nothing");
 }
+
+#[tokio::test]
+async fn verify_of_an_encrypted_push_uses_cryptcheck_and_finds_an_altered_file() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    let backup = s3.mkdir("vcrypt/sealed");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("diary.txt"), "dear diary, ".repeat(50)).unwrap();
+    std::fs::write(local.path().join("notes.txt"), "some notes").unwrap();
+    let extra = json!({"verify": true, "encryption": true, "filename_encryption": true,
+                       "encryption_password": "correct horse battery staple"});
+    let task = make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "vcrypt", "sealed", extra).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    assert_eq!(run["stats"]["verified"], 2, "{run}");
+    assert!(log_text(&mut c, &run).await.contains("rclone cryptcheck"));
+
+    // The bigger encrypted file is the diary: flip its last byte, keep size and time.
+    let mut sealed: Vec<_> = std::fs::read_dir(&backup).unwrap().map(|e| e.unwrap().path()).collect();
+    sealed.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
+    let victim = sealed.last().unwrap();
+    assert!(!victim.file_name().unwrap().to_string_lossy().contains("diary"), "names are encrypted");
+    let mtime = std::fs::metadata(victim).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(victim).unwrap();
+    *bytes.last_mut().unwrap() ^= 0xff;
+    std::fs::write(victim, &bytes).unwrap();
+    std::fs::File::options().write(true).open(victim).unwrap().set_modified(mtime).unwrap();
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    assert_eq!(run["error"], "verification found 1 difference(s) at the destination: differs: diary.txt", "{run}");
+}
