@@ -181,3 +181,60 @@ test("a sync that would delete most of the backup stops, and runs once after typ
   assert.deepEqual(backedUp(), ["doc8.txt", "doc9.txt"]);
   await page.close();
 });
+
+test("Preview shows what a sync would copy and delete, Run as shown does exactly that, verified on the run page", async () => {
+  const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-plan-")));
+  for (const n of ["a", "b", "c", "d"]) writeFileSync(join(local, `${n}.txt`), `file ${n}`);
+  const dest = join(env.s3.dir, "backups", "previewed");
+  mkdirSync(dest, { recursive: true });
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
+  const creds = await rpcInPage(page, "credential.list", {});
+  const credentials = creds.find((c) => c.name === "nas s3").id;
+  const task = await rpcInPage(page, "task.create", {
+    description: "previewed", credentials, direction: "PUSH", transfer_mode: "SYNC", path: local,
+    attributes: { bucket: "backups", folder: "previewed" }, verify: true,
+  });
+  await page.getByRole("link", { name: "Tasks" }).click();
+  const row = page.locator('[data-testid="task-row"][data-name="previewed"]');
+  await row.waitFor({ timeout: 15_000 });
+  const until = (want) => page.waitForFunction(
+    (w) => document.querySelector('[data-testid="task-row"][data-name="previewed"] [data-testid="task-state"]')?.textContent === w,
+    want, { timeout: 60_000 });
+  await row.getByTestId("task-run").click();
+  await until("SUCCESS");
+
+  for (const n of ["a", "b", "c"]) unlinkSync(join(local, `${n}.txt`));
+  writeFileSync(join(local, "e.txt"), "file e, new");
+  await row.getByTestId("task-preview").click();
+  const summary = row.getByTestId("task-plan-summary");
+  await summary.waitFor({ timeout: 30_000 });
+  assert.equal(await summary.textContent(),
+    "This run will copy 1 file (11 B), update none and delete 3 files (18 B) at the destination.");
+  await row.getByTestId("task-plan-delete").locator("summary").click();
+  const listed = await row.getByTestId("task-plan-delete").locator("code").allTextContents();
+  assert.deepEqual(listed.sort(), ["a.txt", "b.txt", "c.txt"]);
+  assert.deepEqual(readdirSync(dest).sort(), ["a.txt", "b.txt", "c.txt", "d.txt"], "a preview changes nothing");
+  await screenshot(page, "task-preview");
+
+  // 3 of 4 is past the 50 % guard, but the deletions were on screen: Run as shown goes ahead.
+  const runs = async () => (await rpcInPage(page, "run.list", {})).filter((r) => r.task_id === task.id);
+  const before = (await runs()).length;
+  await row.getByTestId("task-plan-run").click();
+  for (let i = 0; i < 600; i++) {
+    const mine = await runs();
+    if (mine.length > before && !["QUEUED", "RUNNING"].includes(mine[0].state)) break;
+    await page.waitForTimeout(100);
+  }
+  assert.equal((await runs())[0].state, "SUCCESS");
+  await until("SUCCESS");
+  assert.deepEqual(readdirSync(dest).sort(), ["d.txt", "e.txt"]);
+  assert.equal(readFileSync(join(dest, "e.txt"), "utf8"), "file e, new");
+
+  await row.getByTestId("task-state").click();
+  const stats = page.getByTestId("run-stats");
+  await stats.waitFor({ timeout: 15_000 });
+  assert.match(await stats.textContent(), /verified: 2 identical, 0 different/);
+  await screenshot(page, "run-verified");
+  await page.close();
+});

@@ -49,6 +49,7 @@ pub const METHODS: &[&str] = &[
     crate::tasks::Update::NAME,
     crate::tasks::Delete::NAME,
     crate::tasks::Restore::NAME,
+    crate::tasks::Plan::NAME,
     crate::schedule::Preview::NAME,
     crate::zone::Get::NAME,
     crate::runs::RunTask::NAME,

@@ -31,6 +31,32 @@ method!(
     Restore = "task.restore", RestoreParams => SyncTask
 );
 
+method!(
+    /// What a run of the task would do now, computed by rclone with `--dry-run`;
+    /// nothing changes.
+    Plan = "task.plan", IdParams => RunPlan
+);
+
+/// What a run would do: files to copy (new at the destination), to update (there, but
+/// different) and to delete; each with its count, bytes and first [`PLAN_PATHS`] paths.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunPlan {
+    pub copy: PlanPart,
+    pub update: PlanPart,
+    pub delete: PlanPart,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanPart {
+    pub count: u64,
+    pub bytes: u64,
+    /// The first [`PLAN_PATHS`], in rclone's order.
+    pub paths: Vec<String>,
+}
+
+/// How many paths a [`PlanPart`] names.
+pub const PLAN_PATHS: usize = 1000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Direction {

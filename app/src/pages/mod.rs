@@ -11,5 +11,6 @@ pub mod system_oauth;
 pub mod system_tokens;
 pub mod task_fields;
 pub mod task_form;
+pub mod task_plan;
 pub mod task_schedule;
 pub mod tasks;

@@ -1,6 +1,6 @@
 //! The Tasks page: cloud sync tasks with their direction, mode and places, each task's
-//! last run (live progress) and next run, and the buttons that run, stop, edit, restore
-//! and delete them; the form is `task_form`.
+//! last run (live progress) and next run, and the buttons that run, stop, preview
+//! (`task_plan`), edit, restore and delete them; the form is `task_form`.
 
 use leptos::prelude::*;
 use protocol::credentials::{self, IdParams};
@@ -9,6 +9,7 @@ use protocol::tasks::{Delete, Direction, List, RemoteLocation, Restore, RestoreP
 use protocol::Empty;
 
 use super::task_form::TaskForm;
+use super::task_plan::PlanView;
 use crate::widgets::{call_then, ListView, Reload};
 
 #[component]
@@ -167,6 +168,7 @@ fn TaskRow(
             })
         }
     };
+    let previewing = RwSignal::new(false);
     let stop = move |_| {
         call_then::<Abort>(IdParams { id }, error, move |_| {
             on_run.try_run(());
@@ -225,6 +227,7 @@ fn TaskRow(
                 }>
                     <button data-testid="task-run" on:click=move |_| start(false)>"Run now"</button>
                     <button data-testid="task-dry-run" on:click=move |_| start(true)>"Dry run"</button>
+                    <button data-testid="task-preview" on:click=move |_| previewing.set(true)>"Preview"</button>
                     <Show when=held_back>
                         <button class="danger" data-testid="task-run-anyway" on:click=run_anyway>"Run, allowing deletes…"</button>
                     </Show>
@@ -233,6 +236,9 @@ fn TaskRow(
                 <button on:click=restore data-testid="task-restore">"Restore…"</button>
                 <button class="danger" on:click=delete data-testid="task-delete">"Delete"</button>
                 {move || error.try_get().flatten().map(|e| view! { <div class="error small">{e}</div> })}
+                <Show when=move || previewing.try_get().unwrap_or(false)>
+                    <PlanView id on_close=Callback::new(move |_| { previewing.try_set(false); }) on_run/>
+                </Show>
             </td>
         </tr>
     }

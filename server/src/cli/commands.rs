@@ -416,6 +416,21 @@ async fn task(global: &Global, command: TaskCommand) -> Result<(), CliError> {
             let done = c.call::<runs::Abort>(IdParams { id }).await?;
             show(global, &done, |_| println!("Stopping task {id}'s run."));
         }
+        TaskCommand::Plan { id } => {
+            let plan = c.call::<tasks::Plan>(IdParams { id }).await?;
+            show(global, &plan, |p| {
+                for (what, part) in [("copy", &p.copy), ("update", &p.update), ("delete", &p.delete)] {
+                    let size = protocol::units::human_bytes(part.bytes as f64);
+                    println!("{what}: {} file(s), {size}", part.count);
+                    for path in &part.paths {
+                        println!("  {path}");
+                    }
+                    if part.count > part.paths.len() as u64 {
+                        println!("  … and {} more", part.count - part.paths.len() as u64);
+                    }
+                }
+            });
+        }
         TaskCommand::Restore { id, path, mode } => {
             let transfer_mode = serde_json::from_value(Value::String(mode)).expect("clap allows only the three modes");
             let made = c.call::<tasks::Restore>(tasks::RestoreParams { id, transfer_mode, path }).await?;

@@ -263,6 +263,8 @@ pub enum TaskCommand {
     },
     /// Stop the task's running run or remove its queued one.
     Abort { id: i64 },
+    /// What a run would do now (a dry run): files to copy, update and delete.
+    Plan { id: i64 },
     /// Create the reverse task (disabled) that brings the remote files back.
     Restore {
         id: i64,

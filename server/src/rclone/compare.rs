@@ -1,6 +1,7 @@
-//! Comparing a source with its destination by content (`rclone check` / `cryptcheck`
-//! with `--combined -`), read file by file from rclone's stdout: only the counts and the
-//! first [`NAMED`] differing paths are kept, however many files there are.
+//! Comparing a source with its destination: by content (`compare`: `rclone check` /
+//! `cryptcheck` with `--combined -`) and by what a run would do (`plan`: a dry run),
+//! each read line by line: only counts and the first paths are kept, however many
+//! files there are.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -92,4 +93,71 @@ pub async fn compare(
     within(deadline, pid, work)
         .await
         .unwrap_or_else(|| Err(format!("the comparison took longer than {} s", deadline.as_secs())))
+}
+
+/// What `args` (a sync, copy or move) would do: the same command with `--dry-run -vv`,
+/// its JSON log read line by line. rclone notes every skipped action ("Skipped copy as
+/// --dry-run is set", with `skipped`, `size` and `object` fields); a copy is an update
+/// unless rclone said the file was not found at the destination.
+pub async fn plan(
+    rclone: &Path,
+    args: &[OsString],
+    remote: Option<&RemoteEnv>,
+    deadline: Duration,
+) -> Result<protocol::tasks::RunPlan, String> {
+    use protocol::tasks::{PlanPart, RunPlan, PLAN_PATHS};
+    let mut args = args.to_vec();
+    if !args.iter().any(|a| a == "--dry-run") {
+        args.push("--dry-run".into());
+    }
+    args.push("-vv".into());
+    let mut child = spawn(rclone, &args, remote).map_err(|e| format!("cannot start rclone: {e}"))?;
+    let pid = child.id();
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().expect("piped"));
+    let work = async {
+        let drain = tokio::spawn(async move { tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await });
+        let mut plan = RunPlan::default();
+        // Files rclone found missing at the destination whose copy it has not noted yet:
+        // only as many as it checks at once.
+        let mut new_files = std::collections::HashSet::new();
+        let (mut errors, mut line) = (String::new(), String::new());
+        let add = |part: &mut PlanPart, path: &str, size: u64| {
+            part.count += 1;
+            part.bytes += size;
+            if part.paths.len() < PLAN_PATHS {
+                part.paths.push(remote.map_or_else(|| path.to_string(), |r| r.redact(path)));
+            }
+        };
+        while stderr.read_line(&mut line).await.map_err(|e| e.to_string())? > 0 {
+            if line.contains("\"level\":\"error\"") && errors.len() < 64 * 1024 {
+                errors.push_str(&line);
+            }
+            let interesting = line.contains("\"skipped\":") || line.contains("File not found at Destination");
+            if let Some(v) = interesting.then(|| serde_json::from_str::<serde_json::Value>(&line).ok()).flatten() {
+                let object = v.get("object").and_then(|o| o.as_str()).unwrap_or("").to_string();
+                let size = v.get("size").and_then(|s| s.as_u64()).unwrap_or(0);
+                match v.get("skipped").and_then(|s| s.as_str()) {
+                    None => {
+                        new_files.insert(object);
+                    }
+                    // A MOVE's files are noted as "move".
+                    Some("copy" | "move") if new_files.remove(&object) => add(&mut plan.copy, &object, size),
+                    Some("copy" | "move") => add(&mut plan.update, &object, size),
+                    Some("delete") => add(&mut plan.delete, &object, size),
+                    Some(_) => {}
+                }
+            }
+            line.clear();
+        }
+        let _ = drain.await;
+        let status = child.wait().await.map_err(|e| e.to_string())?;
+        match status.code() {
+            Some(0) => Ok(plan),
+            _ => Err(error_line(&errors, remote)),
+        }
+    };
+    within(deadline, pid, work)
+        .await
+        .unwrap_or_else(|| Err(format!("the dry run took longer than {} s", deadline.as_secs())))
 }

@@ -243,6 +243,7 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Arc<Calle
         t::Update::NAME => call::<t::Update, _>(params, |p| tasks::update(state, p)).await,
         t::Delete::NAME => call::<t::Delete, _>(params, |p| tasks::delete(state, p)).await,
         t::Restore::NAME => call::<t::Restore, _>(params, |p| tasks::restore(state, p)).await,
+        t::Plan::NAME => call::<t::Plan, _>(params, |p| tasks::plan(state, p)).await,
         sc::Preview::NAME => call::<sc::Preview, _>(params, |p| schedule::preview(state, p)).await,
         protocol::zone::Get::NAME => call::<protocol::zone::Get, _>(params, |_| schedule::zone(state)).await,
         r::RunTask::NAME => call::<r::RunTask, _>(params, |p| runs::run(state, p)).await,

@@ -129,3 +129,12 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
     state.scheduler.plan_task(id, valid.planned_schedule());
     get(state, IdParams { id }).await
 }
+
+pub async fn plan(state: &ApiState, p: IdParams) -> Result<protocol::tasks::RunPlan, ApiError> {
+    use crate::runner::PlanError;
+    state.runner.plan(p.id).await.map_err(|e| match e {
+        PlanError::NoSuchTask(id) => ApiError::not_found("task", id),
+        PlanError::CannotRun(why) => ApiError::Conflict(why.to_string()),
+        PlanError::Rclone(why) => ApiError::RcloneFailed(format!("the dry run failed: {why}")),
+    })
+}

@@ -1,5 +1,6 @@
-//! What follows a successful transfer: `verify` compares source and destination by
-//! content, `prune_kept` removes kept-files folders older than `keep_deleted_days`.
+//! Comparisons around a transfer: `plan` says what a run would do (`task.plan`),
+//! `verify` compares source and destination by content after one, `prune_kept` removes
+//! kept-files folders older than `keep_deleted_days`.
 
 use std::time::Duration;
 
@@ -15,7 +16,34 @@ const COMPARE_DEADLINE: Duration = Duration::from_secs(24 * 3600);
 /// How long listing or removing one kept-files folder may take.
 const PRUNE_DEADLINE: Duration = Duration::from_secs(3600);
 
+/// How long working out a plan may take: a dry run lists both sides.
+const PLAN_DEADLINE: Duration = Duration::from_secs(600);
+
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("task {0} does not exist")]
+    NoSuchTask(i64),
+    /// The task could not run now (its folder, credential, settings).
+    #[error("{0}")]
+    CannotRun(super::run::RunFailure),
+    #[error("the dry run failed: {0}")]
+    Rclone(String),
+}
+
 impl Runner {
+    /// What a run of `task_id` would do now: its command (without the pre-script, and
+    /// without `--backup-dir`) as a dry run.
+    pub async fn plan(&self, task_id: i64) -> Result<protocol::tasks::RunPlan, PlanError> {
+        let (_, command, _) = self.prepare(task_id, true).await.map_err(|e| match e {
+            super::run::RunFailure::TaskGone(id) => PlanError::NoSuchTask(id),
+            other => PlanError::CannotRun(other),
+        })?;
+        crate::rclone::compare::plan(&self.inner.rclone, &command.args, Some(&command.remote), PLAN_DEADLINE)
+            .await
+            .map_err(PlanError::Rclone)
+    }
+
     /// Compares what the transfer selected, by content; `stats` gains `verified` and
     /// `differences`. `Err` is the run's error line: what differs, or why it could not
     /// be compared.

@@ -8,6 +8,7 @@
 //! bounded lines; `progress` reads rclone's JSON log; `records` keeps the run records.
 
 mod after;
+pub use after::PlanError;
 pub mod lines;
 pub mod progress;
 mod queue;

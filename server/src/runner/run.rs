@@ -80,7 +80,7 @@ impl Outcome {
 }
 
 /// The credential a run uses, to save a refreshed token back to.
-struct ValidCredential {
+pub(super) struct ValidCredential {
     id: i64,
     attrs: crate::credentials::ValidAttributes,
 }
@@ -364,7 +364,7 @@ impl Runner {
     }
 
     /// The rclone command of a task, or why it cannot run.
-    async fn prepare(
+    pub(super) async fn prepare(
         &self,
         task_id: i64,
         dry_run: bool,

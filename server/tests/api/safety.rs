@@ -128,3 +128,37 @@ async fn a_sync_that_would_delete_most_of_the_destination_stops_until_allowed_on
             .await;
     assert_eq!(c.call("task.get", json!({"id": none})).await.unwrap()["max_delete_percent"], json!(null));
 }
+
+#[tokio::test]
+async fn task_plan_lists_what_a_sync_would_copy_update_and_delete_and_changes_nothing() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    let backup = s3.mkdir("plan/site");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    let put = |dir: &Path, name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    put(local.path(), "new.html", "a new page");
+    put(local.path(), "changed.html", "the page, edited and longer");
+    put(local.path(), "same.html", "unchanged");
+    put(&backup, "changed.html", "the page");
+    put(&backup, "same.html", "unchanged");
+    let mtime = std::fs::metadata(local.path().join("same.html")).unwrap().modified().unwrap();
+    std::fs::File::options().write(true).open(backup.join("same.html")).unwrap().set_modified(mtime).unwrap();
+    put(&backup, "old-1.html", "gone from the source");
+    put(&backup, "old-2.html", "also gone");
+    let task = make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "plan", "site", json!({})).await;
+    let before = files(&backup);
+
+    let plan = c.call_typed::<protocol::tasks::Plan>(protocol::credentials::IdParams { id: task }).await.unwrap();
+    assert_eq!((plan.copy.count, plan.copy.bytes, plan.copy.paths.clone()), (1, 10, vec!["new.html".to_string()]));
+    assert_eq!((plan.update.count, plan.update.paths.clone()), (1, vec!["changed.html".to_string()]));
+    let mut deleted = plan.delete.paths.clone();
+    deleted.sort();
+    assert_eq!((plan.delete.count, plan.delete.bytes), (2, 29));
+    assert_eq!(deleted, vec!["old-1.html", "old-2.html"]);
+    assert_eq!(files(&backup), before, "a plan changes nothing");
+
+    let e = c.call("task.plan", json!({"id": 999_999})).await.unwrap_err();
+    assert_eq!(e.code, protocol::ErrorCode::NOT_FOUND, "{e:?}");
+}
