@@ -195,6 +195,9 @@ pub struct Run {
     pub error: Option<String>,
     /// The last stats (final ones once the run ended).
     pub stats: Option<Progress>,
+    /// For a retry (task `retry`): the first run of its chain.
+    #[serde(default)]
+    pub retry_of: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -224,7 +224,49 @@ pub struct TaskParams {
     /// fails the run.
     #[serde(default)]
     pub verify: bool,
+    /// A failed run (not an aborted one, not one stopped by a data-safety guard) is
+    /// queued again after a delay.
+    #[serde(default)]
+    pub retry: Retry,
 }
+
+/// `attempts` retries at most (0–10), the first `delay_seconds` (≥ 1) after the failure,
+/// each later one after twice the delay before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    #[serde(default)]
+    pub attempts: u8,
+    #[serde(default = "default_retry_delay")]
+    pub delay_seconds: u32,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { attempts: 0, delay_seconds: default_retry_delay() }
+    }
+}
+
+impl Retry {
+    /// How long to wait before retry number `n` (1 for the first), or `None` when the
+    /// policy allows no such retry.
+    pub fn delay(&self, n: u8) -> Option<std::time::Duration> {
+        if n == 0 || n > self.attempts {
+            return None;
+        }
+        let seconds = u64::from(self.delay_seconds).saturating_mul(1u64 << (n - 1).min(30));
+        Some(std::time::Duration::from_secs(seconds))
+    }
+}
+
+fn default_retry_delay() -> u32 {
+    60
+}
+
+/// The most retries a task may ask for.
+pub const MAX_RETRY_ATTEMPTS: u8 = 10;
+/// The longest first retry delay: a day.
+pub const MAX_RETRY_DELAY_SECONDS: u32 = 86_400;
 
 /// Kept files of a task whose remote folder is `bucket/photos` go under
 /// `bucket/photos.cloudsync-deleted/<UTC time of the run>/`; where the destination has
@@ -310,6 +352,8 @@ pub struct SyncTask {
     pub keep_deleted_days: Option<u32>,
     #[serde(default)]
     pub verify: bool,
+    #[serde(default)]
+    pub retry: Retry,
     /// The newest run: its state, and while it runs its live progress in `stats`.
     pub last_run: Option<crate::runs::Run>,
     /// When the scheduler will start it next (RFC 3339 in the server's zone); `None`
@@ -478,6 +522,12 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
     if !(1..=MAX_TRANSFERS).contains(&t.transfers) {
         err("transfers".into(), format!("must be between 1 and {MAX_TRANSFERS}"));
     }
+    if t.retry.attempts > MAX_RETRY_ATTEMPTS {
+        err("retry.attempts".into(), format!("must be between 0 and {MAX_RETRY_ATTEMPTS}"));
+    }
+    if !(1..=MAX_RETRY_DELAY_SECONDS).contains(&t.retry.delay_seconds) {
+        err("retry.delay_seconds".into(), format!("must be between 1 and {MAX_RETRY_DELAY_SECONDS}"));
+    }
     if t.keep_deleted_days.is_some_and(|d| !(1..=MAX_KEEP_DELETED_DAYS).contains(&d)) {
         err("keep_deleted_days".into(), format!("must be between 1 and {MAX_KEEP_DELETED_DAYS}, or null to keep forever"));
     }
@@ -528,6 +578,20 @@ mod tests {
             "description": "photos", "credentials": 1, "direction": "PUSH", "transfer_mode": "SYNC", "path": "/srv/photos"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn retries_wait_twice_as_long_each_time_and_stop_at_the_attempts() {
+        let r = Retry { attempts: 3, delay_seconds: 10 };
+        let secs = |n| r.delay(n).map(|d| d.as_secs());
+        assert_eq!([secs(0), secs(1), secs(2), secs(3), secs(4)], [None, Some(10), Some(20), Some(40), None]);
+        assert_eq!(Retry::default().delay(1), None, "no retries unless asked");
+        let huge = Retry { attempts: 10, delay_seconds: MAX_RETRY_DELAY_SECONDS };
+        assert_eq!(huge.delay(10).map(|d| d.as_secs()), Some(86_400 * 512));
+        let mut t = task();
+        t.retry = Retry { attempts: 11, delay_seconds: 0 };
+        let fields: Vec<String> = check_task(&t).into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["retry.attempts", "retry.delay_seconds"]);
     }
 
     #[test]

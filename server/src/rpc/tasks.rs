@@ -123,6 +123,7 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
         keep_deleted: false,
         keep_deleted_days: None,
         verify: t.verify,
+        retry: t.retry,
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;

@@ -4,7 +4,7 @@
 //! overlap), owns the stop handles, and gives every run a final state; `run` is one
 //! run's life (`RunFailure` says why one could not start); `sync` builds its rclone
 //! command (started by `rclone::process`); `scripts` runs pre- and post-scripts;
-//! `after` verifies a transfer and prunes kept files; `lines` reads a child's output as
+//! `after` verifies a transfer and prunes kept files; `retry` queues a failed run again; `lines` reads a child's output as
 //! bounded lines; `progress` reads rclone's JSON log; `records` keeps the run records.
 
 mod after;
@@ -13,6 +13,7 @@ pub mod lines;
 pub mod progress;
 mod queue;
 pub mod records;
+mod retry;
 pub mod run;
 pub mod scripts;
 pub mod sync;
@@ -135,6 +136,16 @@ impl Runner {
 
     /// Queues a run; returns the task's active run instead if it has one.
     pub async fn enqueue(&self, task_id: i64, dry_run: bool, allow_deletes: bool) -> Result<i64, RunError> {
+        self.enqueue_run(task_id, dry_run, allow_deletes, None).await
+    }
+
+    async fn enqueue_run(
+        &self,
+        task_id: i64,
+        dry_run: bool,
+        allow_deletes: bool,
+        retry: Option<queue::RetryOf>,
+    ) -> Result<i64, RunError> {
         let task = crate::tasks::store::get(&self.inner.pool, &self.inner.secrets, task_id)
             .await?
             .ok_or(RunError::NoSuchTask(task_id))?;
@@ -145,7 +156,7 @@ impl Runner {
         if let Some(w) = q.waiting.iter().find(|w| w.task_id == task_id) {
             return Ok(w.run_id);
         }
-        let run_id = records::insert_queued(&self.inner.pool, task_id, dry_run).await?;
+        let run_id = records::insert_queued(&self.inner.pool, task_id, dry_run, retry.map(|r| r.first)).await?;
         self.publish_state(run_id, task_id, RunState::Queued, None);
         let remote = format!("{}:{}", task.task.credentials, sync::remote_path(&task.task));
         q.waiting.push_back(Queued {
@@ -156,6 +167,7 @@ impl Runner {
             path: PathBuf::from(&task.task.path),
             remote,
             notes: Vec::new(),
+            retry,
         });
         drop(q);
         self.inner.wake.notify_one();
@@ -271,6 +283,11 @@ impl Runner {
                 }
                 let level = if outcome.state == RunState::Success { LogLevel::Info } else { LogLevel::Error };
                 log.push(level, LogSource::Runner, &format!("run ended: {}", outcome.state.as_str())).await;
+                let retry = me.next_retry(task_id, run_id, next.dry_run, next.retry, &outcome).await;
+                if let Some((r, delay)) = retry {
+                    let text = format!("retrying in {} s (retry {} of {})", delay.as_secs(), r.attempt, r.of);
+                    log.push(LogLevel::Info, LogSource::Runner, &text).await;
+                }
                 log.flush().await;
                 if let Some(a) = me.inner.state.lock().await.running.get_mut(&task_id) {
                     a.ending = true;
@@ -283,6 +300,9 @@ impl Runner {
                 }
                 me.inner.state.lock().await.running.remove(&task_id);
                 me.inner.wake.notify_one();
+                if let Some((r, delay)) = retry {
+                    me.retry_later(task_id, run_id, r, delay);
+                }
             });
         }
     }

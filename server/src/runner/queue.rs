@@ -20,6 +20,17 @@ pub(super) struct Queued {
     pub remote: String,
     /// Lines for the run's log that arrived before it started (see `Runner::note`).
     pub notes: Vec<(LogLevel, String)>,
+    /// For a retry: which one, of which chain.
+    pub retry: Option<RetryOf>,
+}
+
+/// A retry's place: the first run of its chain, its number (1 for the first retry) and
+/// how many the task allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryOf {
+    pub first: i64,
+    pub attempt: u8,
+    pub of: u8,
 }
 
 pub(super) struct Active {
@@ -108,6 +119,7 @@ mod tests {
             path: path.into(),
             remote: remote.into(),
             notes: Vec::new(),
+            retry: None,
         }
     }
 

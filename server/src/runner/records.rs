@@ -18,12 +18,15 @@ type Row = (
     Option<i32>,
     Option<String>,
     Option<String>,
+    Option<i64>,
 );
 
 const SELECT: &str =
-    "SELECT id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats FROM runs";
+    "SELECT id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats, retry_of FROM runs";
 
-fn from_row((id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats): Row) -> Run {
+fn from_row(
+    (id, task_id, state, dry_run, queued_at, started_at, finished_at, exit_code, error, stats, retry_of): Row,
+) -> Run {
     Run {
         id,
         task_id,
@@ -35,13 +38,16 @@ fn from_row((id, task_id, state, dry_run, queued_at, started_at, finished_at, ex
         exit_code,
         error,
         stats: stats.and_then(|s| serde_json::from_str::<Progress>(&s).ok()),
+        retry_of,
     }
 }
 
-pub async fn insert_queued(pool: &PgPool, task_id: i64, dry_run: bool) -> sqlx::Result<i64> {
-    sqlx::query_scalar("INSERT INTO runs (task_id, state, dry_run) VALUES ($1, 'QUEUED', $2) RETURNING id")
+/// A new queued run; `retry_of` is the first run of the chain a retry belongs to.
+pub async fn insert_queued(pool: &PgPool, task_id: i64, dry_run: bool, retry_of: Option<i64>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("INSERT INTO runs (task_id, state, dry_run, retry_of) VALUES ($1, 'QUEUED', $2, $3) RETURNING id")
         .bind(task_id)
         .bind(dry_run)
+        .bind(retry_of)
         .fetch_one(pool)
         .await
 }
@@ -139,4 +145,9 @@ pub async fn latest_per_task(pool: &PgPool) -> sqlx::Result<Vec<Run>> {
             .fetch_all(pool)
             .await?;
     Ok(rows.into_iter().map(from_row).collect())
+}
+
+/// The id of the task's newest run, if it has any.
+pub async fn newest(pool: &PgPool, task_id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT max(id) FROM runs WHERE task_id = $1").bind(task_id).fetch_one(pool).await
 }

@@ -64,6 +64,9 @@ pub enum RunFailure {
 /// How a run ended, recorded by `records::finish_surely`.
 pub struct Outcome {
     pub state: RunState,
+    /// A failure the task's `retry` may try again: not an aborted run, not one a guard
+    /// stopped (it would stop again), not a task gone or refused.
+    pub retry: bool,
     pub error: Option<String>,
     pub code: Option<i32>,
     pub stats: Option<Progress>,
@@ -71,11 +74,24 @@ pub struct Outcome {
 
 impl Outcome {
     pub(super) fn failed(why: impl std::fmt::Display) -> Outcome {
-        Outcome { state: RunState::Failed, error: Some(why.to_string()), code: None, stats: None }
+        Outcome { state: RunState::Failed, retry: true, error: Some(why.to_string()), code: None, stats: None }
     }
 
     fn aborted(why: &str) -> Outcome {
-        Outcome { state: RunState::Aborted, error: Some(why.to_string()), code: None, stats: None }
+        Outcome { state: RunState::Aborted, retry: false, error: Some(why.to_string()), code: None, stats: None }
+    }
+}
+
+impl From<RunFailure> for Outcome {
+    fn from(why: RunFailure) -> Outcome {
+        let last_word = matches!(
+            why,
+            RunFailure::EmptySource
+                | RunFailure::TooManyDeletes { .. }
+                | RunFailure::TaskGone(_)
+                | RunFailure::SettingsChanged
+        );
+        Outcome { retry: !last_word, ..Outcome::failed(why) }
     }
 }
 
@@ -131,7 +147,7 @@ impl Runner {
         self.write_notes(task_id, log).await;
         let (task, command, credential) = match self.prepare(task_id, dry_run).await {
             Ok(c) => c,
-            Err(why) => return Ok(Outcome::failed(why)),
+            Err(why) => return Ok(Outcome::from(why)),
         };
         let env = script_env(&task, run_id, dry_run);
         if !task.pre_script.trim().is_empty() {
@@ -139,15 +155,15 @@ impl Runner {
             match super::scripts::run(LogSource::PreScript, &task.pre_script, &env, log, &mut stop).await {
                 ScriptOutcome::Exited(Some(0)) => {}
                 ScriptOutcome::Aborted => return Ok(Outcome::aborted("stopped on request during the pre-script")),
-                ScriptOutcome::CouldNotStart(why) => return Ok(Outcome::failed(RunFailure::ScriptCouldNotStart(why))),
-                ScriptOutcome::Exited(code) => return Ok(Outcome::failed(RunFailure::PreScript(code))),
+                ScriptOutcome::CouldNotStart(why) => return Ok(Outcome::from(RunFailure::ScriptCouldNotStart(why))),
+                ScriptOutcome::Exited(code) => return Ok(Outcome::from(RunFailure::PreScript(code))),
             }
         }
         if let Err(why) = self.check_source(&task, &command, dry_run, log).await {
-            return Ok(Outcome::failed(why));
+            return Ok(Outcome::from(why));
         }
         if let Err(why) = self.check_deletions(&task, &command, dry_run || allow_deletes, log).await {
-            return Ok(Outcome::failed(why));
+            return Ok(Outcome::from(why));
         }
         log.push(
             LogLevel::Info,
@@ -164,7 +180,7 @@ impl Runner {
             Ok(c) => c,
             Err(error) => {
                 let path = self.inner.rclone.display().to_string();
-                return Ok(Outcome::failed(RunFailure::RcloneStart { path, error }));
+                return Ok(Outcome::from(RunFailure::RcloneStart { path, error }));
             }
         };
         let pid = child.id();
@@ -291,7 +307,7 @@ impl Runner {
         } else {
             (state, error)
         };
-        Ok(Outcome { state, error, code, stats: last_stats })
+        Ok(Outcome { state, retry: state == RunState::Failed, error, code, stats: last_stats })
     }
 
     /// A SYNC or MOVE from a source with no files to a destination with some stops here,

@@ -84,6 +84,7 @@ fn from_row(
         keep_deleted: p.keep_deleted,
         keep_deleted_days: p.keep_deleted_days,
         verify: p.verify,
+        retry: p.retry,
         last_run: None,
         next_run: None,
         created_at: crate::time_format::rfc3339(created_at),

@@ -162,3 +162,64 @@ async fn task_plan_lists_what_a_sync_would_copy_update_and_delete_and_changes_no
     let e = c.call("task.plan", json!({"id": 999_999})).await.unwrap_err();
     assert_eq!(e.code, protocol::ErrorCode::NOT_FOUND, "{e:?}");
 }
+
+#[tokio::test]
+async fn a_failed_run_is_retried_after_doubling_delays_as_linked_runs_and_a_guard_stop_is_not() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("retry/files");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("f.txt"), "f").unwrap();
+    let counter = tempfile::tempdir().unwrap();
+    let count = counter.path().join("attempts");
+    // Fails the first two times, then succeeds.
+    let script = format!(
+        "n=$(cat '{0}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '{0}'; [ $n -ge 3 ]",
+        count.display()
+    );
+    let extra = json!({"pre_script": script, "retry": {"attempts": 3, "delay_seconds": 1}});
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "retry", "files", extra).await;
+    assert_eq!(c.call("task.get", json!({"id": task})).await.unwrap()["retry"], json!({"attempts": 3, "delay_seconds": 1}));
+    let first = run_to_end(&mut c, task, false).await;
+    assert_eq!(first["state"], "FAILED", "{first}");
+    let runs = loop {
+        let runs = c.call("run.list", json!({"task_id": task})).await.unwrap();
+        let runs = runs.as_array().unwrap().clone();
+        if runs.len() == 3 && runs[0]["state"] == "SUCCESS" {
+            break runs;
+        }
+        assert!(runs.len() <= 3, "{runs:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let states: Vec<&str> = runs.iter().rev().map(|r| r["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["FAILED", "FAILED", "SUCCESS"]);
+    let retry_of: Vec<serde_json::Value> = runs.iter().rev().map(|r| r["retry_of"].clone()).collect();
+    assert_eq!(retry_of, [json!(null), first["id"].clone(), first["id"].clone()]);
+    // Delays of 1 s, then 2 s, between a run's end and its retry's start.
+    let at = |r: &serde_json::Value, k: &str| {
+        time::OffsetDateTime::parse(r[k].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    let (r1, r2, r3) = (&runs[2], &runs[1], &runs[0]);
+    assert!(at(r2, "queued_at") - at(r1, "finished_at") >= time::Duration::milliseconds(950), "{r1} {r2}");
+    assert!(at(r3, "queued_at") - at(r2, "finished_at") >= time::Duration::milliseconds(1950), "{r2} {r3}");
+    let log = c.call("run.log", json!({"id": r1["id"], "limit": 100})).await.unwrap().to_string();
+    assert!(log.contains("retrying in 1 s (retry 1 of 3)"), "{log}");
+
+    // A run the empty-source guard stopped is not retried: it would stop again.
+    std::fs::remove_file(local.path().join("f.txt")).unwrap();
+    std::fs::remove_file(&count).unwrap();
+    let mut settings = c.call("task.get", json!({"id": task})).await.unwrap();
+    for k in ["last_run", "next_run", "created_at", "updated_at"] {
+        settings.as_object_mut().unwrap().remove(k);
+    }
+    settings["transfer_mode"] = json!("SYNC");
+    settings["pre_script"] = json!("");
+    c.call("task.update", settings).await.unwrap();
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["error"], "source is empty (is the disk mounted?); nothing was deleted", "{run}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let newest = c.call("run.list", json!({"task_id": task, "limit": 1})).await.unwrap();
+    assert_eq!(newest[0]["id"], run["id"], "no retry after a guard stopped the run");
+}
