@@ -60,7 +60,15 @@ pub fn state_class(state: RunState) -> &'static str {
 #[component]
 fn RunRow(run: Run, task: String) -> impl IntoView {
     let class = state_class(run.state);
-    let moved = run.stats.as_ref().map(|s| human_bytes(s.bytes as f64)).unwrap_or_default();
+    // A dry run moved nothing: its stats say what a run would have done.
+    let moved = run
+        .stats
+        .as_ref()
+        .map(|s| match run.dry_run {
+            true => format!("would copy {} file(s), {}; delete {}", s.transfers, human_bytes(s.bytes as f64), s.deletes),
+            false => human_bytes(s.bytes as f64),
+        })
+        .unwrap_or_default();
     view! {
         <tr data-testid="run-row">
             <td data-label="Run"><a href=format!("/runs?run={}", run.id) data-testid="run-open">{format!("#{}", run.id)}</a></td>
@@ -68,6 +76,9 @@ fn RunRow(run: Run, task: String) -> impl IntoView {
             <td data-label="State">
                 <span class=class>{run.state.as_str()}</span>
                 {run.dry_run.then(|| view! { <span class="badge">"dry run"</span> })}
+                {run.retry_of.map(|first| view! {
+                    <a class="badge" data-testid="run-retry-of" href=format!("/runs?run={first}")>{format!("retry of #{first}")}</a>
+                })}
                 {run.error.map(|e| view! { <div class="small error">{e}</div> })}
             </td>
             <td data-label="Started">{run.started_at.unwrap_or_else(|| "—".into()).chars().take(19).collect::<String>().replace('T', " ")}</td>

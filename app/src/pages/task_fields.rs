@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use protocol::credentials::SecretInput;
-use protocol::tasks::{BwLimit, Direction, RemoteLocation, SyncTask, TaskParams, TransferMode};
+use protocol::tasks::{BwLimit, Direction, RemoteLocation, Retry, SyncTask, TaskParams, TransferMode};
 
 use super::task_schedule::ScheduleFields;
 
@@ -44,6 +44,8 @@ pub struct TaskFields {
     /// Days as text; "" keeps forever.
     pub keep_deleted_days: RwSignal<String>,
     pub verify: RwSignal<bool>,
+    pub retry_attempts: RwSignal<String>,
+    pub retry_delay: RwSignal<String>,
     pub enabled: RwSignal<bool>,
     pub encryption: RwSignal<bool>,
     pub filename_encryption: RwSignal<bool>,
@@ -96,6 +98,8 @@ impl TaskFields {
             keep_deleted: RwSignal::new(e.is_some_and(|t| t.keep_deleted)),
             keep_deleted_days: text(|t| t.keep_deleted_days.map(|d| d.to_string()).unwrap_or_default()),
             verify: RwSignal::new(e.is_some_and(|t| t.verify)),
+            retry_attempts: RwSignal::new(e.map_or(0, |t| t.retry.attempts).to_string()),
+            retry_delay: RwSignal::new(e.map_or_else(|| Retry::default().delay_seconds, |t| t.retry.delay_seconds).to_string()),
             enabled: RwSignal::new(e.is_none_or(|t| t.enabled)),
             encryption: RwSignal::new(e.is_some_and(|t| t.encryption)),
             filename_encryption: RwSignal::new(e.is_none_or(|t| t.filename_encryption)),
@@ -147,6 +151,15 @@ impl TaskFields {
                 ("keep_deleted_days".to_string(), "must be a whole number of days, or empty to keep forever".to_string())
             })?),
         };
+        let retry = Retry {
+            attempts: self.retry_attempts.get_untracked().trim().parse().map_err(|_| whole_number("retry.attempts"))?,
+            delay_seconds: self
+                .retry_delay
+                .get_untracked()
+                .trim()
+                .parse()
+                .map_err(|_| whole_number("retry.delay_seconds"))?,
+        };
         let mut bwlimit = Vec::new();
         for (i, r) in self.bw_rows.get_untracked().iter().enumerate() {
             let bandwidth = match r.mibps.get_untracked().trim() {
@@ -196,6 +209,7 @@ impl TaskFields {
             keep_deleted,
             keep_deleted_days,
             verify: self.verify.get_untracked(),
+            retry,
         })
     }
 }

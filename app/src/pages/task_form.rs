@@ -39,6 +39,8 @@ pub fn TaskForm(
         keep_deleted,
         keep_deleted_days,
         verify,
+        retry_attempts,
+        retry_delay,
         enabled,
         encryption,
         filename_encryption,
@@ -221,6 +223,10 @@ pub fn TaskForm(
                     <p class="muted small" data-testid="task-kept-where">{move || kept_where(direction.get(), encryption.get(), &bucket.get(), &folder.get(), &path.get())}</p>
                     {text_input("Remove kept files after (days)", keep_deleted_days, "task-keep-deleted-days", "keep_deleted_days", "keep forever")}
                 </Show>
+                <div class="row">
+                    {text_input("Retry a failed run (times, 0 to 10)", retry_attempts, "task-retry-attempts", "retry.attempts", "0")}
+                    {text_input("First retry after (seconds; each next one waits twice as long)", retry_delay, "task-retry-delay", "retry.delay_seconds", "60")}
+                </div>
             </fieldset>
             <ScheduleEditor fields=schedule/>
             <details class="advanced">
