@@ -228,6 +228,10 @@ pub struct TaskParams {
     /// queued again after a delay.
     #[serde(default)]
     pub retry: Retry,
+    /// When the server was down at a scheduled start, one run is queued when it starts
+    /// again (one, however many starts were missed).
+    #[serde(default)]
+    pub catch_up: bool,
 }
 
 /// `attempts` retries at most (0–10), the first `delay_seconds` (≥ 1) after the failure,
@@ -354,6 +358,8 @@ pub struct SyncTask {
     pub verify: bool,
     #[serde(default)]
     pub retry: Retry,
+    #[serde(default)]
+    pub catch_up: bool,
     /// The newest run: its state, and while it runs its live progress in `stats`.
     pub last_run: Option<crate::runs::Run>,
     /// When the scheduler will start it next (RFC 3339 in the server's zone); `None`

@@ -46,6 +46,7 @@ pub struct TaskFields {
     pub verify: RwSignal<bool>,
     pub retry_attempts: RwSignal<String>,
     pub retry_delay: RwSignal<String>,
+    pub catch_up: RwSignal<bool>,
     pub enabled: RwSignal<bool>,
     pub encryption: RwSignal<bool>,
     pub filename_encryption: RwSignal<bool>,
@@ -100,6 +101,7 @@ impl TaskFields {
             verify: RwSignal::new(e.is_some_and(|t| t.verify)),
             retry_attempts: RwSignal::new(e.map_or(0, |t| t.retry.attempts).to_string()),
             retry_delay: RwSignal::new(e.map_or_else(|| Retry::default().delay_seconds, |t| t.retry.delay_seconds).to_string()),
+            catch_up: RwSignal::new(e.is_some_and(|t| t.catch_up)),
             enabled: RwSignal::new(e.is_none_or(|t| t.enabled)),
             encryption: RwSignal::new(e.is_some_and(|t| t.encryption)),
             filename_encryption: RwSignal::new(e.is_none_or(|t| t.filename_encryption)),
@@ -210,6 +212,7 @@ impl TaskFields {
             keep_deleted_days,
             verify: self.verify.get_untracked(),
             retry,
+            catch_up: self.catch_up.get_untracked(),
         })
     }
 }

@@ -41,6 +41,7 @@ pub fn TaskForm(
         verify,
         retry_attempts,
         retry_delay,
+        catch_up,
         enabled,
         encryption,
         filename_encryption,
@@ -229,6 +230,7 @@ pub fn TaskForm(
                 </div>
             </fieldset>
             <ScheduleEditor fields=schedule/>
+            {check("Catch up: when the server was down at a scheduled start, run once when it is back", catch_up, "task-catch-up")}
             <details class="advanced">
                 <summary>"Advanced"</summary>
                 <div class="row">

@@ -124,6 +124,7 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
         keep_deleted_days: None,
         verify: t.verify,
         retry: t.retry,
+        catch_up: false,
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;

@@ -186,6 +186,19 @@ impl Runner {
         Ok(ScheduledStart::Queued(run_id))
     }
 
+    /// The one run that makes up for `missed` scheduled starts, the latest at `due`,
+    /// missed while the server was down (task `catch_up`).
+    pub async fn start_catch_up(&self, task_id: i64, due: &str, missed: u32) -> Result<i64, RunError> {
+        let run_id = self.enqueue(task_id, false, false).await?;
+        let earlier = match missed {
+            1 => String::new(),
+            n => format!(" and {} earlier", n - 1),
+        };
+        let line = format!("catching up: the scheduled start of {due}{earlier} was missed while the server was down; this one run makes up for it");
+        self.note(task_id, LogLevel::Info, line).await;
+        Ok(run_id)
+    }
+
     /// Adds a line to the log of the task's queued or running run; returns that run, or
     /// `None` (and drops the line) when the task has none.
     pub async fn note(&self, task_id: i64, level: LogLevel, line: String) -> Option<i64> {

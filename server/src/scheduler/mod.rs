@@ -3,9 +3,12 @@
 //! the task. It computes times only (with `protocol::schedule`, the code the browser's
 //! preview runs); the runner decides what happens when a task is still busy.
 //!
-//! - Recomputed on start (missed runs are not caught up) and after an import
-//!   ([`Scheduler::reload`]); a task handler plans its one task with the schedule
-//!   validation already parsed ([`Scheduler::plan_task`]).
+//! - Recomputed on start and after an import ([`Scheduler::reload`]); a task handler
+//!   plans its one task with the schedule validation already parsed
+//!   ([`Scheduler::plan_task`]). Each planned start is also written to the task's row,
+//!   so at start-up a planned start in the past was missed: a task with `catch_up`
+//!   gets one run for them all ([`Scheduler::catch_up`]); the others wait for their
+//!   next start.
 //! - The clock is injectable ([`clock::ManualClock`] in tests).
 
 pub mod clock;
@@ -89,12 +92,50 @@ impl Scheduler {
         let now = self.inner.clock.now();
         let mut plan = self.inner.plan.lock().expect("plan lock");
         plan.remove(task_id);
-        if let Some(spec) = schedule {
+        let next = schedule.and_then(|spec| {
             let next = spec.next_after(&self.inner.zone, now).map(|t| t.with_timezone(&Utc));
             plan.insert(task_id, spec.clone(), next);
-        }
+            next
+        });
         drop(plan);
+        self.remember(task_id, next);
         self.inner.changed.notify_one();
+    }
+
+    /// Writes a task's next planned start to its row, in the background.
+    fn remember(&self, task_id: i64, next: Option<DateTime<Utc>>) {
+        let pool = self.inner.pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::tasks::store::set_planned_start(&pool, task_id, next).await {
+                tracing::warn!(task_id, error = %e, "cannot record the next planned start");
+            }
+        });
+    }
+
+    /// At start-up, before the plan is recomputed: every task with `catch_up` whose
+    /// planned start passed while the server was down gets one run, whose log names the
+    /// latest start it makes up for and how many were missed.
+    pub async fn catch_up(&self) {
+        let now = self.inner.clock.now();
+        let missed = match crate::tasks::store::missed_starts(&self.inner.pool, now).await {
+            Ok(m) => m,
+            Err(e) => return tracing::error!(error = %e, "cannot read the missed scheduled starts"),
+        };
+        for (task_id, schedule, planned) in missed {
+            let Ok(spec) = CronSpec::parse(&schedule) else { continue };
+            let (mut latest, mut count) = (planned, 1u32);
+            while count < 100_000 {
+                match spec.next_after(&self.inner.zone, latest).map(|t| t.with_timezone(&Utc)) {
+                    Some(next) if next <= now => (latest, count) = (next, count + 1),
+                    _ => break,
+                }
+            }
+            let due = latest.with_timezone(&self.inner.zone).format("%Y-%m-%d %H:%M %Z").to_string();
+            match self.inner.runner.start_catch_up(task_id, &due, count).await {
+                Ok(run_id) => tracing::info!(task_id, run_id, %due, count, "catching up on a missed scheduled start"),
+                Err(e) => tracing::error!(task_id, error = %e, "cannot catch up on a missed start"),
+            }
+        }
     }
 
     /// Reads the tasks again and recomputes every next start from now.
@@ -107,6 +148,7 @@ impl Scheduler {
                 Ok(spec) => {
                     let next = spec.next_after(&self.inner.zone, now).map(|t| t.with_timezone(&Utc));
                     plan.insert(task_id, spec, next);
+                    crate::tasks::store::set_planned_start(&self.inner.pool, task_id, next).await?;
                 }
                 Err(e) => tracing::warn!(task_id, errors = ?e, "task has an invalid schedule; not scheduled"),
             }
@@ -124,6 +166,7 @@ impl Scheduler {
 
     /// Fires tasks as they fall due, until the process ends.
     pub async fn run_forever(self) {
+        self.catch_up().await;
         if let Err(e) = self.reload().await {
             tracing::error!(error = %e, "cannot read the tasks to schedule; retrying when they change");
         }
@@ -135,6 +178,7 @@ impl Scheduler {
                 for (task_id, spec, _) in &due {
                     let next = spec.next_after(&self.inner.zone, now).map(|t| t.with_timezone(&Utc));
                     plan.insert(*task_id, spec.clone(), next);
+                    self.remember(*task_id, next);
                 }
                 due
             };

@@ -1,6 +1,7 @@
 //! Tasks in PostgreSQL: the settings as JSON, the crypt secrets sealed and bound to
 //! `task:<id>`.
 
+use chrono::{DateTime, Utc};
 use protocol::credentials::SecretMask;
 use protocol::tasks::{SyncTask, TaskParams, Timetable};
 use sqlx::PgPool;
@@ -85,6 +86,7 @@ fn from_row(
         keep_deleted_days: p.keep_deleted_days,
         verify: p.verify,
         retry: p.retry,
+        catch_up: p.catch_up,
         last_run: None,
         next_run: None,
         created_at: crate::time_format::rfc3339(created_at),
@@ -190,6 +192,41 @@ pub async fn scheduled(pool: &PgPool) -> sqlx::Result<Vec<(i64, protocol::tasks:
                 tracing::warn!(task_id = id, error = %e, "a task's settings cannot be read; not scheduled");
                 None
             }
+        })
+        .collect())
+}
+
+/// Remembers the scheduler's next planned start of a task (`None`: none planned).
+pub async fn set_planned_start(pool: &PgPool, task_id: i64, at: Option<DateTime<Utc>>) -> sqlx::Result<()> {
+    let at = at.map(|t| time::OffsetDateTime::from_unix_timestamp(t.timestamp()).expect("a valid time"));
+    sqlx::query("UPDATE sync_tasks SET planned_start = $2 WHERE id = $1").bind(task_id).bind(at).execute(pool).await?;
+    Ok(())
+}
+
+/// The enabled tasks with `catch_up` whose planned start lies before `now`: (id,
+/// schedule, planned start).
+pub async fn missed_starts(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<(i64, protocol::tasks::Schedule, DateTime<Utc>)>> {
+    #[derive(serde::Deserialize)]
+    struct CatchUp {
+        schedule: Option<protocol::tasks::Schedule>,
+        #[serde(default)]
+        catch_up: bool,
+    }
+    let now = time::OffsetDateTime::from_unix_timestamp(now.timestamp()).expect("a valid time");
+    let rows: Vec<(i64, String, time::OffsetDateTime)> = sqlx::query_as(
+        "SELECT id, settings, planned_start FROM sync_tasks WHERE enabled AND planned_start <= $1 ORDER BY id",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, settings, at)| {
+            let s = serde_json::from_str::<CatchUp>(&settings).ok().filter(|s| s.catch_up)?;
+            Some((id, s.schedule?, DateTime::from_timestamp(at.unix_timestamp(), 0)?))
         })
         .collect())
 }

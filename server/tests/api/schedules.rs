@@ -183,6 +183,45 @@ async fn runs_missed_while_the_server_was_down_are_not_caught_up() {
 }
 
 #[tokio::test]
+async fn a_task_with_catch_up_gets_one_run_for_the_starts_missed_while_the_server_was_down() {
+    let (app, _clock) = app_at("2026-06-01T09:58:30Z").await;
+    let server = StorageServer::webdav();
+    let mut c = app.logged_in_client().await;
+    let local = app.data_dir.path().join("src");
+    let task = every_minute_task(&mut c, &server, &local, json!({"catch_up": true})).await;
+    let mut other = c.call("task.get", json!({"id": task})).await.unwrap();
+    for k in ["id", "last_run", "next_run", "created_at", "updated_at", "encryption_password", "encryption_salt"] {
+        other.as_object_mut().unwrap().remove(k);
+    }
+    (other["description"], other["catch_up"]) = (json!("no catch-up"), json!(false));
+    other["attributes"]["folder"] = json!("elsewhere");
+    let plain = c.call("task.create", other).await.unwrap()["id"].as_i64().unwrap();
+    assert_eq!(c.call("task.get", json!({"id": task})).await.unwrap()["catch_up"], true);
+    drop(c);
+    // Down from 11:58:30 to 12:01:30 Berlin time: 12:00 and 12:01 were missed.
+    let later = Arc::new(ManualClock::new(utc("2026-06-01T10:01:30Z")));
+    let for_app = later.clone();
+    let app = app
+        .restart_with(move |s| {
+            s.timezone = Some("Europe/Berlin".into());
+            s.clock = Some(for_app);
+        })
+        .await;
+    let mut c = app.logged_in_client().await;
+    let runs = wait_for_runs(&mut c, task, 1, Duration::from_secs(30)).await;
+    assert_eq!(runs[0]["state"], "SUCCESS", "{runs:?}");
+    let log = c.call("run.log", json!({"id": runs[0]["id"], "limit": 100})).await.unwrap().to_string();
+    assert!(
+        log.contains("catching up: the scheduled start of 2026-06-01 12:01 CEST and 1 earlier was missed while the server was down"),
+        "{log}"
+    );
+    assert_eq!(c.call("task.get", json!({"id": task})).await.unwrap()["next_run"], "2026-06-01T12:02:00+02:00");
+    // Only one run, and none for the task without catch_up.
+    no_new_runs(&mut c, task, 1).await;
+    no_new_runs(&mut c, plain, 0).await;
+}
+
+#[tokio::test]
 async fn schedule_preview_answers_in_the_server_zone_and_names_bad_fields() {
     let (app, _clock) = app_at("2026-06-01T09:59:30Z").await;
     let mut c = app.logged_in_client().await;
