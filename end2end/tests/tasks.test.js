@@ -51,7 +51,12 @@ test("a task is created with the folder picker and listed with its places", asyn
 
   // Run it: the state follows the run, the bytes arrive, the log tells what happened.
   assert.equal(await row.getByTestId("task-state").textContent(), "never run");
+  // A SYNC's first run shows what it would do before anything happens.
   await row.getByTestId("task-run").click();
+  await row.getByTestId("task-plan-summary").waitFor({ timeout: 30_000 });
+  assert.equal(await row.getByTestId("task-plan-summary").textContent(),
+    "This run will copy 1 file (27 B), update none and delete none at the destination.");
+  await row.getByTestId("task-plan-run").click();
   await page.waitForFunction(
     () => document.querySelector('[data-testid="task-row"] [data-testid="task-state"]')?.textContent === "SUCCESS",
     null, { timeout: 60_000 });
@@ -97,6 +102,14 @@ test("a task is created with the folder picker and listed with its places", asyn
   await row.getByTestId("task-edit").click();
   assert.equal(await page.getByTestId("bw-time").inputValue(), "08:00");
   assert.equal(await page.getByTestId("bw-rate").inputValue(), "2");
+  // Keeping deleted files says where they go: inside a bucket's root, beside a folder.
+  await page.getByTestId("task-keep-deleted").check();
+  assert.match(await page.getByTestId("task-kept-where").textContent(), /moves them to backups\/\.cloudsync-deleted\/ \(left alone/);
+  await page.getByTestId("task-folder").fill("photos");
+  assert.match(await page.getByTestId("task-kept-where").textContent(), /moves them to backups\/photos\.cloudsync-deleted\/ in a folder/);
+  // An encrypted task with encrypted names gets the provider-independent name-length note.
+  await page.getByTestId("task-encryption").check();
+  await page.getByTestId("task-warnings").getByText("143 characters", { exact: false }).waitFor({ timeout: 5_000 });
   await page.close();
 });
 
@@ -159,6 +172,7 @@ test("a sync that would delete most of the backup stops, and runs once after typ
     (w) => document.querySelector('[data-testid="task-row"][data-name="guarded docs"] [data-testid="task-state"]')?.textContent === w,
     want, { timeout: 60_000 });
   await row.getByTestId("task-run").click();
+  await row.getByTestId("task-plan-run").click();
   await until("SUCCESS");
   const backedUp = () => readdirSync(join(env.s3.dir, "backups", "guarded")).sort();
   assert.equal(backedUp().length, 10);
@@ -202,6 +216,7 @@ test("Preview shows what a sync would copy and delete, Run as shown does exactly
     (w) => document.querySelector('[data-testid="task-row"][data-name="previewed"] [data-testid="task-state"]')?.textContent === w,
     want, { timeout: 60_000 });
   await row.getByTestId("task-run").click();
+  await row.getByTestId("task-plan-run").click();
   await until("SUCCESS");
 
   for (const n of ["a", "b", "c"]) unlinkSync(join(local, `${n}.txt`));

@@ -267,6 +267,43 @@ fn default_retry_delay() -> u32 {
     60
 }
 
+/// Notes on how the destination's provider behaves where users do not expect it, for
+/// the task form: `provider` is the credential's rclone backend, `storage_class` its
+/// S3 storage class if set. Empty when nothing applies.
+pub fn provider_warnings(
+    provider: &str,
+    storage_class: Option<&str>,
+    direction: Direction,
+    mode: TransferMode,
+    encryption: bool,
+    filename_encryption: bool,
+) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let deletes = mode != TransferMode::Copy;
+    let push = direction == Direction::Push;
+    if provider == "b2" && push && deletes {
+        out.push("B2 keeps old versions: a deleted or replaced file becomes a hidden version that still takes space (and costs) until a lifecycle rule on the bucket removes it.");
+    }
+    if provider == "s3"
+        && storage_class.is_some_and(|c| {
+            let c = c.to_ascii_uppercase();
+            c == "GLACIER" || c == "DEEP_ARCHIVE"
+        })
+    {
+        out.push("S3 Glacier and Deep Archive objects cannot be read (or verified) until restored, and deleting them early is charged for the rest of their minimum storage time.");
+    }
+    if provider == "drive" && push {
+        out.push("Google Drive accepts at most 750 GB of uploads per account per day; a bigger first backup takes several days, and runs fail with a quota error until the next day.");
+    }
+    if provider == "dropbox" && push && deletes {
+        out.push("Dropbox refuses some files it has flagged (copyright, malware); such a refusal can abort a run before its deletions, so check failed runs' logs.");
+    }
+    if encryption && filename_encryption {
+        out.push("Encrypted file names are longer than the originals: names over about 143 characters fail on many backends (those with a 255-byte limit).");
+    }
+    out
+}
+
 /// The most retries a task may ask for.
 pub const MAX_RETRY_ATTEMPTS: u8 = 10;
 /// The longest first retry delay: a day.
@@ -584,6 +621,21 @@ mod tests {
             "description": "photos", "credentials": 1, "direction": "PUSH", "transfer_mode": "SYNC", "path": "/srv/photos"
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn provider_warnings_apply_only_where_the_provider_behaves_so() {
+        let (push, pull) = (Direction::Push, Direction::Pull);
+        let (sync, copy) = (TransferMode::Sync, TransferMode::Copy);
+        assert_eq!(provider_warnings("b2", None, push, sync, false, false).len(), 1);
+        assert!(provider_warnings("b2", None, push, copy, false, false).is_empty(), "a copy deletes nothing");
+        assert!(provider_warnings("b2", None, pull, sync, false, false).is_empty(), "the deletions are local");
+        assert_eq!(provider_warnings("s3", Some("deep_archive"), pull, copy, false, false).len(), 1);
+        assert!(provider_warnings("s3", Some("STANDARD"), push, sync, false, false).is_empty());
+        assert!(provider_warnings("drive", None, push, copy, false, false)[0].contains("750 GB"));
+        assert!(provider_warnings("dropbox", None, push, sync, false, false)[0].contains("flagged"));
+        assert!(provider_warnings("sftp", None, push, sync, true, true)[0].contains("143"));
+        assert!(provider_warnings("sftp", None, push, sync, true, false).is_empty());
     }
 
     #[test]

@@ -128,6 +128,30 @@ pub fn TaskForm(
     };
     let title = if existing_id.is_some() { "Edit task" } else { "Add task" };
     let cred_options = usable.clone();
+    // Notes on the chosen credential's provider, as the settings stand.
+    let warnings = move || {
+        let chosen = credential.get();
+        let cred = usable.iter().find(|c| c.id.to_string() == chosen)?;
+        let class = match cred.attributes.get("storage_class") {
+            Some(protocol::credentials::AttributeValue::Plain(c)) => Some(c.clone()),
+            _ => None,
+        };
+        let list = protocol::tasks::provider_warnings(
+            &cred.provider,
+            class.as_deref(),
+            direction.get(),
+            mode.get(),
+            encryption.get(),
+            filename_encryption.get(),
+        );
+        (!list.is_empty()).then(|| {
+            view! {
+                <div class="card warning small" data-testid="task-warnings">
+                    {list.into_iter().map(|w| view! { <p>{w}</p> }).collect_view()}
+                </div>
+            }
+        })
+    };
 
     view! {
         <form class="card form" on:submit=save data-testid="task-form">
@@ -229,6 +253,7 @@ pub fn TaskForm(
                     {text_input("First retry after (seconds; each next one waits twice as long)", retry_delay, "task-retry-delay", "retry.delay_seconds", "60")}
                 </div>
             </fieldset>
+            {warnings}
             <ScheduleEditor fields=schedule/>
             {check("Catch up: when the server was down at a scheduled start, run once when it is back", catch_up, "task-catch-up")}
             <details class="advanced">

@@ -169,6 +169,15 @@ fn TaskRow(
         }
     };
     let previewing = RwSignal::new(false);
+    // A SYNC's first run shows what it would do (and delete) first; "Run as shown" runs it.
+    let first_sync = task.transfer_mode == TransferMode::Sync;
+    let run_now = move || {
+        if first_sync && last_run.try_get().flatten().is_none() {
+            previewing.set(true);
+        } else {
+            start(false);
+        }
+    };
     let stop = move |_| {
         call_then::<Abort>(IdParams { id }, error, move |_| {
             on_run.try_run(());
@@ -225,7 +234,7 @@ fn TaskRow(
                 <Show when=move || !active() fallback=move || view! {
                     <button data-testid="task-stop" class="danger" on:click=stop>"Stop"</button>
                 }>
-                    <button data-testid="task-run" on:click=move |_| start(false)>"Run now"</button>
+                    <button data-testid="task-run" on:click=move |_| run_now()>"Run now"</button>
                     <button data-testid="task-dry-run" on:click=move |_| start(true)>"Dry run"</button>
                     <button data-testid="task-preview" on:click=move |_| previewing.set(true)>"Preview"</button>
                     <Show when=held_back>
