@@ -185,3 +185,53 @@ async fn verify_of_an_encrypted_push_uses_cryptcheck_and_finds_an_altered_file()
     assert_eq!(run["state"], "FAILED", "{run}");
     assert_eq!(run["error"], "verification found 1 difference(s) at the destination: differs: diary.txt", "{run}");
 }
+
+#[tokio::test]
+async fn verify_reads_both_sides_when_they_share_no_hash() {
+    let app = spawn_app().await;
+    let ftp = StorageServer::ftp();
+    let backup = ftp.mkdir("plain");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &ftp, "ftp").await;
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("a.txt"), "alpha").unwrap();
+    std::fs::write(local.path().join("b.txt"), "bravo").unwrap();
+    let task = make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "", "plain", json!({"verify": true})).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    assert_eq!(run["stats"]["verified"], 2, "{run}");
+    assert!(log_text(&mut c, &run).await.contains("share no hash: comparing again by reading both (--download)"));
+
+    // Same size, other bytes: only reading both sides can tell.
+    let victim = backup.join("b.txt");
+    let mtime = std::fs::metadata(&victim).unwrap().modified().unwrap();
+    std::fs::write(&victim, "BRAVO").unwrap();
+    std::fs::File::options().write(true).open(&victim).unwrap().set_modified(mtime).unwrap();
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    assert_eq!(run["error"], "verification found 1 difference(s) at the destination: differs: b.txt", "{run}");
+}
+
+#[tokio::test]
+async fn keep_deleted_and_verify_work_on_sftp_too() {
+    let app = spawn_app().await;
+    let sftp = StorageServer::sftp();
+    let backup = sftp.mkdir("home/docs");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &sftp, "sftp").await;
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("keep.txt"), "kept").unwrap();
+    std::fs::write(local.path().join("drop.txt"), "dropped later").unwrap();
+    let extra = json!({"keep_deleted": true, "verify": true, "max_delete_percent": null});
+    let task = make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "", "home/docs", extra).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    assert_eq!(run["stats"]["verified"], 2, "{run}");
+    std::fs::remove_file(local.path().join("drop.txt")).unwrap();
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    assert_eq!(tree(&backup), vec![("keep.txt".to_string(), b"kept".to_vec())]);
+    let kept = tree(&sftp.root().join("home/docs.cloudsync-deleted"));
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].0.ends_with("/drop.txt") && kept[0].1 == b"dropped later", "{kept:?}");
+}
