@@ -288,6 +288,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("task.update", "task update"),
     ("task.delete", "task delete"),
     ("task.restore", "task restore"),
+    ("task.plan", "task plan"),
     ("schedule.preview", "schedule preview"),
     ("schedule.zone", "(web app: its preview computes in the server's zone; the CLI asks schedule.preview)"),
     ("task.run", "task run"),
