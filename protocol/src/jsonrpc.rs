@@ -206,8 +206,14 @@ impl Notification {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ServerMessage<'a> {
     /// `id` is `None` for a response to a request the server could not read.
-    Response { id: Option<u64>, outcome: Result<&'a str, RpcError> },
-    Notification { method: String, params: &'a str },
+    Response {
+        id: Option<u64>,
+        outcome: Result<&'a str, RpcError>,
+    },
+    Notification {
+        method: String,
+        params: &'a str,
+    },
 }
 
 #[derive(Deserialize)]
@@ -320,7 +326,10 @@ mod tests {
     #[test]
     fn a_request_goes_out_as_one_json_object() {
         let text = Request::to_json(5, "task.get", &json!({"id": 9}));
-        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json!({"jsonrpc": "2.0", "id": 5, "method": "task.get", "params": {"id": 9}}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({"jsonrpc": "2.0", "id": 5, "method": "task.get", "params": {"id": 9}})
+        );
     }
 
     #[test]

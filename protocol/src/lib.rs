@@ -11,6 +11,7 @@ pub mod config;
 pub mod credentials;
 pub mod jsonrpc;
 pub mod method;
+pub mod notify;
 pub mod oauth;
 pub mod providers;
 pub mod runs;

@@ -62,6 +62,12 @@ pub const METHODS: &[&str] = &[
     crate::runs::Unfollow::NAME,
     crate::runs::Subscribe::NAME,
     crate::runs::Unsubscribe::NAME,
+    crate::notify::TargetList::NAME,
+    crate::notify::TargetCreate::NAME,
+    crate::notify::TargetUpdate::NAME,
+    crate::notify::TargetDelete::NAME,
+    crate::notify::TargetTest::NAME,
+    crate::notify::Deliveries::NAME,
 ];
 
 /// The methods a socket may call before it has authenticated.

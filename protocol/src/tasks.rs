@@ -232,6 +232,9 @@ pub struct TaskParams {
     /// again (one, however many starts were missed).
     #[serde(default)]
     pub catch_up: bool,
+    /// Which notification targets hear about its runs, and when.
+    #[serde(default)]
+    pub notify: crate::notify::TaskNotify,
 }
 
 /// `attempts` retries at most (0–10), the first `delay_seconds` (≥ 1) after the failure,
@@ -397,6 +400,8 @@ pub struct SyncTask {
     pub retry: Retry,
     #[serde(default)]
     pub catch_up: bool,
+    #[serde(default)]
+    pub notify: crate::notify::TaskNotify,
     /// The newest run: its state, and while it runs its live progress in `stats`.
     pub last_run: Option<crate::runs::Run>,
     /// When the scheduler will start it next (RFC 3339 in the server's zone); `None`
@@ -572,7 +577,10 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
         err("retry.delay_seconds".into(), format!("must be between 1 and {MAX_RETRY_DELAY_SECONDS}"));
     }
     if t.keep_deleted_days.is_some_and(|d| !(1..=MAX_KEEP_DELETED_DAYS).contains(&d)) {
-        err("keep_deleted_days".into(), format!("must be between 1 and {MAX_KEEP_DELETED_DAYS}, or null to keep forever"));
+        err(
+            "keep_deleted_days".into(),
+            format!("must be between 1 and {MAX_KEEP_DELETED_DAYS}, or null to keep forever"),
+        );
     }
     if t.keep_deleted_days.is_some() && !t.keep_deleted {
         err("keep_deleted_days".into(), "needs keep_deleted".into());

@@ -72,6 +72,9 @@ impl Application {
             tracing::info!(adopted, "tagged the settings of tasks saved before settings were tagged");
         }
         let providers = Arc::new(crate::providers::ProviderCatalog::new(settings.allow_local_options));
+        let http = reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?;
+        let public_url = settings.public_urls.first().map(|u| u.origin());
+        let notifier = crate::notify::Notifier::new(db.pool.clone(), secrets.clone(), http.clone(), public_url);
         let runner = crate::runner::Runner::new(
             db.pool.clone(),
             secrets.clone(),
@@ -81,7 +84,8 @@ impl Application {
         )
         .keep_runs(settings.keep_runs)
         .max_log_lines(settings.max_log_lines)
-        .allowed_roots(allowed_roots.clone());
+        .allowed_roots(allowed_roots.clone())
+        .notifier(notifier.clone());
         let zone = crate::system_facts::timezone(settings.timezone.as_deref())?;
         let clock = settings.clock.clone().unwrap_or_else(|| Arc::new(crate::scheduler::SystemClock));
         let scheduler = crate::scheduler::Scheduler::new(db.pool.clone(), runner.clone(), zone.clone(), clock);
@@ -110,7 +114,8 @@ impl Application {
             sockets: Default::default(),
             public_urls: Arc::new(public_urls),
             allow_local_options: settings.allow_local_options,
-            http: reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?,
+            http,
+            notifier,
         });
         Ok(Application { listener, local_addr, db, api, settings, generated_admin_password })
     }

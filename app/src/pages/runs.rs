@@ -65,7 +65,9 @@ fn RunRow(run: Run, task: String) -> impl IntoView {
         .stats
         .as_ref()
         .map(|s| match run.dry_run {
-            true => format!("would copy {} file(s), {}; delete {}", s.transfers, human_bytes(s.bytes as f64), s.deletes),
+            true => {
+                format!("would copy {} file(s), {}; delete {}", s.transfers, human_bytes(s.bytes as f64), s.deletes)
+            }
             false => human_bytes(s.bytes as f64),
         })
         .unwrap_or_default();

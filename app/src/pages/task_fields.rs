@@ -100,7 +100,9 @@ impl TaskFields {
             keep_deleted_days: text(|t| t.keep_deleted_days.map(|d| d.to_string()).unwrap_or_default()),
             verify: RwSignal::new(e.is_some_and(|t| t.verify)),
             retry_attempts: RwSignal::new(e.map_or(0, |t| t.retry.attempts).to_string()),
-            retry_delay: RwSignal::new(e.map_or_else(|| Retry::default().delay_seconds, |t| t.retry.delay_seconds).to_string()),
+            retry_delay: RwSignal::new(
+                e.map_or_else(|| Retry::default().delay_seconds, |t| t.retry.delay_seconds).to_string(),
+            ),
             catch_up: RwSignal::new(e.is_some_and(|t| t.catch_up)),
             enabled: RwSignal::new(e.is_none_or(|t| t.enabled)),
             encryption: RwSignal::new(e.is_some_and(|t| t.encryption)),
@@ -150,7 +152,10 @@ impl TaskFields {
             _ if !keep_deleted => None,
             "" => None,
             v => Some(v.parse::<u32>().map_err(|_| {
-                ("keep_deleted_days".to_string(), "must be a whole number of days, or empty to keep forever".to_string())
+                (
+                    "keep_deleted_days".to_string(),
+                    "must be a whole number of days, or empty to keep forever".to_string(),
+                )
             })?),
         };
         let retry = Retry {

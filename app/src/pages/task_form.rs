@@ -112,10 +112,10 @@ pub fn TaskForm(
     };
     let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
     let text_input = move |label: &'static str,
-                      value: RwSignal<String>,
-                      testid: &'static str,
-                      field: &'static str,
-                      placeholder: &'static str| {
+                           value: RwSignal<String>,
+                           testid: &'static str,
+                           field: &'static str,
+                           placeholder: &'static str| {
         view! { <TextField label value testid placeholder error=err(field)/> }
     };
     let check = move |label: &'static str, value: RwSignal<bool>, testid: &'static str| {
@@ -291,7 +291,11 @@ pub fn TaskForm(
 
 /// Where a run's kept files go, as the server puts them (`protocol::tasks::kept_beside`).
 fn kept_where(direction: Direction, encryption: bool, bucket: &str, folder: &str, path: &str) -> String {
-    let remote = [bucket.trim(), folder.trim().trim_matches('/')].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/");
+    let remote = [bucket.trim(), folder.trim().trim_matches('/')]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("/");
     let place = if protocol::tasks::kept_beside(direction, encryption, folder) {
         format!("{remote}{}/", protocol::tasks::KEPT_SUFFIX)
     } else {

@@ -50,7 +50,12 @@ pub fn summary(p: &RunPlan) -> String {
         1 => format!("1 file ({})", human_bytes(part.bytes as f64)),
         c => format!("{c} files ({})", human_bytes(part.bytes as f64)),
     };
-    format!("This run will copy {}, update {} and delete {} at the destination.", n(&p.copy), n(&p.update), n(&p.delete))
+    format!(
+        "This run will copy {}, update {} and delete {} at the destination.",
+        n(&p.copy),
+        n(&p.update),
+        n(&p.delete)
+    )
 }
 
 fn part(title: &'static str, kind: &'static str, part: PlanPart) -> impl IntoView {

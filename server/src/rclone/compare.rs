@@ -72,7 +72,10 @@ pub async fn compare(
                         c.differences += 1;
                         if c.named.len() < NAMED {
                             let path = line.get(2..).unwrap_or("").trim_end_matches(['\n', '\r']);
-                            c.named.push(format!("{why}: {}", remote.map_or_else(|| path.to_string(), |r| r.redact(path))));
+                            c.named.push(format!(
+                                "{why}: {}",
+                                remote.map_or_else(|| path.to_string(), |r| r.redact(path))
+                            ));
                         }
                     }
                 }

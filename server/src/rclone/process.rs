@@ -117,7 +117,11 @@ pub async fn run(
 
 /// `work` (on the child `pid`) if it ends within `deadline`; past it, the child's
 /// process group is killed and the answer is `None`.
-pub(super) async fn within<T>(deadline: Duration, pid: Option<u32>, work: impl std::future::Future<Output = T>) -> Option<T> {
+pub(super) async fn within<T>(
+    deadline: Duration,
+    pid: Option<u32>,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
     let done = tokio::time::timeout(deadline, work).await.ok();
     if let (None, Some(pid)) = (&done, pid) {
         signal_group(pid, libc::SIGKILL);
@@ -247,7 +251,9 @@ pub async fn folders(
     let args: Vec<OsString> = vec!["lsf".into(), "--dirs-only".into(), path.into()];
     let out = run(rclone, &args, remote, deadline).await.map_err(|e| format!("cannot start rclone: {e}"))?;
     match out.code {
-        Some(0) => Ok(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end_matches('/').to_string()).collect()),
+        Some(0) => {
+            Ok(String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end_matches('/').to_string()).collect())
+        }
         Some(3) => Ok(Vec::new()),
         _ if out.timed_out => Err(format!("listing took longer than {} s", deadline.as_secs())),
         _ => Err(error_line(&out.stderr, remote)),

@@ -184,6 +184,7 @@ mod tests {
             oauth_logins: Default::default(),
             downloads: Default::default(),
             http: reqwest::Client::new(),
+            notifier: crate::notify::Notifier::new(pool.clone(), secrets.clone(), reqwest::Client::new(), None),
             allowed_roots: crate::tasks::AllowedRoots::new(vec![]),
             sockets: Default::default(),
             public_urls: Arc::new(crate::public_urls::PublicUrls::new(&[], "127.0.0.1:8080".parse().unwrap())),

@@ -9,6 +9,7 @@ pub mod connection;
 pub mod credentials;
 pub mod error;
 pub mod follow;
+pub mod notify;
 pub mod oauth;
 pub mod runs;
 pub mod schedule;
@@ -48,6 +49,8 @@ pub struct ApiState {
     pub downloads: crate::logstore::download::Tickets,
     /// For OAuth token exchanges.
     pub http: reqwest::Client,
+    /// Notification targets' test sends.
+    pub notifier: crate::notify::Notifier,
     /// Where tasks' local paths may be.
     pub allowed_roots: crate::tasks::AllowedRoots,
     pub runner: crate::runner::Runner,
@@ -205,8 +208,8 @@ pub async fn dispatch(req: Request, state: &ApiState, caller: &Arc<Caller>) -> O
 
 async fn route(method: &str, params: Value, state: &ApiState, caller: &Arc<Caller>) -> Result<Value, ApiError> {
     use protocol::{
-        auth as a, config as cfg, credentials as c, oauth as o, providers as p, runs as r, schedule as sc, system as s,
-        tasks as t,
+        auth as a, config as cfg, credentials as c, notify as n, oauth as o, providers as p, runs as r, schedule as sc,
+        system as s, tasks as t,
     };
     if !protocol::method::works_unauthenticated(method) {
         caller.require_user(&state.pool).await?;
@@ -256,6 +259,12 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Arc<Calle
         r::Unfollow::NAME => call::<r::Unfollow, _>(params, |p| follow::unfollow(caller, p)).await,
         r::Subscribe::NAME => call::<r::Subscribe, _>(params, |_| follow::subscribe(state, caller)).await,
         r::Unsubscribe::NAME => call::<r::Unsubscribe, _>(params, |_| follow::unsubscribe(caller)).await,
+        n::TargetList::NAME => call::<n::TargetList, _>(params, |_| notify::list(state)).await,
+        n::TargetCreate::NAME => call::<n::TargetCreate, _>(params, |p| notify::create(state, p)).await,
+        n::TargetUpdate::NAME => call::<n::TargetUpdate, _>(params, |p| notify::update(state, p)).await,
+        n::TargetDelete::NAME => call::<n::TargetDelete, _>(params, |p| notify::delete(state, p)).await,
+        n::TargetTest::NAME => call::<n::TargetTest, _>(params, |p| notify::test(state, p)).await,
+        n::Deliveries::NAME => call::<n::Deliveries, _>(params, |p| notify::deliveries(state, p)).await,
         other => Err(ApiError::MethodNotFound(other.to_string())),
     }
 }

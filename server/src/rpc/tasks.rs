@@ -17,7 +17,27 @@ async fn credential_facts(state: &ApiState, id: i64) -> Result<Option<Credential
 
 async fn check(state: &ApiState, p: TaskParams, stored: Option<&CryptSecrets>) -> Result<ValidTask, ApiError> {
     let facts = credential_facts(state, p.credentials).await?;
-    tasks::validate(p, facts.as_ref(), &state.allowed_roots, stored).map_err(ApiError::InvalidParams)
+    let known: Vec<i64> = crate::notify::store::many(&state.pool, &state.secrets, &p.notify.targets)
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let unknown_targets: Vec<protocol::FieldError> = p
+        .notify
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !known.contains(id))
+        .map(|(i, id)| protocol::FieldError::new(format!("notify.targets[{i}]"), format!("target {id} does not exist")))
+        .collect();
+    match tasks::validate(p, facts.as_ref(), &state.allowed_roots, stored) {
+        Ok(valid) if unknown_targets.is_empty() => Ok(valid),
+        Ok(_) => Err(ApiError::InvalidParams(unknown_targets)),
+        Err(mut errors) => {
+            errors.extend(unknown_targets);
+            Err(ApiError::InvalidParams(errors))
+        }
+    }
 }
 
 async fn load(state: &ApiState, id: i64) -> Result<store::StoredTask, ApiError> {
@@ -125,6 +145,7 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
         verify: t.verify,
         retry: t.retry,
         catch_up: false,
+        notify: t.notify,
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;

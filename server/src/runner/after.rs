@@ -86,7 +86,8 @@ impl Runner {
             return Ok(());
         }
         let first = c.named.first().cloned().unwrap_or_default();
-        let more = if c.differences > 1 { format!(" and {} more (see the log)", c.differences - 1) } else { String::new() };
+        let more =
+            if c.differences > 1 { format!(" and {} more (see the log)", c.differences - 1) } else { String::new() };
         Err(format!("verification found {} difference(s) at the destination: {first}{more}", c.differences))
     }
 

@@ -50,6 +50,8 @@ struct Inner {
     /// server may have been restarted with other roots since the task was saved.
     allowed_roots: crate::tasks::AllowedRoots,
     hub: crate::logstore::live::LiveHub,
+    /// Told when runs start and end (not dry runs).
+    notifier: Option<crate::notify::Notifier>,
     state: Mutex<Queue>,
     wake: Notify,
 }
@@ -90,6 +92,7 @@ impl Runner {
                 max_log_lines: crate::logstore::DEFAULT_MAX_LINES,
                 allowed_roots: crate::tasks::AllowedRoots::new(Vec::new()),
                 hub: Default::default(),
+                notifier: None,
                 state: Mutex::new(Queue::default()),
                 wake: Notify::new(),
             }),
@@ -127,6 +130,13 @@ impl Runner {
     }
 
     /// Where tasks' local folders must be (`--allowed-root`); anything but `/` by default.
+    pub fn notifier(self, notifier: crate::notify::Notifier) -> Runner {
+        let mut inner =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("the notifier is set before the runner is shared"));
+        inner.notifier = Some(notifier);
+        Runner { inner: Arc::new(inner) }
+    }
+
     pub fn allowed_roots(self, roots: crate::tasks::AllowedRoots) -> Runner {
         let mut inner =
             Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("allowed_roots is set before the runner is shared"));
@@ -280,6 +290,9 @@ impl Runner {
                 let pool = &me.inner.pool;
                 let mut log =
                     LogWriter::new(pool.clone(), run_id).live(me.inner.hub.clone()).max_lines(me.inner.max_log_lines);
+                if let Some(n) = me.inner.notifier.as_ref().filter(|_| !next.dry_run) {
+                    n.run_started(task_id, run_id);
+                }
                 // Whatever happens to the database during the run, the run ends with a
                 // final state: a run left RUNNING would block every later run of its task.
                 let outcome =
@@ -308,6 +321,12 @@ impl Runner {
                 records::finish_surely(pool, run_id, &outcome).await;
                 tracing::debug!(run_id, state = outcome.state.as_str(), "run recorded");
                 me.publish_state(run_id, task_id, outcome.state, outcome.error);
+                if let Some(n) = me.inner.notifier.as_ref().filter(|_| !next.dry_run) {
+                    let previous = records::previous_state(pool, task_id, run_id).await.ok().flatten();
+                    if let Ok(Some(run)) = records::get(pool, run_id).await {
+                        n.run_ended(crate::notify::Ended { task_id, run, previous });
+                    }
+                }
                 if let Err(e) = records::prune(&me.inner.pool, task_id, me.inner.keep_runs).await {
                     tracing::warn!(task_id, error = %e, "removing old runs failed");
                 }

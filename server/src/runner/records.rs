@@ -44,12 +44,14 @@ fn from_row(
 
 /// A new queued run; `retry_of` is the first run of the chain a retry belongs to.
 pub async fn insert_queued(pool: &PgPool, task_id: i64, dry_run: bool, retry_of: Option<i64>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("INSERT INTO runs (task_id, state, dry_run, retry_of) VALUES ($1, 'QUEUED', $2, $3) RETURNING id")
-        .bind(task_id)
-        .bind(dry_run)
-        .bind(retry_of)
-        .fetch_one(pool)
-        .await
+    sqlx::query_scalar(
+        "INSERT INTO runs (task_id, state, dry_run, retry_of) VALUES ($1, 'QUEUED', $2, $3) RETURNING id",
+    )
+    .bind(task_id)
+    .bind(dry_run)
+    .bind(retry_of)
+    .fetch_one(pool)
+    .await
 }
 
 pub async fn mark_running(pool: &PgPool, id: i64) -> sqlx::Result<()> {
@@ -150,4 +152,17 @@ pub async fn latest_per_task(pool: &PgPool) -> sqlx::Result<Vec<Run>> {
 /// The id of the task's newest run, if it has any.
 pub async fn newest(pool: &PgPool, task_id: i64) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("SELECT max(id) FROM runs WHERE task_id = $1").bind(task_id).fetch_one(pool).await
+}
+
+/// The state of the task's finished run before `run_id` (dry runs aside).
+pub async fn previous_state(pool: &PgPool, task_id: i64, run_id: i64) -> sqlx::Result<Option<RunState>> {
+    let state: Option<String> = sqlx::query_scalar(
+        "SELECT state FROM runs WHERE task_id = $1 AND id < $2 AND NOT dry_run AND state NOT IN ('QUEUED', 'RUNNING')
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(task_id)
+    .bind(run_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(state.and_then(|s| RunState::parse(&s)))
 }

@@ -87,6 +87,7 @@ fn from_row(
         verify: p.verify,
         retry: p.retry,
         catch_up: p.catch_up,
+        notify: p.notify,
         last_run: None,
         next_run: None,
         created_at: crate::time_format::rfc3339(created_at),

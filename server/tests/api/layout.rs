@@ -16,6 +16,7 @@ const LAYERS: &[&str] = &[
     "credentials",
     "tasks",
     "logstore",
+    "notify",
     "runner",
     "scheduler",
     "oauth",

@@ -175,13 +175,14 @@ async fn a_failed_run_is_retried_after_doubling_delays_as_linked_runs_and_a_guar
     let counter = tempfile::tempdir().unwrap();
     let count = counter.path().join("attempts");
     // Fails the first two times, then succeeds.
-    let script = format!(
-        "n=$(cat '{0}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '{0}'; [ $n -ge 3 ]",
-        count.display()
-    );
+    let script =
+        format!("n=$(cat '{0}' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '{0}'; [ $n -ge 3 ]", count.display());
     let extra = json!({"pre_script": script, "retry": {"attempts": 3, "delay_seconds": 1}});
     let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "retry", "files", extra).await;
-    assert_eq!(c.call("task.get", json!({"id": task})).await.unwrap()["retry"], json!({"attempts": 3, "delay_seconds": 1}));
+    assert_eq!(
+        c.call("task.get", json!({"id": task})).await.unwrap()["retry"],
+        json!({"attempts": 3, "delay_seconds": 1})
+    );
     let first = run_to_end(&mut c, task, false).await;
     assert_eq!(first["state"], "FAILED", "{first}");
     let runs = loop {

@@ -1,0 +1,191 @@
+//! Notifications: targets (`store`), one delivery attempt by kind (`send`), and
+//! `Notifier`, which the runner tells when runs start and end. Every send runs in the
+//! background with a timeout and up to three attempts, each recorded, so delivery never
+//! delays or fails a run and a broken setting shows in `notify.deliveries`.
+
+pub mod send;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::notify::{MessageTask, NotifyOn, RunMessage, TargetSettings, TaskNotify, TestResult};
+use protocol::runs::{Run, RunState};
+use sqlx::PgPool;
+
+use crate::crypto::SecretBox;
+use send::Ping;
+
+/// Attempts per message, and the pause before each retry.
+const ATTEMPTS: usize = 3;
+const PAUSE: Duration = Duration::from_secs(1);
+/// Log lines a failure message carries.
+const LAST_LINES: i64 = 20;
+
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    secrets: Arc<SecretBox>,
+    http: reqwest::Client,
+    /// `--public-url`, for links to a run's page.
+    public_url: Option<String>,
+}
+
+/// How a run ended, as the runner reports it.
+pub struct Ended {
+    pub task_id: i64,
+    pub run: Run,
+    /// The state of the task's previous finished run (not a dry run), for "recovered".
+    pub previous: Option<RunState>,
+}
+
+impl Notifier {
+    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, http: reqwest::Client, public_url: Option<String>) -> Self {
+        Notifier { inner: Arc::new(Inner { pool, secrets, http, public_url }) }
+    }
+
+    /// A run started: the task's healthchecks targets hear it.
+    pub fn run_started(&self, task_id: i64, run_id: i64) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let Some((_, notify)) = me.task(task_id).await else { return };
+            for (id, settings) in me.targets(&notify.targets).await {
+                if matches!(settings, TargetSettings::Healthchecks(_)) {
+                    me.deliver(id, Some(run_id), settings, Ping::Start);
+                }
+            }
+        });
+    }
+
+    /// A run ended: each target of the task that `on` lets hear it gets the message
+    /// (healthchecks targets always do).
+    pub fn run_ended(&self, ended: Ended) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let Some((task, notify)) = me.task(ended.task_id).await else { return };
+            let run = ended.run;
+            let failed = matches!(run.state, RunState::Failed | RunState::Interrupted);
+            let recovered = run.state == RunState::Success
+                && matches!(ended.previous, Some(RunState::Failed | RunState::Interrupted));
+            let event = match run.state {
+                _ if failed => "run.failed",
+                RunState::Success if recovered => "run.recovered",
+                RunState::Success => "run.succeeded",
+                _ => "run.aborted",
+            };
+            let wanted = match notify.on {
+                NotifyOn::Never => false,
+                NotifyOn::Always => true,
+                NotifyOn::Failure => failed || recovered,
+            };
+            let targets = me.targets(&notify.targets).await;
+            if targets.is_empty() {
+                return;
+            }
+            let last_lines = if failed { me.last_lines(run.id).await } else { Vec::new() };
+            let message = me.message(event, task, run, last_lines);
+            for (id, settings) in targets {
+                let heartbeat = matches!(settings, TargetSettings::Healthchecks(_));
+                if heartbeat || wanted {
+                    let run_id = Some(message.run.id);
+                    me.deliver(id, run_id, settings, Ping::Message(Box::new(message.clone())));
+                }
+            }
+        });
+    }
+
+    /// Sends a sample message to target `id` now, once, and records it.
+    pub async fn test(&self, id: i64) -> sqlx::Result<Option<TestResult>> {
+        let Some(target) = store::get(&self.inner.pool, &self.inner.secrets, id).await? else { return Ok(None) };
+        let Ok(settings) = target.settings else {
+            let message = "its settings cannot be decrypted with this server's secret seed; enter them again";
+            return Ok(Some(TestResult { ok: false, message: message.into() }));
+        };
+        let sample = Run {
+            id: 0,
+            task_id: 0,
+            state: RunState::Success,
+            dry_run: false,
+            queued_at: crate::time_format::rfc3339(time::OffsetDateTime::now_utc()),
+            started_at: None,
+            finished_at: None,
+            exit_code: Some(0),
+            error: None,
+            stats: None,
+            retry_of: None,
+        };
+        let task = MessageTask { id: 0, description: "cloudsync test message".into() };
+        let message = self.message("test", task, sample, Vec::new());
+        let sent = send::send(&self.inner.http, &settings, &Ping::Message(Box::new(message))).await;
+        store::record_delivery(&self.inner.pool, id, None, &sent).await?;
+        Ok(Some(match sent {
+            Ok(status) => TestResult { ok: true, message: format!("delivered (HTTP {})", status.unwrap_or(200)) },
+            Err((_, why)) => TestResult { ok: false, message: why },
+        }))
+    }
+
+    async fn task(&self, task_id: i64) -> Option<(MessageTask, TaskNotify)> {
+        let t = crate::tasks::store::get(&self.inner.pool, &self.inner.secrets, task_id).await.ok()??;
+        Some((MessageTask { id: task_id, description: t.task.description }, t.task.notify))
+    }
+
+    /// The targets among `ids` whose settings open.
+    async fn targets(&self, ids: &[i64]) -> Vec<(i64, store::Settings)> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        match store::many(&self.inner.pool, &self.inner.secrets, ids).await {
+            Ok(list) => list.into_iter().filter_map(|t| Some((t.id, t.settings.ok()?))).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the notification targets");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn last_lines(&self, run_id: i64) -> Vec<String> {
+        let page = crate::logstore::Page { after: 0, before: Some(i64::MAX), query: None, limit: LAST_LINES };
+        match crate::logstore::read_page(&self.inner.pool, run_id, page).await {
+            Ok(lines) => lines.into_iter().map(|l| l.message).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn message(&self, event: &str, task: MessageTask, run: Run, last_lines: Vec<String>) -> RunMessage {
+        let parse = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
+        };
+        let duration_seconds = match (parse(&run.started_at), parse(&run.finished_at)) {
+            (Some(a), Some(b)) => Some((b - a).as_seconds_f64()),
+            _ => None,
+        };
+        let url = self.inner.public_url.as_ref().filter(|_| run.id > 0).map(|u| format!("{u}/runs?run={}", run.id));
+        RunMessage { event: event.into(), task, run, duration_seconds, last_lines, url }
+    }
+
+    /// Up to [`ATTEMPTS`] tries in the background, each recorded.
+    fn deliver(&self, target_id: i64, run_id: Option<i64>, settings: store::Settings, ping: Ping) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            for attempt in 1..=ATTEMPTS {
+                let sent = send::send(&me.inner.http, &settings, &ping).await;
+                let ok = sent.is_ok();
+                if let Err(e) = store::record_delivery(&me.inner.pool, target_id, run_id, &sent).await {
+                    tracing::warn!(target_id, error = %e, "cannot record a delivery");
+                }
+                if ok {
+                    return;
+                }
+                tracing::warn!(target_id, attempt, "a notification was not delivered");
+                if attempt < ATTEMPTS {
+                    tokio::time::sleep(PAUSE * attempt as u32).await;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,214 @@
+//! Notification targets against a real HTTP receiver on 127.0.0.1 (in the test): the
+//! webhook's JSON and signature, ntfy's publish, healthchecks' start and outcome pings,
+//! a broken target that changes nothing about the run, and secrets that never come back.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use hmac::Mac;
+use serde_json::{json, Value};
+
+use crate::fixtures::{credential, make_task, run_to_end};
+use crate::helpers::{spawn_app, RpcClient};
+use crate::storage::StorageServer;
+
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+type Inbox = Arc<Mutex<Vec<Received>>>;
+
+/// Answers 500 under `/broken`, 200 everywhere else, and keeps every request.
+async fn receiver() -> (String, Inbox) {
+    async fn take(State(inbox): State<Inbox>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+        let path = uri.path().to_string();
+        let broken = path.starts_with("/broken");
+        inbox.lock().unwrap().push(Received { path, headers, body: body.to_vec() });
+        if broken {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::OK
+        }
+    }
+    let inbox: Inbox = Arc::default();
+    let app = axum::Router::new().fallback(take).with_state(inbox.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, inbox)
+}
+
+async fn target(c: &mut RpcClient, name: &str, kind: &str, settings: Value) -> i64 {
+    let made = c.call("notify.target.create", json!({"name": name, "kind": kind, "settings": settings})).await.unwrap();
+    made["id"].as_i64().unwrap()
+}
+
+fn paths(inbox: &Inbox) -> Vec<String> {
+    inbox.lock().unwrap().iter().map(|r| r.path.clone()).collect()
+}
+
+/// Waits until `want` holds for the inbox (10 s at most).
+async fn until(inbox: &Inbox, want: impl Fn(&[Received]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !want(&inbox.lock().unwrap()) {
+        assert!(Instant::now() < deadline, "not received: {:?}", paths(inbox));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_failing_run_reaches_webhook_ntfy_and_healthchecks_and_a_broken_target_changes_nothing() {
+    let app = spawn_app().await;
+    let (url, inbox) = receiver().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("alerts");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let hook = target(
+        &mut c,
+        "ops webhook",
+        "webhook",
+        json!({"url": format!("{url}/hook?key=hook-key-1"), "headers": {"X-Team": "storage-team-token"}, "secret": "sign-me"}),
+    )
+    .await;
+    let ntfy =
+        target(&mut c, "phone", "ntfy", json!({"server": url, "topic": "backups", "token": "tk_ntfy_secret"})).await;
+    let hc = target(&mut c, "dead man", "healthchecks", json!({"url": format!("{url}/hc/5f1c")})).await;
+    let broken = target(&mut c, "broken", "webhook", json!({"url": format!("{url}/broken")})).await;
+
+    // Secrets go in and never come out, and are not in the database in clear.
+    let listed = c.call("notify.target.list", json!({})).await.unwrap().to_string();
+    for secret in ["hook-key-1", "storage-team-token", "sign-me", "tk_ntfy_secret", "5f1c"] {
+        assert!(!listed.contains(secret), "{secret} in {listed}");
+        let rows: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT settings_sealed FROM notify_targets").fetch_all(&app.pool).await.unwrap();
+        assert!(rows.iter().all(|(b,)| !String::from_utf8_lossy(b).contains(secret)));
+    }
+
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("f.txt"), "f").unwrap();
+    let extra = json!({"pre_script": "echo the disk is gone >&2; exit 3",
+                       "notify": {"targets": [hook, ntfy, hc, broken], "on": "failure"}});
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "alerts", "", extra).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    // The run ended without waiting for its deliveries: the broken target is still being retried.
+    let broken_so_far = c.call("notify.deliveries", json!({"target_id": broken})).await.unwrap();
+    assert!(broken_so_far.as_array().unwrap().len() < 3, "{broken_so_far}");
+
+    until(&inbox, |r| {
+        r.iter().any(|x| x.path == "/hook")
+            && r.iter().any(|x| x.path == "/backups")
+            && r.iter().any(|x| x.path == "/hc/5f1c/fail")
+    })
+    .await;
+    let got = inbox.lock().unwrap().clone();
+    let hook_req = got.iter().find(|x| x.path == "/hook").unwrap();
+    let body: Value = serde_json::from_slice(&hook_req.body).unwrap();
+    assert_eq!(body["event"], "run.failed");
+    assert_eq!(body["task"], json!({"id": task, "description": format!("PUSH COPY {}", local.path().display())}));
+    assert_eq!(body["run"]["id"], run["id"]);
+    assert_eq!(body["run"]["state"], "FAILED");
+    assert!(body["last_lines"].to_string().contains("the disk is gone"), "{body}");
+    assert_eq!(hook_req.headers["x-team"], "storage-team-token");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"sign-me").unwrap();
+    mac.update(&hook_req.body);
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hook_req.headers["x-cloudsync-signature"], format!("sha256={expected}").as_str());
+
+    let ntfy_req = got.iter().find(|x| x.path == "/backups").unwrap();
+    assert_eq!(ntfy_req.headers["priority"], "high");
+    assert_eq!(ntfy_req.headers["authorization"], "Bearer tk_ntfy_secret");
+    assert!(ntfy_req.headers["title"].to_str().unwrap().contains("failed"));
+    assert!(String::from_utf8_lossy(&ntfy_req.body).contains(&format!("Run {} of", run["id"])));
+    let hc_paths: Vec<&str> = got.iter().filter(|x| x.path.starts_with("/hc/")).map(|x| x.path.as_str()).collect();
+    assert_eq!(hc_paths, ["/hc/5f1c/start", "/hc/5f1c/fail"]);
+
+    // The broken target: three attempts, each recorded with its status; the run is untouched.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let failed = loop {
+        let d = c.call("notify.deliveries", json!({"target_id": broken})).await.unwrap();
+        if d.as_array().unwrap().len() == 3 || Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let failed = failed.as_array().unwrap();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert!(failed.iter().all(|d| d["ok"] == false && d["status"] == 500 && d["run_id"] == run["id"]), "{failed:?}");
+    assert_eq!(c.call("run.get", json!({"id": run["id"]})).await.unwrap()["state"], "FAILED");
+
+    // Fixed: the success after a failure is a recovery; the next success says nothing
+    // (on: failure), while healthchecks hears every start and outcome.
+    let mut settings = c.call("task.get", json!({"id": task})).await.unwrap();
+    for k in ["last_run", "next_run", "created_at", "updated_at"] {
+        settings.as_object_mut().unwrap().remove(k);
+    }
+    settings["pre_script"] = json!("");
+    c.call("task.update", settings).await.unwrap();
+    assert_eq!(run_to_end(&mut c, task, false).await["state"], "SUCCESS");
+    until(&inbox, |r| r.iter().filter(|x| x.path == "/hook").count() == 2 && r.iter().any(|x| x.path == "/hc/5f1c"))
+        .await;
+    let recovered: Value =
+        serde_json::from_slice(&inbox.lock().unwrap().iter().rfind(|x| x.path == "/hook").unwrap().body).unwrap();
+    assert_eq!(recovered["event"], "run.recovered");
+    assert_eq!(run_to_end(&mut c, task, false).await["state"], "SUCCESS");
+    until(&inbox, |r| r.iter().filter(|x| x.path == "/hc/5f1c").count() == 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(paths(&inbox).iter().filter(|p| *p == "/hook").count(), 2, "no message for a plain success");
+
+    // The test button.
+    let ok = c.call("notify.target.test", json!({"id": hook})).await.unwrap();
+    assert_eq!(ok, json!({"ok": true, "message": "delivered (HTTP 200)"}));
+    let bad = c.call("notify.target.test", json!({"id": broken})).await.unwrap();
+    assert_eq!(bad["ok"], false);
+    assert_eq!(bad["message"], "the target answered 500 Internal Server Error");
+}
+
+#[tokio::test]
+async fn targets_are_checked_field_by_field_and_a_kept_secret_stays() {
+    let app = spawn_app().await;
+    let mut c = app.logged_in_client().await;
+    let e = c
+        .call("notify.target.create", json!({"name": "x", "kind": "webhook", "settings": {"url": "ftp://nope"}}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.field_errors().into_iter().map(|f| f.field).collect::<Vec<_>>(), ["settings.url"]);
+    let e = c.call("notify.target.create", json!({"name": "x", "kind": "pager", "settings": {}})).await.unwrap_err();
+    assert_eq!(e.code, protocol::ErrorCode::INVALID_PARAMS);
+    assert!(c.call("notify.target.list", json!({})).await.unwrap().as_array().unwrap().is_empty(), "nothing stored");
+
+    let (url, inbox) = receiver().await;
+    let id = target(&mut c, "hook", "webhook", json!({"url": format!("{url}/first"), "secret": "one"})).await;
+    let mut shown = c.call("notify.target.list", json!({})).await.unwrap()[0].clone();
+    assert_eq!(shown["settings"]["url"], json!({"secret": true, "set": true}));
+    // Renamed, with the masks sent back: the URL and secret stay as stored.
+    shown["name"] = json!("renamed hook");
+    for k in ["created_at", "updated_at"] {
+        shown.as_object_mut().unwrap().remove(k);
+    }
+    let saved = c.call("notify.target.update", shown).await.unwrap();
+    assert_eq!(saved["name"], "renamed hook");
+    assert_eq!(c.call("notify.target.test", json!({"id": id})).await.unwrap()["ok"], true);
+    assert_eq!(paths(&inbox), ["/first"]);
+    // A task naming a target that does not exist is refused, naming the entry.
+    let s3 = StorageServer::s3();
+    s3.mkdir("n");
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    let e = c
+        .call(
+            "task.create",
+            json!({"description": "t", "credentials": cred, "direction": "PUSH", "transfer_mode": "COPY",
+                   "path": local.path(), "attributes": {"bucket": "n"}, "notify": {"targets": [id, 999], "on": "always"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.field_errors().into_iter().map(|f| f.field).collect::<Vec<_>>(), ["notify.targets[1]"]);
+}
