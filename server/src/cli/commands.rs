@@ -36,11 +36,12 @@ pub async fn run(command: ClientCommand, global: Global) -> Result<(), CliError>
         ClientCommand::Config(c) => config(&global, c).await,
         ClientCommand::System(SystemCommand::Info) => system_info(&global).await,
         ClientCommand::Token(c) => token(&global, c).await,
+        ClientCommand::Notify(c) => super::notify::run(&global, c).await,
     }
 }
 
 /// Prints `value` as JSON, or calls `human` to print it for people.
-fn show<T: Serialize>(global: &Global, value: &T, human: impl FnOnce(&T)) {
+pub(super) fn show<T: Serialize>(global: &Global, value: &T, human: impl FnOnce(&T)) {
     if global.json {
         println!("{}", serde_json::to_string_pretty(value).expect("JSON serialises"));
     } else {
@@ -133,7 +134,7 @@ async fn logout(global: &Global) -> Result<(), CliError> {
 }
 
 /// The JSON object from `--from` (a file, or stdin with `-`), or an empty object.
-fn read_from(from: &FromFile) -> Result<Map<String, Value>, CliError> {
+pub(super) fn read_from(from: &FromFile) -> Result<Map<String, Value>, CliError> {
     let Some(path) = &from.from else { return Ok(Map::new()) };
     let mut text = String::new();
     if path.as_os_str() == "-" {

@@ -10,6 +10,7 @@
 
 pub mod client;
 mod commands;
+mod notify;
 pub mod follow;
 pub mod profile;
 pub mod table;
@@ -158,6 +159,38 @@ pub enum ClientCommand {
     /// API tokens for scripts.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Notification targets (webhook, ntfy, healthchecks) and their deliveries.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum NotifyCommand {
+    /// Every target, secrets masked.
+    List,
+    /// Add a target from a JSON document: {"name", "kind", "settings": {…}}.
+    Add {
+        #[command(flatten)]
+        from: FromFile,
+    },
+    /// Replace a target's settings from a JSON document (masks keep stored secrets).
+    Update {
+        id: i64,
+        #[command(flatten)]
+        from: FromFile,
+    },
+    /// Delete a target.
+    Delete { id: i64 },
+    /// Send a sample message now.
+    Test { id: i64 },
+    /// Delivery attempts, newest first.
+    Deliveries {
+        /// Only this target's.
+        #[arg(long)]
+        target: Option<i64>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
 }
 
 /// A JSON object from a file, or from standard input with `-`.

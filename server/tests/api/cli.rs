@@ -301,6 +301,12 @@ const COMMANDS: &[(&str, &str)] = &[
     ("run.unfollow", "(ending --follow closes the socket)"),
     ("events.subscribe", "(web app: live task list)"),
     ("events.unsubscribe", "(web app: live task list)"),
+    ("notify.target.list", "notify list"),
+    ("notify.target.create", "notify add"),
+    ("notify.target.update", "notify update"),
+    ("notify.target.delete", "notify delete"),
+    ("notify.target.test", "notify test"),
+    ("notify.deliveries", "notify deliveries"),
 ];
 
 #[tokio::test]
