@@ -7,6 +7,7 @@ pub mod login;
 pub mod runs;
 pub mod system;
 pub mod system_backup;
+pub mod system_notify;
 pub mod system_oauth;
 pub mod system_tokens;
 pub mod task_fields;

@@ -1,5 +1,5 @@
 //! The System page: what `system.info` reports, changing the admin password, and the
-//! sections in `system_tokens`, `system_backup` and `system_oauth`.
+//! sections in `system_notify`, `system_tokens`, `system_backup` and `system_oauth`.
 
 use leptos::prelude::*;
 use protocol::auth::{ChangePassword, ChangePasswordParams};
@@ -24,6 +24,7 @@ pub fn SystemPage() -> impl IntoView {
                 </Transition>
             </ErrorBoundary>
             <ChangePasswordForm/>
+            <super::system_notify::NotificationsSection/>
             <super::system_tokens::ApiTokensSection/>
             <super::system_backup::BackupSection/>
             <super::system_oauth::OAuthAppsSection/>

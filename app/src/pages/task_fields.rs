@@ -47,6 +47,8 @@ pub struct TaskFields {
     pub retry_attempts: RwSignal<String>,
     pub retry_delay: RwSignal<String>,
     pub catch_up: RwSignal<bool>,
+    pub notify_targets: RwSignal<Vec<i64>>,
+    pub notify_on: RwSignal<protocol::notify::NotifyOn>,
     pub enabled: RwSignal<bool>,
     pub encryption: RwSignal<bool>,
     pub filename_encryption: RwSignal<bool>,
@@ -104,6 +106,8 @@ impl TaskFields {
                 e.map_or_else(|| Retry::default().delay_seconds, |t| t.retry.delay_seconds).to_string(),
             ),
             catch_up: RwSignal::new(e.is_some_and(|t| t.catch_up)),
+            notify_targets: RwSignal::new(e.map(|t| t.notify.targets.clone()).unwrap_or_default()),
+            notify_on: RwSignal::new(e.map(|t| t.notify.on).unwrap_or_default()),
             enabled: RwSignal::new(e.is_none_or(|t| t.enabled)),
             encryption: RwSignal::new(e.is_some_and(|t| t.encryption)),
             filename_encryption: RwSignal::new(e.is_none_or(|t| t.filename_encryption)),
@@ -218,6 +222,10 @@ impl TaskFields {
             verify: self.verify.get_untracked(),
             retry,
             catch_up: self.catch_up.get_untracked(),
+            notify: protocol::notify::TaskNotify {
+                targets: self.notify_targets.get_untracked(),
+                on: self.notify_on.get_untracked(),
+            },
         })
     }
 }

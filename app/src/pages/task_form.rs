@@ -42,6 +42,8 @@ pub fn TaskForm(
         retry_attempts,
         retry_delay,
         catch_up,
+        notify_targets,
+        notify_on,
         enabled,
         encryption,
         filename_encryption,
@@ -256,6 +258,7 @@ pub fn TaskForm(
             {warnings}
             <ScheduleEditor fields=schedule/>
             {check("Catch up: when the server was down at a scheduled start, run once when it is back", catch_up, "task-catch-up")}
+            <NotifyFields targets=notify_targets on=notify_on/>
             <details class="advanced">
                 <summary>"Advanced"</summary>
                 <div class="row">
@@ -286,6 +289,60 @@ pub fn TaskForm(
                 <button type="button" on:click=move |_| on_done.run(None)>"Cancel"</button>
             </div>
         </form>
+    }
+}
+
+/// Which notification targets hear about the task's runs, and when.
+#[component]
+fn NotifyFields(targets: RwSignal<Vec<i64>>, on: RwSignal<protocol::notify::NotifyOn>) -> impl IntoView {
+    use protocol::notify::NotifyOn;
+    let known = LocalResource::new(|| rpc::call::<protocol::notify::TargetList>(protocol::Empty {}));
+    let on_value = move || match on.get() {
+        NotifyOn::Failure => "failure",
+        NotifyOn::Always => "always",
+        NotifyOn::Never => "never",
+    };
+    view! {
+        <fieldset data-testid="task-notify">
+            <legend>"Notifications"</legend>
+            <Suspense fallback=|| view! { <p class="muted small">"Loading targets…"</p> }>
+                {move || known.get().map(|list| match list {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="muted small">"No notification targets yet: add them on the System page."</p>
+                    }.into_any(),
+                    Ok(list) => list.into_iter().map(|t| {
+                        let id = t.id;
+                        view! {
+                            <label class="check">
+                                <input type="checkbox" data-testid="task-notify-target" data-name=t.name.clone()
+                                    prop:checked=move || targets.get().contains(&id)
+                                    on:change=move |ev| {
+                                        let checked = event_target_checked(&ev);
+                                        targets.update(|ts| {
+                                            ts.retain(|x| *x != id);
+                                            if checked { ts.push(id); }
+                                        });
+                                    }/>
+                                {format!("{} ({})", t.name, t.target.kind())}
+                            </label>
+                        }
+                    }).collect_view().into_any(),
+                    Err(e) => view! { <p class="error small">{e.message}</p> }.into_any(),
+                })}
+            </Suspense>
+            <label>
+                "Tell them"
+                <select data-testid="task-notify-on" prop:value=on_value on:change=move |ev| on.set(match event_target_value(&ev).as_str() {
+                    "always" => NotifyOn::Always,
+                    "never" => NotifyOn::Never,
+                    _ => NotifyOn::Failure,
+                })>
+                    <option value="failure">"when a run fails (and when it works again)"</option>
+                    <option value="always">"after every run"</option>
+                    <option value="never">"never (healthchecks targets still get their pings)"</option>
+                </select>
+            </label>
+        </fieldset>
     }
 }
 

@@ -1,0 +1,169 @@
+//! The notifications section of the System page: targets (webhook, ntfy, healthchecks)
+//! with "Send test" and their recent deliveries, and the form that adds one. Secrets
+//! are typed in and never shown again.
+
+use std::collections::BTreeMap;
+
+use leptos::prelude::*;
+use protocol::credentials::{IdParams, SecretInput};
+use protocol::notify::{
+    Deliveries, DeliveriesParams, Delivery, Healthchecks, NotifyTarget, Ntfy, TargetCreate, TargetDelete, TargetList,
+    TargetParams, TargetSettings, TargetTest, Webhook,
+};
+use protocol::{Empty, RpcError};
+
+use crate::widgets::{call_then, FieldError, ListView, Reload};
+
+#[component]
+pub fn NotificationsSection() -> impl IntoView {
+    let reload = Reload::new();
+    let targets = reload.call::<TargetList>(|| Empty {});
+    let error = RwSignal::new(None::<String>);
+    view! {
+        <div class="card narrow" data-testid="notify-section">
+            <h3>"Notifications"</h3>
+            <p class="muted small">
+                "Where word of runs goes. Name targets in a task's settings; a task tells them about failures unless it says otherwise. "
+                "A healthchecks target hears every start and outcome, so a run that never happens is noticed too."
+            </p>
+            <ListView items=move || async move { targets.await }
+                empty=|| view! { <p class="muted small" data-testid="no-targets">"No notification targets."</p> }
+                list=move |list| view! {
+                    <ul class="targets">
+                        {list.into_iter().map(|t| view! { <TargetRow target=t on_change=Callback::new(move |_| reload.now())/> }).collect_view()}
+                    </ul>
+                }/>
+            {move || error.get().map(|e| view! { <p class="error small">{e}</p> })}
+            <AddTarget on_added=Callback::new(move |_| reload.now())/>
+        </div>
+    }
+}
+
+#[component]
+fn TargetRow(target: NotifyTarget, on_change: Callback<()>) -> impl IntoView {
+    let id = target.id;
+    let result = RwSignal::new(None::<(bool, String)>);
+    let error = RwSignal::new(None::<String>);
+    let deliveries = RwSignal::new(Vec::<Delivery>::new());
+    let load_deliveries = move || {
+        call_then::<Deliveries>(DeliveriesParams { target_id: Some(id), limit: Some(5) }, error, move |d| {
+            deliveries.try_set(d);
+        })
+    };
+    load_deliveries();
+    let test = move |_| {
+        result.set(None);
+        call_then::<TargetTest>(IdParams { id }, error, move |r| {
+            result.try_set(Some((r.ok, r.message)));
+            load_deliveries();
+        })
+    };
+    let name = target.name.clone();
+    let delete = move |_| {
+        if window().confirm_with_message(&format!("Delete the target “{name}”?")).unwrap_or(false) {
+            call_then::<TargetDelete>(IdParams { id }, error, move |_| on_change.run(()));
+        }
+    };
+    view! {
+        <li data-testid="target-row" data-name=target.name.clone()>
+            <strong>{target.name.clone()}</strong> " " <span class="badge">{target.target.kind()}</span>
+            <button type="button" data-testid="target-test" on:click=test>"Send test"</button>
+            <button type="button" class="danger" data-testid="target-delete" on:click=delete>"Delete"</button>
+            {move || result.get().map(|(ok, m)| view! {
+                <p class=if ok { "ok small" } else { "error small" } data-testid="target-test-result">{m}</p>
+            })}
+            {move || error.get().map(|e| view! { <p class="error small">{e}</p> })}
+            <ul class="small muted" data-testid="target-deliveries">
+                {move || deliveries.get().into_iter().map(|d| view! {
+                    <li>{format!("{} · {} · {}{}",
+                        d.at.chars().take(19).collect::<String>().replace('T', " "),
+                        d.run_id.map_or("test".to_string(), |r| format!("run #{r}")),
+                        if d.ok { "delivered" } else { "failed" },
+                        d.error.map(|e| format!(": {e}")).unwrap_or_default())}</li>
+                }).collect_view()}
+            </ul>
+        </li>
+    }
+}
+
+#[component]
+fn AddTarget(on_added: Callback<()>) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let kind = RwSignal::new("webhook".to_string());
+    // URL (webhook, healthchecks) or server (ntfy); secret (webhook) or token (ntfy).
+    let url = RwSignal::new(String::new());
+    let topic = RwSignal::new(String::new());
+    let secret = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<RpcError>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        let optional = |v: String| (!v.trim().is_empty()).then(|| SecretInput::Set(v));
+        let target = match kind.get_untracked().as_str() {
+            "ntfy" => TargetSettings::Ntfy(Ntfy {
+                server: url.get_untracked().trim().to_string(),
+                topic: topic.get_untracked().trim().to_string(),
+                token: optional(secret.get_untracked()),
+                user: None,
+                password: None,
+            }),
+            "healthchecks" => TargetSettings::Healthchecks(Healthchecks { url: SecretInput::Set(url.get_untracked()) }),
+            _ => TargetSettings::Webhook(Webhook {
+                url: SecretInput::Set(url.get_untracked()),
+                headers: BTreeMap::new(),
+                secret: optional(secret.get_untracked()),
+            }),
+        };
+        let params = TargetParams { name: name.get_untracked(), target };
+        let problems = protocol::notify::check_target(&params);
+        if !problems.is_empty() {
+            return error.set(Some(RpcError::invalid_params(problems)));
+        }
+        leptos::task::spawn_local(async move {
+            match crate::rpc::call::<TargetCreate>(params).await {
+                Ok(_) => {
+                    for s in [name, url, topic, secret] {
+                        s.set(String::new());
+                    }
+                    on_added.run(());
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let err = move |field: &'static str| Signal::derive(move || error.get().and_then(|e| e.field_error(field)));
+    let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
+    view! {
+        <form on:submit=submit data-testid="target-form">
+            <h4>"Add a target"</h4>
+            <label>"Name"
+                <input data-testid="target-name" placeholder="ops webhook" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                <FieldError error=err("name")/>
+            </label>
+            <label>"Kind"
+                <select data-testid="target-kind" prop:value=move || kind.get() on:change=move |ev| kind.set(event_target_value(&ev))>
+                    <option value="webhook">"Webhook (POST of a JSON document)"</option>
+                    <option value="ntfy">"ntfy"</option>
+                    <option value="healthchecks">"healthchecks.io-style pings"</option>
+                </select>
+            </label>
+            <label>{move || if kind.get() == "ntfy" { "Server, e.g. https://ntfy.sh" } else { "URL (kept secret)" }}
+                <input data-testid="target-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/>
+                <FieldError error=Signal::derive(move || err("settings.url").get().or_else(|| err("settings.server").get()))/>
+            </label>
+            <Show when=move || kind.get() == "ntfy">
+                <label>"Topic"
+                    <input data-testid="target-topic" prop:value=move || topic.get() on:input=move |ev| topic.set(event_target_value(&ev))/>
+                    <FieldError error=err("settings.topic")/>
+                </label>
+            </Show>
+            <Show when=move || kind.get() != "healthchecks">
+                <label>{move || if kind.get() == "ntfy" { "Access token (optional)" } else { "Signing secret (optional: adds X-Cloudsync-Signature)" }}
+                    <input type="password" autocomplete="off" data-testid="target-secret" prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev))/>
+                </label>
+            </Show>
+            {move || general().map(|m| view! { <p class="error small">{m}</p> })}
+            <button type="submit" class="primary" data-testid="target-add">"Add target"</button>
+        </form>
+    }
+}
