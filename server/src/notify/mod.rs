@@ -98,6 +98,26 @@ impl Notifier {
         });
     }
 
+    /// A scheduled start at `due` was skipped because `active` (the task's previous run)
+    /// was still going: a failure for every target but healthchecks (whose pings come
+    /// from the run that is going).
+    pub fn start_skipped(&self, task_id: i64, active: Run, due: String) {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let Some((task, notify)) = me.task(task_id).await else { return };
+            if notify.on == NotifyOn::Never {
+                return;
+            }
+            let mut message = me.message("run.skipped", task, active, Vec::new());
+            message.last_lines = vec![format!("the scheduled start of {due} was skipped: this run was still going")];
+            for (id, settings) in me.targets(&notify.targets).await {
+                if !matches!(settings, TargetSettings::Healthchecks(_)) {
+                    me.deliver(id, Some(message.run.id), settings, Ping::Message(Box::new(message.clone())));
+                }
+            }
+        });
+    }
+
     /// Sends a sample message to target `id` now, once, and records it.
     pub async fn test(&self, id: i64) -> sqlx::Result<Option<TestResult>> {
         let Some(target) = store::get(&self.inner.pool, &self.inner.secrets, id).await? else { return Ok(None) };

@@ -91,7 +91,7 @@ fn title(m: &RunMessage) -> String {
 }
 
 async fn ntfy(http: &reqwest::Client, n: &Ntfy<String>, m: &RunMessage) -> Sent {
-    let failed = m.event == "run.failed";
+    let failed = m.event == "run.failed" || m.event == "run.skipped";
     let url = format!("{}/{}", n.server.trim_end_matches('/'), n.topic.trim());
     let mut request = http
         .post(url)

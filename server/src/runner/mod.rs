@@ -189,6 +189,9 @@ impl Runner {
     pub async fn start_scheduled(&self, task_id: i64, due: &str) -> Result<ScheduledStart, RunError> {
         let skipped = format!("scheduled start {due}: previous run still active, skipped");
         if let Some(run_id) = self.note(task_id, LogLevel::Warning, skipped).await {
+            if let (Some(n), Ok(Some(run))) = (&self.inner.notifier, records::get(&self.inner.pool, run_id).await) {
+                n.start_skipped(task_id, run, due.to_string());
+            }
             return Ok(ScheduledStart::StillActive(run_id));
         }
         let run_id = self.enqueue(task_id, false, false).await?;

@@ -16,16 +16,16 @@ use crate::helpers::{spawn_app, RpcClient};
 use crate::storage::StorageServer;
 
 #[derive(Clone, Debug)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
 }
 
-type Inbox = Arc<Mutex<Vec<Received>>>;
+pub type Inbox = Arc<Mutex<Vec<Received>>>;
 
 /// Answers 500 under `/broken`, 200 everywhere else, and keeps every request.
-async fn receiver() -> (String, Inbox) {
+pub async fn receiver() -> (String, Inbox) {
     async fn take(State(inbox): State<Inbox>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
         let path = uri.path().to_string();
         let broken = path.starts_with("/broken");

@@ -129,7 +129,14 @@ async fn a_start_while_the_previous_run_is_active_is_skipped_with_a_log_line() {
     let server = StorageServer::webdav();
     let mut c = app.logged_in_client().await;
     let local = app.data_dir.path().join("src");
-    let task = every_minute_task(&mut c, &server, &local, json!({"pre_script": "sleep 2"})).await;
+    let (url, inbox) = crate::notify::receiver().await;
+    let hook = c
+        .call("notify.target.create", json!({"name": "hook", "kind": "webhook", "settings": {"url": format!("{url}/hook")}}))
+        .await
+        .unwrap()["id"]
+        .clone();
+    let extra = json!({"pre_script": "sleep 2", "notify": {"targets": [hook], "on": "failure"}});
+    let task = every_minute_task(&mut c, &server, &local, extra).await;
 
     clock.set(utc("2026-06-01T10:00:00Z"));
     queued(&mut c, task, 1).await;
@@ -152,6 +159,11 @@ async fn a_start_while_the_previous_run_is_active_is_skipped_with_a_log_line() {
             "scheduled start 2026-06-01 12:01 CEST: previous run still active, skipped"
         ]
     );
+    // The skipped start is a failure the task's targets hear about (the run itself was fine).
+    let skipped: Vec<Value> = inbox.lock().unwrap().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["event"], "run.skipped");
+    assert_eq!(skipped[0]["run"]["id"], runs[0]["id"]);
     // The next minute starts normally again.
     clock.set(utc("2026-06-01T10:02:00Z"));
     let runs = wait_for_runs(&mut c, task, 2, Duration::from_secs(30)).await;
