@@ -37,6 +37,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<crate::http::client_addr::Cidr>,
     /// Allows rclone options that run local commands or read local files.
     pub allow_local_options: bool,
+    /// Serves `/metrics` without a token.
+    pub metrics_public: bool,
     /// The most lines one run's log keeps; then one "log truncated" line.
     pub max_log_lines: u64,
     /// A private 0700 folder for rclone config files holding secrets while a command
@@ -63,6 +65,7 @@ impl Settings {
             public_urls: Vec::new(),
             trusted_proxies: Vec::new(),
             allow_local_options: false,
+            metrics_public: false,
             max_log_lines: DEFAULT_MAX_LOG_LINES,
             runtime_dir: None,
         }

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod db;
 pub mod http;
 pub mod logstore;
+pub mod metrics;
 pub mod notify;
 pub mod oauth;
 pub mod providers;

@@ -81,6 +81,10 @@ struct ServeArgs {
     /// the server's user.
     #[arg(long, env = "CLOUDSYNC_ALLOW_LOCAL_OPTIONS")]
     allow_local_options: bool,
+    /// Serve GET /metrics (Prometheus) without a token; by default it needs
+    /// `Authorization: Bearer <API token>`.
+    #[arg(long, env = "CLOUDSYNC_METRICS_PUBLIC")]
+    metrics_public: bool,
     /// The most lines one run's log keeps; further lines are dropped after a note.
     #[arg(long, env = "CLOUDSYNC_MAX_LOG_LINES", default_value_t = cloudsync::config::DEFAULT_MAX_LOG_LINES)]
     max_log_lines: u64,
@@ -157,6 +161,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_urls: args.public_urls,
         trusted_proxies: args.trusted_proxies,
         allow_local_options: args.allow_local_options,
+        metrics_public: args.metrics_public,
         max_log_lines: args.max_log_lines,
     };
     let app = Application::build(settings).await?;

@@ -74,7 +74,9 @@ impl Application {
         let providers = Arc::new(crate::providers::ProviderCatalog::new(settings.allow_local_options));
         let http = reqwest::Client::builder().user_agent(concat!("cloudsync/", env!("CARGO_PKG_VERSION"))).build()?;
         let public_url = settings.public_urls.first().map(|u| u.origin());
-        let notifier = crate::notify::Notifier::new(db.pool.clone(), secrets.clone(), http.clone(), public_url);
+        let counters = crate::metrics::Counters::default();
+        let notifier =
+            crate::notify::Notifier::new(db.pool.clone(), secrets.clone(), http.clone(), public_url, counters.clone());
         let runner = crate::runner::Runner::new(
             db.pool.clone(),
             secrets.clone(),
@@ -85,7 +87,8 @@ impl Application {
         .keep_runs(settings.keep_runs)
         .max_log_lines(settings.max_log_lines)
         .allowed_roots(allowed_roots.clone())
-        .notifier(notifier.clone());
+        .notifier(notifier.clone())
+        .counters(counters.clone());
         let zone = crate::system_facts::timezone(settings.timezone.as_deref())?;
         let clock = settings.clock.clone().unwrap_or_else(|| Arc::new(crate::scheduler::SystemClock));
         let scheduler = crate::scheduler::Scheduler::new(db.pool.clone(), runner.clone(), zone.clone(), clock);
@@ -116,6 +119,8 @@ impl Application {
             allow_local_options: settings.allow_local_options,
             http,
             notifier,
+            counters,
+            metrics_public: settings.metrics_public,
         });
         Ok(Application { listener, local_addr, db, api, settings, generated_admin_password })
     }

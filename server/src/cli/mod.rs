@@ -10,8 +10,8 @@
 
 pub mod client;
 mod commands;
-mod notify;
 pub mod follow;
+mod notify;
 pub mod profile;
 pub mod table;
 

@@ -1,8 +1,10 @@
 //! The HTTP surface: `/api/ws` (the JSON-RPC WebSocket), `/healthz`, `/oauth/callback`
 //! (the end of "Login to Provider"), `/api/download/<ticket>` (a run log from
-//! `run.download`), and the built web app for every other path.
+//! `run.download`), `/metrics` (Prometheus, `metrics.rs`), and the built web app for
+//! every other path.
 
 pub mod client_addr;
+pub mod metrics;
 pub mod oauth_callback;
 pub mod site;
 pub mod ws;
@@ -38,6 +40,7 @@ pub fn router(state: HttpState, site_dir: &std::path::Path) -> Router {
         .route("/api/ws", get(ws::upgrade))
         .route("/oauth/callback", get(oauth_callback::callback))
         .route("/api/download/{ticket}", get(download))
+        .route("/metrics", get(metrics::metrics))
         .with_state(state)
         .merge(site::router(site_dir))
         .layer(axum::middleware::from_fn(site::security_headers))

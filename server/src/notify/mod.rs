@@ -33,6 +33,7 @@ struct Inner {
     http: reqwest::Client,
     /// `--public-url`, for links to a run's page.
     public_url: Option<String>,
+    counters: crate::metrics::Counters,
 }
 
 /// How a run ended, as the runner reports it.
@@ -44,8 +45,14 @@ pub struct Ended {
 }
 
 impl Notifier {
-    pub fn new(pool: PgPool, secrets: Arc<SecretBox>, http: reqwest::Client, public_url: Option<String>) -> Self {
-        Notifier { inner: Arc::new(Inner { pool, secrets, http, public_url }) }
+    pub fn new(
+        pool: PgPool,
+        secrets: Arc<SecretBox>,
+        http: reqwest::Client,
+        public_url: Option<String>,
+        counters: crate::metrics::Counters,
+    ) -> Self {
+        Notifier { inner: Arc::new(Inner { pool, secrets, http, public_url, counters }) }
     }
 
     /// A run started: the task's healthchecks targets hear it.
@@ -153,13 +160,13 @@ impl Notifier {
         Some((MessageTask { id: task_id, description: t.task.description }, t.task.notify))
     }
 
-    /// The targets among `ids` whose settings open.
-    async fn targets(&self, ids: &[i64]) -> Vec<(i64, store::Settings)> {
+    /// The targets among `ids` whose settings open: (id and name, settings).
+    async fn targets(&self, ids: &[i64]) -> Vec<((i64, String), store::Settings)> {
         if ids.is_empty() {
             return Vec::new();
         }
         match store::many(&self.inner.pool, &self.inner.secrets, ids).await {
-            Ok(list) => list.into_iter().filter_map(|t| Some((t.id, t.settings.ok()?))).collect(),
+            Ok(list) => list.into_iter().filter_map(|t| Some(((t.id, t.name), t.settings.ok()?))).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the notification targets");
                 Vec::new()
@@ -189,7 +196,7 @@ impl Notifier {
     }
 
     /// Up to [`ATTEMPTS`] tries in the background, each recorded.
-    fn deliver(&self, target_id: i64, run_id: Option<i64>, settings: store::Settings, ping: Ping) {
+    fn deliver(&self, (target_id, name): (i64, String), run_id: Option<i64>, settings: store::Settings, ping: Ping) {
         let me = self.clone();
         tokio::spawn(async move {
             for attempt in 1..=ATTEMPTS {
@@ -201,6 +208,7 @@ impl Notifier {
                 if ok {
                     return;
                 }
+                me.inner.counters.delivery_failed(&name);
                 tracing::warn!(target_id, attempt, "a notification was not delivered");
                 if attempt < ATTEMPTS {
                     tokio::time::sleep(PAUSE * attempt as u32).await;

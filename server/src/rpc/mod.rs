@@ -51,6 +51,10 @@ pub struct ApiState {
     pub http: reqwest::Client,
     /// Notification targets' test sends.
     pub notifier: crate::notify::Notifier,
+    /// Counted runs and failed deliveries, for `/metrics`.
+    pub counters: crate::metrics::Counters,
+    /// `/metrics` without a token (`--metrics-public`).
+    pub metrics_public: bool,
     /// Where tasks' local paths may be.
     pub allowed_roots: crate::tasks::AllowedRoots,
     pub runner: crate::runner::Runner,

@@ -52,6 +52,7 @@ struct Inner {
     hub: crate::logstore::live::LiveHub,
     /// Told when runs start and end (not dry runs).
     notifier: Option<crate::notify::Notifier>,
+    counters: crate::metrics::Counters,
     state: Mutex<Queue>,
     wake: Notify,
 }
@@ -93,6 +94,7 @@ impl Runner {
                 allowed_roots: crate::tasks::AllowedRoots::new(Vec::new()),
                 hub: Default::default(),
                 notifier: None,
+                counters: Default::default(),
                 state: Mutex::new(Queue::default()),
                 wake: Notify::new(),
             }),
@@ -130,6 +132,20 @@ impl Runner {
     }
 
     /// Where tasks' local folders must be (`--allowed-root`); anything but `/` by default.
+    /// Where ended runs are counted (`/metrics`).
+    pub fn counters(self, counters: crate::metrics::Counters) -> Runner {
+        let mut inner =
+            Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("the counters are set before the runner is shared"));
+        inner.counters = counters;
+        Runner { inner: Arc::new(inner) }
+    }
+
+    /// Runs waiting and runs going.
+    pub async fn counts(&self) -> (usize, usize) {
+        let q = self.inner.state.lock().await;
+        (q.waiting.len(), q.running.len())
+    }
+
     pub fn notifier(self, notifier: crate::notify::Notifier) -> Runner {
         let mut inner =
             Arc::try_unwrap(self.inner).unwrap_or_else(|_| panic!("the notifier is set before the runner is shared"));
@@ -323,6 +339,7 @@ impl Runner {
                 }
                 records::finish_surely(pool, run_id, &outcome).await;
                 tracing::debug!(run_id, state = outcome.state.as_str(), "run recorded");
+                me.inner.counters.run_ended(task_id, outcome.state);
                 me.publish_state(run_id, task_id, outcome.state, outcome.error);
                 if let Some(n) = me.inner.notifier.as_ref().filter(|_| !next.dry_run) {
                     let previous = records::previous_state(pool, task_id, run_id).await.ok().flatten();

@@ -166,3 +166,14 @@ pub async fn previous_state(pool: &PgPool, task_id: i64, run_id: i64) -> sqlx::R
     .await?;
     Ok(state.and_then(|s| RunState::parse(&s)))
 }
+
+/// When each task's newest successful run ended (Unix seconds), by task id.
+pub async fn last_success_per_task(pool: &PgPool) -> sqlx::Result<std::collections::HashMap<i64, i64>> {
+    let rows: Vec<(i64, OffsetDateTime)> = sqlx::query_as(
+        "SELECT task_id, max(finished_at) FROM runs WHERE state = 'SUCCESS' AND NOT dry_run AND finished_at IS NOT NULL
+         GROUP BY task_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id, at)| (id, at.unix_timestamp())).collect())
+}

@@ -16,6 +16,7 @@ const LAYERS: &[&str] = &[
     "credentials",
     "tasks",
     "logstore",
+    "metrics",
     "notify",
     "runner",
     "scheduler",

@@ -13,6 +13,7 @@ mod jsonrpc;
 mod kept;
 mod layout;
 mod logs;
+mod metrics;
 mod notify;
 mod oauth;
 mod robustness;

@@ -131,7 +131,10 @@ async fn a_start_while_the_previous_run_is_active_is_skipped_with_a_log_line() {
     let local = app.data_dir.path().join("src");
     let (url, inbox) = crate::notify::receiver().await;
     let hook = c
-        .call("notify.target.create", json!({"name": "hook", "kind": "webhook", "settings": {"url": format!("{url}/hook")}}))
+        .call(
+            "notify.target.create",
+            json!({"name": "hook", "kind": "webhook", "settings": {"url": format!("{url}/hook")}}),
+        )
         .await
         .unwrap()["id"]
         .clone();
