@@ -47,6 +47,7 @@ fn Shell() -> impl IntoView {
             <header class="topbar">
                 <span class="brand">"cloudsync"</span>
                 <nav class="nav">
+                    <A href="/" exact=true>"Dashboard"</A>
                     <A href="/credentials">"Credentials"</A>
                     <A href="/tasks">"Tasks"</A>
                     <A href="/runs">"Runs"</A>
@@ -58,7 +59,7 @@ fn Shell() -> impl IntoView {
             </header>
             <main class="page">
                 <Routes fallback=|| view! { <p>"There is no such page."</p> }>
-                    <Route path=path!("/") view=pages::tasks::TasksPage/>
+                    <Route path=path!("/") view=pages::dashboard::DashboardPage/>
                     <Route path=path!("/credentials") view=pages::credentials::CredentialsPage/>
                     <Route path=path!("/tasks") view=pages::tasks::TasksPage/>
                     <Route path=path!("/runs") view=pages::runs::RunsPage/>

@@ -55,6 +55,7 @@ pub const METHODS: &[&str] = &[
     crate::runs::RunTask::NAME,
     crate::runs::Abort::NAME,
     crate::runs::List::NAME,
+    crate::runs::Daily::NAME,
     crate::runs::Get::NAME,
     crate::runs::Log::NAME,
     crate::runs::Download::NAME,

@@ -18,6 +18,32 @@ method!(
     List = "run.list", ListParams => Vec<Run>
 );
 method!(
+    /// Per day (UTC) of the last `days`: bytes moved and runs by how they ended, for the
+    /// dashboard's charts. Days without runs are there with zeros, oldest first.
+    Daily = "run.daily", DailyParams => Vec<DayStats>
+);
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyParams {
+    /// 1 to 365; 30 when left out.
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DayStats {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    /// Transferred by runs that ended that day (dry runs aside).
+    pub bytes: u64,
+    pub succeeded: u32,
+    /// FAILED and INTERRUPTED.
+    pub failed: u32,
+    /// ABORTED.
+    pub aborted: u32,
+}
+method!(
     Get = "run.get", IdParams => Run
 );
 method!(

@@ -3,6 +3,7 @@
 pub mod credential_form;
 pub mod credential_option;
 pub mod credentials;
+pub mod dashboard;
 pub mod login;
 pub mod runs;
 pub mod system;

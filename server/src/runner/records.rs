@@ -177,3 +177,32 @@ pub async fn last_success_per_task(pool: &PgPool) -> sqlx::Result<std::collectio
     .await?;
     Ok(rows.into_iter().map(|(id, at)| (id, at.unix_timestamp())).collect())
 }
+
+/// Bytes and runs per UTC day of the last `days` (today included), oldest first, days
+/// without runs as zeros. Dry runs are left out.
+pub async fn daily(pool: &PgPool, days: u32) -> sqlx::Result<Vec<protocol::runs::DayStats>> {
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT to_char(d.day, 'YYYY-MM-DD'),
+                COALESCE(sum((r.stats::jsonb ->> 'bytes')::bigint), 0)::bigint,
+                count(*) FILTER (WHERE r.state = 'SUCCESS'),
+                count(*) FILTER (WHERE r.state IN ('FAILED', 'INTERRUPTED')),
+                count(*) FILTER (WHERE r.state = 'ABORTED')
+         FROM generate_series((now() AT TIME ZONE 'UTC')::date - ($1::int - 1), (now() AT TIME ZONE 'UTC')::date, '1 day') AS d(day)
+         LEFT JOIN runs r ON NOT r.dry_run AND r.finished_at IS NOT NULL
+              AND (r.finished_at AT TIME ZONE 'UTC')::date = d.day
+         GROUP BY d.day ORDER BY d.day",
+    )
+    .bind(days as i32)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, bytes, succeeded, failed, aborted)| protocol::runs::DayStats {
+            day,
+            bytes: bytes.max(0) as u64,
+            succeeded: succeeded as u32,
+            failed: failed as u32,
+            aborted: aborted as u32,
+        })
+        .collect())
+}

@@ -294,6 +294,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("task.run", "task run"),
     ("task.abort", "task abort"),
     ("run.list", "run list"),
+    ("run.daily", "(web app: the dashboard's charts)"),
     ("run.get", "run show"),
     ("run.log", "run logs"),
     ("run.follow", "run logs"),

@@ -47,6 +47,16 @@ async fn metrics_need_a_token_pass_promtool_and_are_scraped_by_prometheus() {
         .unwrap()
         .to_string();
 
+    // The dashboard's daily figures count the run on today's (UTC) line.
+    let days = c.call("run.daily", json!({"days": 3})).await.unwrap();
+    let days = days.as_array().unwrap();
+    assert_eq!(days.len(), 3);
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    assert_eq!(days[2], json!({"day": today, "bytes": 12, "succeeded": 1, "failed": 0, "aborted": 0}));
+    assert_eq!((days[0]["bytes"].clone(), days[0]["succeeded"].clone()), (json!(0), json!(0)));
+    let e = c.call("run.daily", json!({"days": 0})).await.unwrap_err();
+    assert_eq!(e.field_errors()[0].field, "days");
+
     let (status, _, _) = http_get(app.addr, "/metrics", &[]).await;
     assert_eq!(status, 401);
     let (status, _, _) = http_get(app.addr, "/metrics", &[("Authorization", "Bearer not-a-token")]).await;

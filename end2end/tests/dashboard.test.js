@@ -1,0 +1,59 @@
+// The dashboard: a failed task is listed first, and both charts are drawn (SVG).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { addS3Credential, logIn, rpcInPage, screenshot, useServer } from "./harness.js";
+
+const keys = { accessKey: "AKIADASHE2E", secretKey: "dashboard-e2e-secret-7" };
+const env = useServer({ s3: keys });
+
+test("the dashboard lists the failed task first and draws bytes and runs per day", async () => {
+  const local = realpathSync(mkdtempSync(join(tmpdir(), "cloudsync-e2e-dash-")));
+  writeFileSync(join(local, "report.txt"), "x".repeat(5000));
+  mkdirSync(join(env.s3.dir, "backups", "dash"), { recursive: true });
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
+  await page.getByTestId("page-dashboard").waitFor({ timeout: 15_000 });
+  await page.getByTestId("dash-all-well").waitFor({ timeout: 15_000 });
+  await addS3Credential(page, env.s3, { name: "dash s3", ...keys });
+  const creds = await rpcInPage(page, "credential.list", {});
+  const credentials = creds.find((c) => c.name === "dash s3").id;
+  const make = (description, extra) => rpcInPage(page, "task.create", {
+    description, credentials, direction: "PUSH", transfer_mode: "COPY", path: local,
+    attributes: { bucket: "backups", folder: "dash" }, ...extra,
+  });
+  const good = await make("fine backup", {});
+  const bad = await make("broken backup", { pre_script: "echo no disk >&2; exit 2" });
+  for (const t of [good, bad]) {
+    const { run_id } = await rpcInPage(page, "task.run", { id: t.id });
+    for (let i = 0; i < 300; i++) {
+      const r = await rpcInPage(page, "run.get", { id: run_id });
+      if (!["QUEUED", "RUNNING"].includes(r.state)) break;
+      await page.waitForTimeout(100);
+    }
+  }
+
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  const attention = page.getByTestId("dash-attention-task");
+  await attention.first().waitFor({ timeout: 15_000 });
+  assert.deepEqual(await attention.evaluateAll((els) => els.map((e) => e.dataset.name)), ["broken backup"]);
+  assert.match(await attention.first().textContent(), /last run FAILED: the pre-script failed/);
+
+  // 30 days, today's bar carries the 5 000 bytes; the runs chart stacks one success and one failure.
+  const today = new Date().toISOString().slice(0, 10);
+  const bars = page.getByTestId("chart-bytes").locator("rect");
+  assert.equal(await bars.count(), 30);
+  const todayBytes = page.getByTestId("chart-bytes").locator(`rect[data-day="${today}"]`);
+  assert.ok(Number(await todayBytes.getAttribute("height")) > 90, "the only day with bytes is the tallest bar");
+  assert.match(await todayBytes.locator("title").textContent(), /4\.9 KiB|5\.0 KB|4\.88 KiB/);
+  const day = page.getByTestId("chart-runs").locator(`g[data-day="${today}"]`);
+  assert.equal(await page.getByTestId("chart-runs").locator("g").count(), 30);
+  const ok = Number(await day.locator("rect.bar-ok").getAttribute("height"));
+  const failed = Number(await day.locator("rect.bar-bad").getAttribute("height"));
+  assert.ok(ok > 40 && Math.abs(ok - failed) < 0.01, `one of each: ${ok} / ${failed}`);
+  assert.equal(await day.locator("title").textContent(), `${today}: 1 succeeded, 1 failed, 0 stopped`);
+  await screenshot(page, "dashboard");
+  await page.close();
+});
