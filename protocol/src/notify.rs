@@ -48,6 +48,8 @@ pub enum TargetSettings<S> {
     /// healthchecks.io-style pings: `<url>/start` when a run starts, `<url>` on success,
     /// `<url>/fail` on failure, for every run of the tasks that name it.
     Healthchecks(Healthchecks<S>),
+    /// An e-mail through an SMTP server.
+    Email(Email<S>),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -83,6 +85,30 @@ pub struct Healthchecks<S> {
     pub url: S,
 }
 
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email<S> {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default = "none")]
+    pub password: Option<S>,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+/// How the SMTP connection is protected: STARTTLS (required, usually port 587), TLS
+/// from the first byte (465), or nothing (a trusted local relay only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    Starttls,
+    Tls,
+    None,
+}
+
 fn none<S>() -> Option<S> {
     None
 }
@@ -113,6 +139,15 @@ impl<S> TargetSettings<S> {
             TargetSettings::Healthchecks(h) => {
                 TargetSettings::Healthchecks(Healthchecks { url: opt("settings.url", Some(h.url))?.expect("given") })
             }
+            TargetSettings::Email(e) => TargetSettings::Email(Email {
+                password: opt("settings.password", e.password)?,
+                host: e.host,
+                port: e.port,
+                security: e.security,
+                user: e.user,
+                from: e.from,
+                to: e.to,
+            }),
         })
     }
 
@@ -121,6 +156,7 @@ impl<S> TargetSettings<S> {
             TargetSettings::Webhook(_) => "webhook",
             TargetSettings::Ntfy(_) => "ntfy",
             TargetSettings::Healthchecks(_) => "healthchecks",
+            TargetSettings::Email(_) => "email",
         }
     }
 }
@@ -269,6 +305,35 @@ pub fn check_target(p: &TargetParams) -> Vec<FieldError> {
         TargetSettings::Healthchecks(h) => {
             if !set_url(&h.url) {
                 err("settings.url", "must be an http:// or https:// URL, e.g. https://hc-ping.com/<uuid>");
+            }
+        }
+        TargetSettings::Email(e) => {
+            let host = e.host.trim();
+            if host.is_empty() || host.len() > 253 || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                err("settings.host", "must be the mail server's name or address");
+            }
+            if e.port == 0 {
+                err("settings.port", "must be between 1 and 65535");
+            }
+            let address = |a: &str| {
+                let a = a.trim();
+                a.len() <= 254
+                    && a.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') || d == "localhost")
+                    && !a.chars().any(|c| c.is_whitespace() || c.is_control())
+            };
+            if !address(&e.from) {
+                err("settings.from", "must be an e-mail address");
+            }
+            if e.to.is_empty() || e.to.len() > 20 {
+                err("settings.to", "must list 1 to 20 addresses");
+            }
+            for (i, a) in e.to.iter().enumerate() {
+                if !address(a) {
+                    err(&format!("settings.to[{i}]"), "must be an e-mail address");
+                }
+            }
+            if e.password.is_some() && e.user.as_deref().unwrap_or("").is_empty() {
+                err("settings.user", "is needed with a password");
             }
         }
     }

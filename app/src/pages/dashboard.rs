@@ -63,8 +63,12 @@ pub fn DashboardPage() -> impl IntoView {
 }
 
 #[component]
-fn Overview(tasks: Vec<SyncTask>, live: RwSignal<std::collections::HashMap<i64, protocol::runs::Progress>>) -> impl IntoView {
-    let needing: Vec<(SyncTask, String)> = tasks.iter().filter_map(|t| attention(t).map(|why| (t.clone(), why))).collect();
+fn Overview(
+    tasks: Vec<SyncTask>,
+    live: RwSignal<std::collections::HashMap<i64, protocol::runs::Progress>>,
+) -> impl IntoView {
+    let needing: Vec<(SyncTask, String)> =
+        tasks.iter().filter_map(|t| attention(t).map(|why| (t.clone(), why))).collect();
     let active: Vec<SyncTask> =
         tasks.iter().filter(|t| t.last_run.as_ref().is_some_and(|r| r.state.is_active())).cloned().collect();
     let mut next: Vec<SyncTask> = tasks.iter().filter(|t| t.next_run.is_some()).cloned().collect();

@@ -1,4 +1,5 @@
-//! The notifications section of the System page: targets (webhook, ntfy, healthchecks)
+//! The notifications section of the System page: targets (webhook, ntfy, healthchecks,
+//! e-mail)
 //! with "Send test" and their recent deliveries, and the form that adds one. Secrets
 //! are typed in and never shown again.
 
@@ -7,8 +8,8 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use protocol::credentials::{IdParams, SecretInput};
 use protocol::notify::{
-    Deliveries, DeliveriesParams, Delivery, Healthchecks, NotifyTarget, Ntfy, TargetCreate, TargetDelete, TargetList,
-    TargetParams, TargetSettings, TargetTest, Webhook,
+    Deliveries, DeliveriesParams, Delivery, Email, Healthchecks, NotifyTarget, Ntfy, SmtpSecurity, TargetCreate,
+    TargetDelete, TargetList, TargetParams, TargetSettings, TargetTest, Webhook,
 };
 use protocol::{Empty, RpcError};
 
@@ -94,6 +95,12 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
     let url = RwSignal::new(String::new());
     let topic = RwSignal::new(String::new());
     let secret = RwSignal::new(String::new());
+    // E-mail: host, port, security, user, from, recipients (comma-separated).
+    let port = RwSignal::new("587".to_string());
+    let security = RwSignal::new("starttls".to_string());
+    let user = RwSignal::new(String::new());
+    let from = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
     let error = RwSignal::new(None::<RpcError>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -108,6 +115,25 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
                 password: None,
             }),
             "healthchecks" => TargetSettings::Healthchecks(Healthchecks { url: SecretInput::Set(url.get_untracked()) }),
+            "email" => TargetSettings::Email(Email {
+                host: url.get_untracked().trim().to_string(),
+                port: match port.get_untracked().trim().parse() {
+                    Ok(p) => p,
+                    Err(_) => {
+                        let e = protocol::FieldError::new("settings.port", "must be a number from 1 to 65535");
+                        return error.set(Some(RpcError::invalid_params(vec![e])));
+                    }
+                },
+                security: match security.get_untracked().as_str() {
+                    "tls" => SmtpSecurity::Tls,
+                    "none" => SmtpSecurity::None,
+                    _ => SmtpSecurity::Starttls,
+                },
+                user: Some(user.get_untracked().trim().to_string()).filter(|u| !u.is_empty()),
+                password: optional(secret.get_untracked()),
+                from: from.get_untracked().trim().to_string(),
+                to: to.get_untracked().split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+            }),
             _ => TargetSettings::Webhook(Webhook {
                 url: SecretInput::Set(url.get_untracked()),
                 headers: BTreeMap::new(),
@@ -145,12 +171,46 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
                     <option value="webhook">"Webhook (POST of a JSON document)"</option>
                     <option value="ntfy">"ntfy"</option>
                     <option value="healthchecks">"healthchecks.io-style pings"</option>
+                    <option value="email">"E-mail (SMTP)"</option>
                 </select>
             </label>
-            <label>{move || if kind.get() == "ntfy" { "Server, e.g. https://ntfy.sh" } else { "URL (kept secret)" }}
+            <label>{move || match kind.get().as_str() {
+                    "ntfy" => "Server, e.g. https://ntfy.sh",
+                    "email" => "Mail server (SMTP host)",
+                    _ => "URL (kept secret)",
+                }}
                 <input data-testid="target-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/>
-                <FieldError error=Signal::derive(move || err("settings.url").get().or_else(|| err("settings.server").get()))/>
+                <FieldError error=Signal::derive(move || {
+                    err("settings.url").get().or_else(|| err("settings.server").get()).or_else(|| err("settings.host").get())
+                })/>
             </label>
+            <Show when=move || kind.get() == "email">
+                <div class="row">
+                    <label>"Port"
+                        <input data-testid="target-port" prop:value=move || port.get() on:input=move |ev| port.set(event_target_value(&ev))/>
+                        <FieldError error=err("settings.port")/>
+                    </label>
+                    <label>"Security"
+                        <select data-testid="target-security" prop:value=move || security.get() on:change=move |ev| security.set(event_target_value(&ev))>
+                            <option value="starttls">"STARTTLS (port 587)"</option>
+                            <option value="tls">"TLS (port 465)"</option>
+                            <option value="none">"None (a trusted local relay only)"</option>
+                        </select>
+                    </label>
+                </div>
+                <label>"User (optional)"
+                    <input data-testid="target-user" autocomplete="off" prop:value=move || user.get() on:input=move |ev| user.set(event_target_value(&ev))/>
+                    <FieldError error=err("settings.user")/>
+                </label>
+                <label>"From"
+                    <input data-testid="target-from" placeholder="cloudsync@nas.example" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/>
+                    <FieldError error=err("settings.from")/>
+                </label>
+                <label>"To (comma-separated)"
+                    <input data-testid="target-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/>
+                    <FieldError error=err("settings.to")/>
+                </label>
+            </Show>
             <Show when=move || kind.get() == "ntfy">
                 <label>"Topic"
                     <input data-testid="target-topic" prop:value=move || topic.get() on:input=move |ev| topic.set(event_target_value(&ev))/>
@@ -158,7 +218,11 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
                 </label>
             </Show>
             <Show when=move || kind.get() != "healthchecks">
-                <label>{move || if kind.get() == "ntfy" { "Access token (optional)" } else { "Signing secret (optional: adds X-Cloudsync-Signature)" }}
+                <label>{move || match kind.get().as_str() {
+                    "ntfy" => "Access token (optional)",
+                    "email" => "Password (optional, with a user)",
+                    _ => "Signing secret (optional: adds X-Cloudsync-Signature)",
+                }}
                     <input type="password" autocomplete="off" data-testid="target-secret" prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev))/>
                 </label>
             </Show>

@@ -149,8 +149,10 @@ impl Notifier {
         let message = self.message("test", task, sample, Vec::new());
         let sent = send::send(&self.inner.http, &settings, &Ping::Message(Box::new(message))).await;
         store::record_delivery(&self.inner.pool, id, None, &sent).await?;
+        let protocol = if matches!(settings, TargetSettings::Email(_)) { "SMTP" } else { "HTTP" };
         Ok(Some(match sent {
-            Ok(status) => TestResult { ok: true, message: format!("delivered (HTTP {})", status.unwrap_or(200)) },
+            Ok(Some(status)) => TestResult { ok: true, message: format!("delivered ({protocol} {status})") },
+            Ok(None) => TestResult { ok: true, message: "delivered".into() },
             Err((_, why)) => TestResult { ok: false, message: why },
         }))
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hmac::Mac;
-use protocol::notify::{Healthchecks, Ntfy, RunMessage, TargetSettings, Webhook};
+use protocol::notify::{Email, Healthchecks, Ntfy, RunMessage, SmtpSecurity, TargetSettings, Webhook};
 
 /// How long one attempt may take.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -23,6 +23,7 @@ pub async fn send(http: &reqwest::Client, settings: &TargetSettings<String>, pin
         (TargetSettings::Webhook(w), Ping::Message(m)) => webhook(http, w, m).await,
         (TargetSettings::Ntfy(n), Ping::Message(m)) => ntfy(http, n, m).await,
         (TargetSettings::Healthchecks(h), ping) => healthchecks(http, h, ping).await,
+        (TargetSettings::Email(e), Ping::Message(m)) => email(e, m).await,
         // Only healthchecks hears of starts.
         (_, Ping::Start) => Ok(None),
     }
@@ -120,4 +121,54 @@ async fn healthchecks(http: &reqwest::Client, h: &Healthchecks<String>, ping: &P
         Ping::Message(m) => http.post(base.to_string()).body(text(m)),
     };
     answer(request).await
+}
+
+async fn email(e: &Email<String>, m: &RunMessage) -> Sent {
+    use lettre::message::{header::ContentType, Mailbox};
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Tls, TlsParameters};
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let refused = |what: &str, e: &dyn std::fmt::Display| Err((None, format!("{what}: {e}")));
+    let from: Mailbox = match e.from.trim().parse() {
+        Ok(a) => a,
+        Err(err) => return refused("the sender address", &err),
+    };
+    let mut message = Message::builder().from(from).subject(title(m));
+    for to in &e.to {
+        match to.trim().parse::<Mailbox>() {
+            Ok(a) => message = message.to(a),
+            Err(err) => return refused("a recipient address", &err),
+        }
+    }
+    let message = match message.header(ContentType::TEXT_PLAIN).body(text(m)) {
+        Ok(msg) => msg,
+        Err(err) => return refused("cannot write the message", &err),
+    };
+    let tls = |host: &str| TlsParameters::new(host.to_string());
+    let tls = match e.security {
+        SmtpSecurity::None => Tls::None,
+        SmtpSecurity::Starttls => match tls(&e.host) {
+            Ok(p) => Tls::Required(p),
+            Err(err) => return refused("TLS", &err),
+        },
+        SmtpSecurity::Tls => match tls(&e.host) {
+            Ok(p) => Tls::Wrapper(p),
+            Err(err) => return refused("TLS", &err),
+        },
+    };
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(e.host.trim())
+        .port(e.port)
+        .tls(tls)
+        .timeout(Some(ATTEMPT_TIMEOUT));
+    if let (Some(user), Some(password)) = (&e.user, &e.password) {
+        transport = transport.credentials(Credentials::new(user.clone(), password.clone()));
+    }
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, transport.build().send(message)).await {
+        Ok(Ok(response)) => Ok(response.code().to_string().parse().ok()),
+        Ok(Err(err)) if err.is_permanent() || err.is_transient() => {
+            Err((err.status().and_then(|c| c.to_string().parse().ok()), format!("the mail server refused: {err}")))
+        }
+        Ok(Err(err)) => refused("cannot send through the mail server", &err),
+        Err(_) => Err((None, format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()))),
+    }
 }

@@ -52,7 +52,10 @@ pub async fn download(state: &ApiState, p: IdParams) -> Result<LogDownload, ApiE
     Ok(LogDownload { url: format!("/api/download/{ticket}"), expires_at: crate::time_format::rfc3339(expires) })
 }
 
-pub async fn daily(state: &ApiState, p: protocol::runs::DailyParams) -> Result<Vec<protocol::runs::DayStats>, ApiError> {
+pub async fn daily(
+    state: &ApiState,
+    p: protocol::runs::DailyParams,
+) -> Result<Vec<protocol::runs::DayStats>, ApiError> {
     let days = p.days.unwrap_or(30);
     if !(1..=365).contains(&days) {
         return Err(ApiError::field("days", "must be between 1 and 365"));

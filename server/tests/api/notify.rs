@@ -212,3 +212,83 @@ async fn targets_are_checked_field_by_field_and_a_kept_secret_stays() {
         .unwrap_err();
     assert_eq!(e.field_errors().into_iter().map(|f| f.field).collect::<Vec<_>>(), ["notify.targets[1]"]);
 }
+
+/// aiosmtpd (installed by scripts/setup beside rclone) printing each message it gets.
+struct SmtpServer {
+    port: u16,
+    output: Arc<Mutex<String>>,
+    _child: tokio::process::Child,
+}
+
+async fn smtp_server() -> SmtpServer {
+    use tokio::io::AsyncReadExt;
+    let python = crate::helpers::tools_dir().join("venv/bin/python");
+    let port = crate::storage::free_port();
+    let mut child = tokio::process::Command::new(python)
+        .args(["-u", "-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("aiosmtpd: run scripts/setup");
+    let output: Arc<Mutex<String>> = Arc::default();
+    let mut stdout = child.stdout.take().unwrap();
+    let sink = output.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(Instant::now() < deadline, "aiosmtpd did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    SmtpServer { port, output, _child: child }
+}
+
+#[tokio::test]
+async fn an_email_target_sends_the_failure_through_a_real_smtp_server() {
+    let app = spawn_app().await;
+    let smtp = smtp_server().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("mail");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let settings = json!({"host": "127.0.0.1", "port": smtp.port, "security": "none",
+                          "from": "cloudsync@nas.example", "to": ["ops@example.org", "me@example.org"]});
+    let mail = target(&mut c, "ops mail", "email", settings).await;
+    let tested = c.call("notify.target.test", json!({"id": mail})).await.unwrap();
+    assert_eq!(tested, json!({"ok": true, "message": "delivered (SMTP 250)"}));
+    let extra = json!({"pre_script": "echo tape jammed >&2; exit 4", "notify": {"targets": [mail]}});
+    let local = tempfile::tempdir().unwrap();
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "mail", "", extra).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !smtp.output.lock().unwrap().contains(&format!("Run {} of", run["id"])) {
+        assert!(Instant::now() < deadline, "no e-mail: {}", smtp.output.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = smtp.output.lock().unwrap().clone();
+    let failure = out.rsplit("MESSAGE FOLLOWS").next().unwrap();
+    assert!(failure.contains("From: cloudsync@nas.example"), "{failure}");
+    assert!(failure.contains("To: ops@example.org, me@example.org"), "{failure}");
+    assert!(failure.contains(&format!("Subject: cloudsync: PUSH COPY {} failed", local.path().display())), "{failure}");
+    assert!(failure.contains("tape jammed"), "the last log lines: {failure}");
+
+    // Field errors name the e-mail settings.
+    let e = c
+        .call(
+            "notify.target.create",
+            json!({"name": "bad mail", "kind": "email", "settings": {"host": "", "port": 0, "security": "starttls", "from": "nobody", "to": []}}),
+        )
+        .await
+        .unwrap_err();
+    let fields: Vec<String> = e.field_errors().into_iter().map(|f| f.field).collect();
+    assert_eq!(fields, ["settings.host", "settings.port", "settings.from", "settings.to"]);
+}
