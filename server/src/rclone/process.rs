@@ -167,59 +167,6 @@ pub async fn holds_a_file(
         .unwrap_or_else(|| Err(format!("listing took longer than {} s", deadline.as_secs())))
 }
 
-/// How many files `args` (a sync) would delete: the same command with `--dry-run`, its
-/// JSON log read line by line (never held whole) for rclone's "Skipped delete" notes.
-pub async fn count_dry_run_deletes(
-    rclone: &Path,
-    args: &[OsString],
-    remote: Option<&RemoteEnv>,
-    deadline: Duration,
-) -> Result<u64, String> {
-    use tokio::io::AsyncBufReadExt;
-    let mut args = args.to_vec();
-    if !args.iter().any(|a| a == "--dry-run") {
-        args.push("--dry-run".into());
-    }
-    let mut child = spawn(rclone, &args, remote).map_err(|e| format!("cannot start rclone: {e}"))?;
-    let pid = child.id();
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = tokio::io::BufReader::new(child.stderr.take().expect("piped"));
-    let work = async {
-        let drain = tokio::spawn(async move { tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await });
-        // The first few errors (what went wrong) and the last (what rclone concluded).
-        let (mut deletes, mut first_errors, mut last_error) = (0u64, Vec::new(), None);
-        let mut line = String::new();
-        while stderr.read_line(&mut line).await.map_err(|e| e.to_string())? > 0 {
-            if line.contains("Skipped delete as --dry-run is set") {
-                deletes += 1;
-            } else if line.contains("\"level\":\"error\"") {
-                let text = error_line(&line, remote);
-                if first_errors.len() < 3 {
-                    first_errors.push(text);
-                } else {
-                    last_error = Some(text);
-                }
-            }
-            line.clear();
-        }
-        let _ = drain.await;
-        let status = child.wait().await.map_err(|e| e.to_string())?;
-        match status.code() {
-            Some(0) => Ok(deletes),
-            code => {
-                first_errors.extend(last_error);
-                if first_errors.is_empty() {
-                    first_errors.push(format!("the dry run ended with code {code:?}"));
-                }
-                Err(first_errors.join("; "))
-            }
-        }
-    };
-    within(deadline, pid, work)
-        .await
-        .unwrap_or_else(|| Err(format!("the dry run took longer than {} s", deadline.as_secs())))
-}
-
 /// How many files are under `path` (`rclone size --json`); none when it does not exist.
 pub async fn count_files(
     rclone: &Path,

@@ -343,8 +343,8 @@ impl Runner {
 
     /// A SYNC that would delete more than `max_delete_percent` of the destination's files
     /// stops here, before anything is deleted: the deletions are counted by the same
-    /// command with `--dry-run`, the destination's files by `rclone size`. `allowed`
-    /// (a dry run, or `allow_deletes`) skips the check.
+    /// command with `--dry-run` (the plan of `task.plan`), the destination's files by
+    /// `rclone size`. `allowed` (a dry run, or `allow_deletes`) skips the check.
     async fn check_deletions(
         &self,
         task: &protocol::tasks::SyncTask,
@@ -364,9 +364,11 @@ impl Runner {
         .await;
         let rclone = &self.inner.rclone;
         let remote = Some(&command.remote);
-        let would = crate::rclone::process::count_dry_run_deletes(rclone, &command.args, remote, LISTING_DEADLINE)
+        let would = crate::rclone::compare::plan(rclone, &command.args, remote, LISTING_DEADLINE)
             .await
-            .map_err(RunFailure::DeleteCheck)?;
+            .map_err(RunFailure::DeleteCheck)?
+            .delete
+            .count;
         if would == 0 {
             return Ok(());
         }
