@@ -124,7 +124,8 @@ pub async fn plan(
         // Files rclone found missing at the destination whose copy it has not noted yet:
         // only as many as it checks at once.
         let mut new_files = std::collections::HashSet::new();
-        let (mut errors, mut line) = (String::new(), String::new());
+        // The first few errors (what went wrong) and the last (what rclone concluded).
+        let (mut first_errors, mut last_error, mut line) = (Vec::new(), None, String::new());
         let add = |part: &mut PlanPart, path: &str, size: u64| {
             part.count += 1;
             part.bytes += size;
@@ -133,8 +134,13 @@ pub async fn plan(
             }
         };
         while stderr.read_line(&mut line).await.map_err(|e| e.to_string())? > 0 {
-            if line.contains("\"level\":\"error\"") && errors.len() < 64 * 1024 {
-                errors.push_str(&line);
+            if line.contains("\"level\":\"error\"") {
+                let text = error_line(&line, remote);
+                if first_errors.len() < 3 {
+                    first_errors.push(text);
+                } else {
+                    last_error = Some(text);
+                }
             }
             let interesting = line.contains("\"skipped\":") || line.contains("File not found at Destination");
             if let Some(v) = interesting.then(|| serde_json::from_str::<serde_json::Value>(&line).ok()).flatten() {
@@ -157,7 +163,13 @@ pub async fn plan(
         let status = child.wait().await.map_err(|e| e.to_string())?;
         match status.code() {
             Some(0) => Ok(plan),
-            _ => Err(error_line(&errors, remote)),
+            code => {
+                first_errors.extend(last_error);
+                if first_errors.is_empty() {
+                    first_errors.push(format!("the dry run ended with code {code:?}"));
+                }
+                Err(first_errors.join("; "))
+            }
         }
     };
     within(deadline, pid, work)
