@@ -44,7 +44,8 @@ pub struct CloudCredential {
     pub provider: String,
     /// Empty when the credential cannot be decrypted.
     pub attributes: BTreeMap<String, AttributeValue>,
-    /// `ok`, or `cannot_decrypt` with `problem` saying what to do.
+    /// `ok`; `cannot_decrypt` or `needs_reconnect` (the provider refused its OAuth
+    /// login) with `problem` saying what to do.
     pub state: CredentialState,
     pub problem: Option<String>,
     /// The last `credential.verify` of the saved settings; cleared by an update.
@@ -67,6 +68,7 @@ pub struct Verification {
 pub enum CredentialState {
     Ok,
     CannotDecrypt,
+    NeedsReconnect,
 }
 
 /// An attribute as the API returns it: plain text, or a mask for a secret.

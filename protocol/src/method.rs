@@ -69,6 +69,8 @@ pub const METHODS: &[&str] = &[
     crate::notify::TargetDelete::NAME,
     crate::notify::TargetTest::NAME,
     crate::notify::Deliveries::NAME,
+    crate::notify::DefaultGet::NAME,
+    crate::notify::DefaultSet::NAME,
 ];
 
 /// The methods a socket may call before it has authenticated.

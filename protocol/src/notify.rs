@@ -32,6 +32,15 @@ method!(
     TargetTest = "notify.target.test", IdParams => TestResult
 );
 method!(
+    /// The server-wide default: the targets and `on` of every task that lists no
+    /// targets of its own (and whose `on` is not `never`).
+    DefaultGet = "notify.default.get", Empty => TaskNotify
+);
+method!(
+    /// Replaces the server-wide default; every target must exist.
+    DefaultSet = "notify.default.set", TaskNotify => TaskNotify
+);
+method!(
     /// Delivery attempts, newest first.
     Deliveries = "notify.deliveries", DeliveriesParams => Vec<Delivery>
 );

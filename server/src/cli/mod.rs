@@ -159,7 +159,7 @@ pub enum ClientCommand {
     /// API tokens for scripts.
     #[command(subcommand)]
     Token(TokenCommand),
-    /// Notification targets (webhook, ntfy, healthchecks) and their deliveries.
+    /// Notification targets (webhook, ntfy, e-mail, healthchecks), their deliveries and the default.
     #[command(subcommand)]
     Notify(NotifyCommand),
 }
@@ -190,6 +190,16 @@ pub enum NotifyCommand {
         target: Option<i64>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
+    },
+    /// Show the server-wide default for tasks that list no targets, or set it with
+    /// `--targets` and/or `--on`.
+    Default {
+        /// Target ids, comma separated (an empty value clears them).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        targets: Option<Vec<i64>>,
+        /// When to tell them: failure, always or never.
+        #[arg(long, value_parser = ["failure", "always", "never"])]
+        on: Option<String>,
     },
 }
 

@@ -59,6 +59,24 @@ pub async fn run(global: &Global, command: NotifyCommand) -> Result<(), CliError
                 table::print(&["AT", "TARGET", "RUN", "RESULT", "STATUS", "ERROR"], &rows);
             });
         }
+        NotifyCommand::Default { targets, on } => {
+            let mut current = c.call::<n::DefaultGet>(Empty {}).await?;
+            if targets.is_some() || on.is_some() {
+                if let Some(t) = targets {
+                    current.targets = t;
+                }
+                if let Some(on) = on {
+                    current.on = serde_json::from_value(on.into()).map_err(|e| CliError::Usage(format!("--on: {e}")))?;
+                }
+                current = c.call::<n::DefaultSet>(current).await?;
+            }
+            show(global, &current, |d| {
+                let on = serde_json::to_value(d.on).unwrap_or_default();
+                let ids: Vec<String> = d.targets.iter().map(i64::to_string).collect();
+                let ids = if ids.is_empty() { "none".to_string() } else { ids.join(", ") };
+                println!("Tasks without targets of their own notify: {ids} (on {})", on.as_str().unwrap_or("?"));
+            });
+        }
     }
     Ok(())
 }

@@ -19,6 +19,8 @@ pub struct StoredCredential {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub verification: Option<(OffsetDateTime, bool, Option<String>)>,
+    /// The provider refused the OAuth login: rclone's reason.
+    pub needs_reconnect: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,12 +105,13 @@ type Row = (
     Option<OffsetDateTime>,
     Option<bool>,
     Option<String>,
+    Option<String>,
 );
 
-const SELECT: &str = "SELECT id, name, provider, attributes_sealed, created_at, updated_at, verified_at, verify_ok, verify_reason FROM cloud_credentials";
+const SELECT: &str = "SELECT id, name, provider, attributes_sealed, created_at, updated_at, verified_at, verify_ok, verify_reason, needs_reconnect FROM cloud_credentials";
 
 fn from_row(secrets: &SecretBox, r: Row) -> StoredCredential {
-    let (id, name, provider, sealed, created_at, updated_at, verified_at, ok, reason) = r;
+    let (id, name, provider, sealed, created_at, updated_at, verified_at, ok, reason, needs_reconnect) = r;
     StoredCredential {
         id,
         name,
@@ -117,6 +120,7 @@ fn from_row(secrets: &SecretBox, r: Row) -> StoredCredential {
         created_at,
         updated_at,
         verification: verified_at.map(|at| (at, ok.unwrap_or(false), reason)),
+        needs_reconnect,
     }
 }
 
@@ -141,7 +145,7 @@ pub async fn update(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE cloud_credentials SET name = $2, attributes_sealed = $3, updated_at = now(),
-         verified_at = NULL, verify_ok = NULL, verify_reason = NULL WHERE id = $1",
+         verified_at = NULL, verify_ok = NULL, verify_reason = NULL, needs_reconnect = NULL WHERE id = $1",
     )
     .bind(id)
     .bind(name)
@@ -153,9 +157,11 @@ pub async fn update(
 }
 
 /// Saves attributes rclone changed (a refreshed OAuth token), keeping the name and the
-/// last verification.
+/// last verification; a refresh that worked means the login is good again.
 pub async fn save_refreshed(pool: &PgPool, secrets: &SecretBox, id: i64, attrs: &ValidAttributes) -> sqlx::Result<()> {
-    sqlx::query("UPDATE cloud_credentials SET attributes_sealed = $2, updated_at = now() WHERE id = $1")
+    sqlx::query(
+        "UPDATE cloud_credentials SET attributes_sealed = $2, updated_at = now(), needs_reconnect = NULL WHERE id = $1",
+    )
         .bind(id)
         .bind(seal(secrets, id, attrs))
         .execute(pool)
@@ -169,11 +175,27 @@ pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
 }
 
 pub async fn record_verification(pool: &PgPool, id: i64, ok: bool, reason: Option<&str>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE cloud_credentials SET verified_at = now(), verify_ok = $2, verify_reason = $3 WHERE id = $1")
-        .bind(id)
-        .bind(ok)
-        .bind(reason)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE cloud_credentials SET verified_at = now(), verify_ok = $2, verify_reason = $3,
+         needs_reconnect = CASE WHEN $2 THEN NULL ELSE needs_reconnect END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(ok)
+    .bind(reason)
+    .execute(pool)
+    .await?;
     Ok(())
+}
+
+/// Marks the credential as needing a new OAuth login; true when it did not already
+/// (so the failure is told once).
+pub async fn mark_needs_reconnect(pool: &PgPool, id: i64, reason: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE cloud_credentials SET needs_reconnect = $2 WHERE id = $1 AND needs_reconnect IS NULL",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -42,6 +42,10 @@ pub struct Ended {
     pub run: Run,
     /// The state of the task's previous finished run (not a dry run), for "recovered".
     pub previous: Option<RunState>,
+    /// The run failed because the provider refused the credential's login:
+    /// `Some(true)` the first time (told as `credential.needs_reconnect`), `Some(false)`
+    /// when it already was (told to no one but healthchecks).
+    pub login_refused: Option<bool>,
 }
 
 impl Notifier {
@@ -79,6 +83,7 @@ impl Notifier {
             let recovered = run.state == RunState::Success
                 && matches!(ended.previous, Some(RunState::Failed | RunState::Interrupted));
             let event = match run.state {
+                _ if ended.login_refused.is_some() => "credential.needs_reconnect",
                 _ if failed => "run.failed",
                 RunState::Success if recovered => "run.recovered",
                 RunState::Success => "run.succeeded",
@@ -88,7 +93,7 @@ impl Notifier {
                 NotifyOn::Never => false,
                 NotifyOn::Always => true,
                 NotifyOn::Failure => failed || recovered,
-            };
+            } && ended.login_refused != Some(false);
             let targets = me.targets(&notify.targets).await;
             if targets.is_empty() {
                 return;
@@ -157,9 +162,15 @@ impl Notifier {
         }))
     }
 
+    /// The task's description and whom to tell: its own targets, or the server-wide
+    /// default when it lists none (and does not say `never`).
     async fn task(&self, task_id: i64) -> Option<(MessageTask, TaskNotify)> {
         let t = crate::tasks::store::get(&self.inner.pool, &self.inner.secrets, task_id).await.ok()??;
-        Some((MessageTask { id: task_id, description: t.task.description }, t.task.notify))
+        let mut notify = t.task.notify;
+        if notify.targets.is_empty() && notify.on != NotifyOn::Never {
+            notify = store::default_notify(&self.inner.pool).await.ok()?;
+        }
+        Some((MessageTask { id: task_id, description: t.task.description }, notify))
     }
 
     /// The targets among `ids` whose settings open: (id and name, settings).

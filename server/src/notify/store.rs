@@ -2,7 +2,7 @@
 //! id) and delivery attempts in `notify_deliveries`.
 
 use protocol::credentials::SecretMask;
-use protocol::notify::{Delivery, NotifyTarget, TargetSettings};
+use protocol::notify::{Delivery, NotifyTarget, TargetSettings, TaskNotify};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 
@@ -122,7 +122,9 @@ pub async fn update(
     Ok(true)
 }
 
+/// Deletes a target and takes it out of the server-wide default.
 pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
+    sqlx::query("UPDATE notify_default SET targets = array_remove(targets, $1)").bind(id).execute(pool).await?;
     Ok(sqlx::query("DELETE FROM notify_targets WHERE id = $1").bind(id).execute(pool).await?.rows_affected() > 0)
 }
 
@@ -167,4 +169,29 @@ pub async fn deliveries(pool: &PgPool, target_id: Option<i64>, limit: i64) -> sq
             error,
         })
         .collect())
+}
+
+/// The server-wide default for tasks that list no targets.
+pub async fn default_notify(pool: &PgPool) -> sqlx::Result<TaskNotify> {
+    let row: Option<(Vec<i64>, String)> =
+        sqlx::query_as("SELECT targets, notify_on FROM notify_default").fetch_optional(pool).await?;
+    Ok(row
+        .map(|(targets, on)| TaskNotify {
+            targets,
+            on: serde_json::from_value(serde_json::Value::String(on)).unwrap_or_default(),
+        })
+        .unwrap_or_default())
+}
+
+pub async fn set_default_notify(pool: &PgPool, notify: &TaskNotify) -> sqlx::Result<()> {
+    let on = serde_json::to_value(notify.on).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO notify_default (only_row, targets, notify_on) VALUES (true, $1, $2)
+         ON CONFLICT (only_row) DO UPDATE SET targets = $1, notify_on = $2",
+    )
+    .bind(&notify.targets)
+    .bind(on)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

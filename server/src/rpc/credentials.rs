@@ -49,7 +49,14 @@ async fn provider(state: &ApiState, name: &str) -> Result<Provider, ApiError> {
 
 fn to_api(c: StoredCredential, provider: Option<&Provider>) -> CloudCredential {
     let (attributes, state, problem) = match &c.attributes {
-        Ok(a) => (credentials::masked(provider, a), CredentialState::Ok, None),
+        Ok(a) => match &c.needs_reconnect {
+            None => (credentials::masked(provider, a), CredentialState::Ok, None),
+            Some(why) => (
+                credentials::masked(provider, a),
+                CredentialState::NeedsReconnect,
+                Some(format!("the provider refused the login ({why}); log in to the provider again")),
+            ),
+        },
         Err(e) => (
             BTreeMap::new(),
             CredentialState::CannotDecrypt,
@@ -225,6 +232,9 @@ pub async fn verify(state: &ApiState, p: VerifyParams) -> Result<VerifyResult, A
     };
     if let (Some(id), None) = (p.id, &p.attributes) {
         store::record_verification(&state.pool, id, result.ok, result.reason.as_deref()).await?;
+        if let Some(why) = result.reason.as_deref().filter(|why| crate::rclone::login_refused(why)) {
+            store::mark_needs_reconnect(&state.pool, id, why).await?;
+        }
     }
     Ok(result)
 }

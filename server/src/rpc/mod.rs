@@ -270,6 +270,8 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Arc<Calle
         n::TargetDelete::NAME => call::<n::TargetDelete, _>(params, |p| notify::delete(state, p)).await,
         n::TargetTest::NAME => call::<n::TargetTest, _>(params, |p| notify::test(state, p)).await,
         n::Deliveries::NAME => call::<n::Deliveries, _>(params, |p| notify::deliveries(state, p)).await,
+        n::DefaultGet::NAME => call::<n::DefaultGet, _>(params, |_| notify::default_get(state)).await,
+        n::DefaultSet::NAME => call::<n::DefaultSet, _>(params, |p| notify::default_set(state, p)).await,
         other => Err(ApiError::MethodNotFound(other.to_string())),
     }
 }

@@ -2,7 +2,9 @@
 //! the test send, and the delivery log.
 
 use protocol::credentials::{IdParams, SecretInput};
-use protocol::notify::{DeliveriesParams, Delivery, NotifyTarget, TargetParams, TargetUpdateParams, TestResult};
+use protocol::notify::{
+    DeliveriesParams, Delivery, NotifyTarget, TargetParams, TargetUpdateParams, TaskNotify, TestResult,
+};
 use protocol::{Empty, FieldError};
 
 use super::{ApiError, ApiState};
@@ -89,4 +91,30 @@ pub async fn test(state: &ApiState, p: IdParams) -> Result<TestResult, ApiError>
 pub async fn deliveries(state: &ApiState, p: DeliveriesParams) -> Result<Vec<Delivery>, ApiError> {
     let limit = i64::from(p.limit.unwrap_or(50).clamp(1, 500));
     Ok(store::deliveries(&state.pool, p.target_id, limit).await?)
+}
+
+/// A field error for each of `targets` that names no target, as `<field>.targets[i]`.
+pub async fn unknown_targets(state: &ApiState, field: &str, targets: &[i64]) -> Result<Vec<FieldError>, ApiError> {
+    let known: Vec<i64> = store::many(&state.pool, &state.secrets, targets).await?.into_iter().map(|t| t.id).collect();
+    Ok(targets
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !known.contains(id))
+        .map(|(i, id)| FieldError::new(format!("{field}[{i}]"), format!("target {id} does not exist")))
+        .collect())
+}
+
+pub async fn default_get(state: &ApiState) -> Result<TaskNotify, ApiError> {
+    Ok(store::default_notify(&state.pool).await?)
+}
+
+pub async fn default_set(state: &ApiState, p: TaskNotify) -> Result<TaskNotify, ApiError> {
+    let unknown = unknown_targets(state, "targets", &p.targets).await?;
+    if !unknown.is_empty() {
+        return Err(ApiError::InvalidParams(unknown));
+    }
+    let mut p = p;
+    p.targets.dedup();
+    store::set_default_notify(&state.pool, &p).await?;
+    default_get(state).await
 }

@@ -17,19 +17,7 @@ async fn credential_facts(state: &ApiState, id: i64) -> Result<Option<Credential
 
 async fn check(state: &ApiState, p: TaskParams, stored: Option<&CryptSecrets>) -> Result<ValidTask, ApiError> {
     let facts = credential_facts(state, p.credentials).await?;
-    let known: Vec<i64> = crate::notify::store::many(&state.pool, &state.secrets, &p.notify.targets)
-        .await?
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
-    let unknown_targets: Vec<protocol::FieldError> = p
-        .notify
-        .targets
-        .iter()
-        .enumerate()
-        .filter(|(_, id)| !known.contains(id))
-        .map(|(i, id)| protocol::FieldError::new(format!("notify.targets[{i}]"), format!("target {id} does not exist")))
-        .collect();
+    let unknown_targets = super::notify::unknown_targets(state, "notify.targets", &p.notify.targets).await?;
     match tasks::validate(p, facts.as_ref(), &state.allowed_roots, stored) {
         Ok(valid) if unknown_targets.is_empty() => Ok(valid),
         Ok(_) => Err(ApiError::InvalidParams(unknown_targets)),

@@ -30,6 +30,9 @@ use tokio::sync::{Mutex, Notify};
 use crate::crypto::SecretBox;
 use crate::logstore::LogWriter;
 use crate::providers::ProviderCatalog;
+
+/// What the log says when the provider refused the credential's login.
+const LOGIN_REFUSED: &str = "the provider refused this credential's login (expired or revoked); it is marked “needs reconnect” and no retry follows: log in to the provider again on the Credentials page";
 use queue::{Queue, Queued};
 use run::Outcome;
 
@@ -291,6 +294,25 @@ impl Runner {
         true
     }
 
+    /// A run that failed because the provider refused the credential's OAuth login marks
+    /// the credential `needs_reconnect`: `Some(true)` the first time, `Some(false)` when it
+    /// was already marked.
+    async fn login_refused(&self, task_id: i64, outcome: &Outcome) -> Option<bool> {
+        let why = outcome.error.as_deref().filter(|_| outcome.state == RunState::Failed)?;
+        if !crate::rclone::login_refused(why) {
+            return None;
+        }
+        let pool = &self.inner.pool;
+        let credential = crate::tasks::store::credential_of(pool, task_id).await.ok()??;
+        match crate::credentials::store::mark_needs_reconnect(pool, credential, why).await {
+            Ok(first) => Some(first),
+            Err(e) => {
+                tracing::warn!(credential, error = %e, "cannot mark a credential as needing a new login");
+                Some(false)
+            }
+        }
+    }
+
     /// Starts queued runs as slots free up, until the process ends.
     pub async fn run_forever(self) {
         loop {
@@ -328,7 +350,14 @@ impl Runner {
                 }
                 let level = if outcome.state == RunState::Success { LogLevel::Info } else { LogLevel::Error };
                 log.push(level, LogSource::Runner, &format!("run ended: {}", outcome.state.as_str())).await;
-                let retry = me.next_retry(task_id, run_id, next.dry_run, next.retry, &outcome).await;
+                let login_refused = me.login_refused(task_id, &outcome).await;
+                if login_refused.is_some() {
+                    log.push(LogLevel::Error, LogSource::Runner, LOGIN_REFUSED).await;
+                }
+                let retry = match login_refused {
+                    Some(_) => None,
+                    None => me.next_retry(task_id, run_id, next.dry_run, next.retry, &outcome).await,
+                };
                 if let Some((r, delay)) = retry {
                     let text = format!("retrying in {} s (retry {} of {})", delay.as_secs(), r.attempt, r.of);
                     log.push(LogLevel::Info, LogSource::Runner, &text).await;
@@ -344,7 +373,7 @@ impl Runner {
                 if let Some(n) = me.inner.notifier.as_ref().filter(|_| !next.dry_run) {
                     let previous = records::previous_state(pool, task_id, run_id).await.ok().flatten();
                     if let Ok(Some(run)) = records::get(pool, run_id).await {
-                        n.run_ended(crate::notify::Ended { task_id, run, previous });
+                        n.run_ended(crate::notify::Ended { task_id, run, previous, login_refused });
                     }
                 }
                 if let Err(e) = records::prune(&me.inner.pool, task_id, me.inner.keep_runs).await {

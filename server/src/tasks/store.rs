@@ -261,6 +261,11 @@ pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query("DELETE FROM sync_tasks WHERE id = $1").bind(id).execute(pool).await?.rows_affected() == 1)
 }
 
+/// The credential a task uses.
+pub async fn credential_of(pool: &PgPool, task_id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT credential_id FROM sync_tasks WHERE id = $1").bind(task_id).fetch_optional(pool).await
+}
+
 /// `(id, description)` of the tasks that use a credential.
 pub async fn using_credential(pool: &PgPool, credential_id: i64) -> sqlx::Result<Vec<(i64, String)>> {
     sqlx::query_as("SELECT id, description FROM sync_tasks WHERE credential_id = $1 ORDER BY id")

@@ -308,6 +308,8 @@ const COMMANDS: &[(&str, &str)] = &[
     ("notify.target.delete", "notify delete"),
     ("notify.target.test", "notify test"),
     ("notify.deliveries", "notify deliveries"),
+    ("notify.default.get", "notify default"),
+    ("notify.default.set", "notify default"),
 ];
 
 #[tokio::test]

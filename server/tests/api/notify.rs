@@ -24,17 +24,23 @@ pub struct Received {
 
 pub type Inbox = Arc<Mutex<Vec<Received>>>;
 
-/// Answers 500 under `/broken`, 200 everywhere else, and keeps every request.
+/// Answers 500 under `/broken`, an OAuth `invalid_grant` under `/revoked`, 200
+/// everywhere else, and keeps every request.
 pub async fn receiver() -> (String, Inbox) {
-    async fn take(State(inbox): State<Inbox>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+    async fn take(State(inbox): State<Inbox>, uri: Uri, headers: HeaderMap, body: Bytes) -> (StatusCode, HeaderMap, String) {
         let path = uri.path().to_string();
-        let broken = path.starts_with("/broken");
-        inbox.lock().unwrap().push(Received { path, headers, body: body.to_vec() });
-        if broken {
-            StatusCode::INTERNAL_SERVER_ERROR
+        let answer = if path.starts_with("/broken") {
+            (StatusCode::INTERNAL_SERVER_ERROR, HeaderMap::new(), String::new())
+        } else if path.starts_with("/revoked") {
+            let mut h = HeaderMap::new();
+            h.insert("content-type", "application/json".parse().unwrap());
+            let body = json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."});
+            (StatusCode::BAD_REQUEST, h, body.to_string())
         } else {
-            StatusCode::OK
-        }
+            (StatusCode::OK, HeaderMap::new(), String::new())
+        };
+        inbox.lock().unwrap().push(Received { path, headers, body: body.to_vec() });
+        answer
     }
     let inbox: Inbox = Arc::default();
     let app = axum::Router::new().fallback(take).with_state(inbox.clone());
@@ -291,4 +297,57 @@ async fn an_email_target_sends_the_failure_through_a_real_smtp_server() {
         .unwrap_err();
     let fields: Vec<String> = e.field_errors().into_iter().map(|f| f.field).collect();
     assert_eq!(fields, ["settings.host", "settings.port", "settings.from", "settings.to"]);
+}
+
+#[tokio::test]
+async fn a_refused_login_marks_the_credential_and_is_told_once_to_the_default_targets() {
+    let app = spawn_app().await;
+    let (url, inbox) = receiver().await;
+    let mut c = app.logged_in_client().await;
+    let hook = target(&mut c, "default hook", "webhook", json!({"url": format!("{url}/default")})).await;
+    let e = c.call("notify.default.set", json!({"targets": [hook, 999], "on": "failure"})).await.unwrap_err();
+    assert!(e.field_error("targets[1]").is_some(), "{e:?}");
+    assert_eq!(c.call("notify.default.get", json!({})).await.unwrap(), json!({"targets": [], "on": "failure"}));
+    let set = c.call("notify.default.set", json!({"targets": [hook], "on": "failure"})).await.unwrap();
+    assert_eq!(set, json!({"targets": [hook], "on": "failure"}));
+
+    // A Box login whose refresh token the provider (here the receiver) refuses.
+    let expired = json!({"access_token": "old", "token_type": "Bearer", "refresh_token": "revoked-1", "expiry": "2020-01-01T00:00:00Z"});
+    let cred = c
+        .call(
+            "credential.create",
+            json!({"name": "box", "provider": "box", "attributes": {
+                "client_id": "cid", "client_secret": "csecret", "token": expired.to_string(),
+                "token_url": format!("{url}/revoked/token"), "auth_url": format!("{url}/authorize")}}),
+        )
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(c.call("credential.get", json!({"id": cred})).await.unwrap()["state"], "ok");
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("f.txt"), "f").unwrap();
+    let extra = json!({"retry": {"attempts": 2, "delay_seconds": 1}});
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "", "backup", extra).await;
+
+    let first = run_to_end(&mut c, task, false).await;
+    assert_eq!(first["state"], "FAILED", "{first}");
+    let shown = c.call("credential.get", json!({"id": cred})).await.unwrap();
+    assert_eq!(shown["state"], "needs_reconnect", "{shown}");
+    assert!(shown["problem"].as_str().unwrap().contains("invalid_grant"), "{shown}");
+    assert!(!shown.to_string().contains("revoked-1"), "{shown}");
+    until(&inbox, |r| r.iter().any(|x| x.path == "/default")).await;
+    let told: Value = serde_json::from_slice(&inbox.lock().unwrap().iter().find(|x| x.path == "/default").unwrap().body).unwrap();
+    assert_eq!(told["event"], "credential.needs_reconnect");
+    assert_eq!(told["run"]["id"], first["id"]);
+    let log = c.call("run.log", json!({"id": first["id"]})).await.unwrap().to_string();
+    assert!(log.contains("needs reconnect") && !log.contains("retrying in"), "{log}");
+
+    // The same failure again is told to no one, and not retried either.
+    let second = run_to_end(&mut c, task, false).await;
+    assert_eq!(second["state"], "FAILED");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(paths(&inbox).iter().filter(|p| *p == "/default").count(), 1, "{:?}", paths(&inbox));
+    let runs = c.call("run.list", json!({"task_id": task})).await.unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2, "no retries: {runs}");
 }
