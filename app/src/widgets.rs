@@ -79,6 +79,11 @@ impl Reload {
         self.0.update(|n| *n += 1);
     }
 
+    /// Makes the running effect (a view closure) run again on every reload.
+    pub fn track(self) {
+        self.0.track();
+    }
+
     /// A resource with `M`'s answer to `params()`, called again on every reload.
     pub fn call<M>(self, params: impl Fn() -> M::Params + 'static) -> LocalResource<Result<M::Output, RpcError>>
     where
@@ -107,4 +112,28 @@ where
             Err(e) => error.set(Some(e.to_string())),
         }
     });
+}
+
+/// A small line of `values` (oldest first) scaled to its own maximum, with `label`
+/// and the newest value as its tooltip; nothing for fewer than two values.
+#[component]
+pub fn Sparkline(values: Vec<f64>, label: &'static str, newest: String) -> impl IntoView {
+    const W: f64 = 80.0;
+    const H: f64 = 16.0;
+    (values.len() >= 2).then(|| {
+        let max = values.iter().copied().fold(0.0_f64, f64::max).max(f64::MIN_POSITIVE);
+        let step = W / (values.len() - 1) as f64;
+        let points: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * step, H - 1.0 - v / max * (H - 2.0)))
+            .collect();
+        view! {
+            <svg class="sparkline" data-testid="sparkline" data-label=label data-points=values.len()
+                viewBox=format!("0 0 {W} {H}") width=W height=H role="img" aria-label=format!("{label}, last {} runs", values.len())>
+                <title>{format!("{label} of the last {} runs; newest {newest}", values.len())}</title>
+                <polyline points=points.join(" ")/>
+            </svg>
+        }
+    })
 }

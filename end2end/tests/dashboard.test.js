@@ -55,5 +55,41 @@ test("the dashboard lists the failed task first and draws bytes and runs per day
   assert.ok(ok > 40 && Math.abs(ok - failed) < 0.01, `one of each: ${ok} / ${failed}`);
   assert.equal(await day.locator("title").textContent(), `${today}: 1 succeeded, 1 failed, 0 stopped`);
   await screenshot(page, "dashboard");
+
+  // A second run of the good task: its row on the Tasks page draws both sparklines
+  // from the two runs (duration and bytes).
+  writeFileSync(join(local, "more.txt"), "y".repeat(9000));
+  const { run_id } = await rpcInPage(page, "task.run", { id: good.id });
+  for (let i = 0; i < 300; i++) {
+    const r = await rpcInPage(page, "run.get", { id: run_id });
+    if (!["QUEUED", "RUNNING"].includes(r.state)) break;
+    await page.waitForTimeout(100);
+  }
+  await page.getByRole("link", { name: "Tasks" }).click();
+  const row = page.locator('[data-testid="task-row"][data-name="fine backup"]');
+  await row.locator('svg[data-label="bytes"]').waitFor({ timeout: 15_000 });
+  assert.equal(await row.locator('svg[data-label="bytes"]').getAttribute("data-points"), "2");
+  assert.equal(await row.locator('svg[data-label="duration"]').getAttribute("data-points"), "2");
+  assert.match(await row.locator('svg[data-label="bytes"] title').textContent(), /newest 8\.8 KiB/);
+  const line = (await row.locator('svg[data-label="bytes"] polyline').getAttribute("points")).split(" ");
+  assert.equal(line.length, 2);
+  assert.ok(Number(line[0].split(",")[1]) > Number(line[1].split(",")[1]), `the bigger run is higher: ${line}`);
+  assert.equal(await page.locator('[data-testid="task-row"][data-name="broken backup"] svg.sparkline').count(), 0,
+    "one run is no line");
+
+  // The Runs page: duration and speed columns, and the state and task filters.
+  await page.getByRole("link", { name: "Runs" }).click();
+  const runs = page.getByTestId("run-row");
+  await runs.nth(2).waitFor({ timeout: 15_000 });
+  assert.equal(await runs.count(), 3);
+  assert.match(await runs.first().getByTestId("run-duration").textContent(), /^\d+(\.\d)? s$/);
+  assert.match(await runs.first().getByTestId("run-speed").textContent(), /\/s$/);
+  await page.getByTestId("run-filter-state").selectOption("FAILED");
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-row"]').length === 1);
+  assert.match(await runs.first().textContent(), /broken backup/);
+  await page.getByTestId("run-filter-state").selectOption("");
+  await page.getByTestId("run-filter-task").selectOption({ label: "fine backup" });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="run-row"]').length === 2);
+  assert.deepEqual(await runs.evaluateAll((els) => els.map((e) => e.textContent.includes("fine backup"))), [true, true]);
   await page.close();
 });

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { logIn, screenshot, useServer } from "./harness.js";
+import { logIn, rpcInPage, screenshot, useServer } from "./harness.js";
 
 const env = useServer();
 
@@ -51,6 +51,16 @@ test("a webhook target is added on the System page and Send test reaches it", as
   assert.equal(JSON.parse(hook.got[0].body).event, "test");
   await row.getByTestId("target-deliveries").getByText("test · delivered", { exact: false }).waitFor({ timeout: 10_000 });
   await screenshot(page, "system-notifications");
+
+  // The server-wide default: tick the target, save, and the server has it.
+  const byDefault = page.getByTestId("notify-default");
+  await byDefault.locator('[data-testid="task-notify-target"][data-name="ops webhook"]').check();
+  await byDefault.getByTestId("task-notify-on").selectOption("always");
+  await byDefault.getByTestId("notify-default-save").click();
+  await byDefault.getByTestId("notify-default-saved").waitFor({ timeout: 10_000 });
+  const stored = await rpcInPage(page, "notify.default.get", {});
+  assert.equal(stored.on, "always");
+  assert.equal(stored.targets.length, 1);
 
   // The task form offers the target.
   await page.getByRole("link", { name: "Tasks" }).click();

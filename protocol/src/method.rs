@@ -56,6 +56,7 @@ pub const METHODS: &[&str] = &[
     crate::runs::Abort::NAME,
     crate::runs::List::NAME,
     crate::runs::Daily::NAME,
+    crate::runs::Recent::NAME,
     crate::runs::Get::NAME,
     crate::runs::Log::NAME,
     crate::runs::Download::NAME,

@@ -23,6 +23,30 @@ method!(
     Daily = "run.daily", DailyParams => Vec<DayStats>
 );
 
+method!(
+    /// Each task's newest finished runs (not dry runs), oldest first, as points for the
+    /// Tasks page's sparklines.
+    Recent = "run.recent", RecentParams => Vec<RunPoint>
+);
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecentParams {
+    /// Runs per task, 1 to 50; 20 when left out.
+    #[serde(default)]
+    pub per_task: Option<u32>,
+}
+
+/// One finished run, as a sparkline needs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunPoint {
+    pub task_id: i64,
+    pub run_id: i64,
+    pub state: RunState,
+    pub duration_seconds: f64,
+    pub bytes: u64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DailyParams {
@@ -226,11 +250,29 @@ pub struct Run {
     pub retry_of: Option<i64>,
 }
 
+impl Run {
+    /// Seconds from start to end, once it ended.
+    pub fn duration_seconds(&self) -> Option<f64> {
+        let at = |t: &Option<String>| chrono::DateTime::parse_from_rfc3339(t.as_deref()?).ok();
+        let (start, end) = (at(&self.started_at)?, at(&self.finished_at)?);
+        Some((end - start).num_milliseconds().max(0) as f64 / 1000.0)
+    }
+
+    /// Bytes moved per second over the whole run (not for dry runs, which move none).
+    pub fn average_speed(&self) -> Option<f64> {
+        let seconds = self.duration_seconds().filter(|s| *s > 0.0 && !self.dry_run)?;
+        Some(self.stats.as_ref()?.bytes as f64 / seconds)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     #[serde(default)]
     pub task_id: Option<i64>,
+    /// Only runs in this state.
+    #[serde(default)]
+    pub state: Option<RunState>,
     #[serde(default)]
     pub limit: Option<u32>,
     /// Only runs with an id below this (paging).

@@ -101,6 +101,7 @@ fn CredentialRow(
     let error = RwSignal::new(None::<String>);
     let badge = RwSignal::new(match (&credential.state, &credential.last_verification) {
         (CredentialState::CannotDecrypt, _) => ("badge bad", "cannot decrypt"),
+        (CredentialState::NeedsReconnect, _) => ("badge bad", "needs reconnect"),
         (_, Some(v)) if v.ok => ("badge ok", "verified"),
         (_, Some(_)) => ("badge bad", "verification failed"),
         (_, None) => ("badge", "not verified"),

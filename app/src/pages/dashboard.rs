@@ -3,6 +3,7 @@
 //! per day over 30 days, and runs per day by how they ended.
 
 use leptos::prelude::*;
+use protocol::credentials::CredentialState;
 use protocol::runs::{Daily, DailyParams, DayStats, RunState};
 use protocol::tasks::{List, SyncTask};
 use protocol::units::human_bytes;
@@ -10,8 +11,14 @@ use protocol::Empty;
 
 use crate::widgets::Reload;
 
-/// Why a task needs a look, if it does.
-fn attention(t: &SyncTask) -> Option<String> {
+/// Why a task needs a look, if it does; `reconnect` names the credentials whose login
+/// the provider refused.
+fn attention(t: &SyncTask, reconnect: &[(i64, String)]) -> Option<String> {
+    if let Some((_, name)) = reconnect.iter().find(|(id, _)| *id == t.credentials) {
+        return Some(format!(
+            "credential “{name}” needs reconnect: log in to the provider again on the Credentials page"
+        ));
+    }
     match &t.last_run {
         Some(r) if matches!(r.state, RunState::Failed | RunState::Interrupted) => {
             Some(format!("last run {}: {}", r.state.as_str(), r.error.clone().unwrap_or_default()))
@@ -26,6 +33,7 @@ fn attention(t: &SyncTask) -> Option<String> {
 pub fn DashboardPage() -> impl IntoView {
     let reload = Reload::new();
     let tasks = reload.call::<List>(|| Empty {});
+    let credentials = reload.call::<protocol::credentials::List>(|| Empty {});
     let days = reload.call::<Daily>(|| DailyParams { days: Some(30) });
     let live = RwSignal::new(std::collections::HashMap::<i64, protocol::runs::Progress>::new());
     crate::live::use_run_events(
@@ -41,9 +49,13 @@ pub fn DashboardPage() -> impl IntoView {
             <h2>"Dashboard"</h2>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let reconnect: Vec<(i64, String)> = credentials.await.unwrap_or_default().into_iter()
+                        .filter(|c| c.state == CredentialState::NeedsReconnect)
+                        .map(|c| (c.id, c.name))
+                        .collect();
                     match tasks.await {
                         Err(e) => view! { <p class="error">{e.message}</p> }.into_any(),
-                        Ok(list) => view! { <Overview tasks=list live/> }.into_any(),
+                        Ok(list) => view! { <Overview tasks=list reconnect live/> }.into_any(),
                     }
                 })}
                 {move || Suspend::new(async move {
@@ -65,10 +77,11 @@ pub fn DashboardPage() -> impl IntoView {
 #[component]
 fn Overview(
     tasks: Vec<SyncTask>,
+    reconnect: Vec<(i64, String)>,
     live: RwSignal<std::collections::HashMap<i64, protocol::runs::Progress>>,
 ) -> impl IntoView {
     let needing: Vec<(SyncTask, String)> =
-        tasks.iter().filter_map(|t| attention(t).map(|why| (t.clone(), why))).collect();
+        tasks.iter().filter_map(|t| attention(t, &reconnect).map(|why| (t.clone(), why))).collect();
     let active: Vec<SyncTask> =
         tasks.iter().filter(|t| t.last_run.as_ref().is_some_and(|r| r.state.is_active())).cloned().collect();
     let mut next: Vec<SyncTask> = tasks.iter().filter(|t| t.next_run.is_some()).cloned().collect();

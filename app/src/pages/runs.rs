@@ -12,21 +12,59 @@ use protocol::Empty;
 use crate::live::LOG_PAGE;
 use crate::rpc;
 use crate::widgets::{call_then, ListView, Reload};
-use protocol::units::human_bytes;
+use protocol::units::{human_bytes, human_duration};
 
 #[component]
 pub fn RunsPage() -> impl IntoView {
     let reload = Reload::new();
-    let runs = reload.call::<List>(|| ListParams { task_id: None, limit: Some(100), before: None });
+    let query = use_query_map();
+    // The filters start from the address (`?state=FAILED&task=3`), so other pages can link here.
+    let state_filter = RwSignal::new(query.with_untracked(|q| q.get("state").and_then(|s| RunState::parse(&s))));
+    let task_filter = RwSignal::new(query.with_untracked(|q| q.get("task").and_then(|t| t.parse::<i64>().ok())));
+    let runs = reload.call::<List>(move || ListParams {
+        task_id: task_filter.get(),
+        state: state_filter.get(),
+        limit: Some(100),
+        before: None,
+    });
     crate::live::use_run_events(move |_| reload.now(), |_| {});
     let task_names = LocalResource::new(|| rpc::call::<tasks::List>(Empty {}));
-    let query = use_query_map();
     let selected = Memo::new(move |_| query.with(|q| q.get("run").and_then(|v| v.parse::<i64>().ok())));
+    const STATES: [RunState; 6] = [
+        RunState::Failed,
+        RunState::Interrupted,
+        RunState::Aborted,
+        RunState::Success,
+        RunState::Running,
+        RunState::Queued,
+    ];
 
     view! {
         <section data-testid="page-runs">
             <h2>"Runs"</h2>
             {move || selected.get().map(|id| view! { <RunLog id=id/> })}
+            <div class="filters">
+                <label>"State "
+                    <select data-testid="run-filter-state"
+                        prop:value=move || state_filter.get().map_or("", |s| s.as_str())
+                        on:change=move |ev| state_filter.set(RunState::parse(&event_target_value(&ev)))>
+                        <option value="">"any"</option>
+                        {STATES.into_iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>" Task "
+                    <select data-testid="run-filter-task"
+                        prop:value=move || task_filter.get().map(|t| t.to_string()).unwrap_or_default()
+                        on:change=move |ev| task_filter.set(event_target_value(&ev).parse().ok())>
+                        <option value="">"any"</option>
+                        <Suspense>
+                            {move || task_names.get().map(|list| list.unwrap_or_default().into_iter().map(|t| view! {
+                                <option value=t.id.to_string() selected=move || task_filter.get() == Some(t.id)>{t.description}</option>
+                            }).collect_view())}
+                        </Suspense>
+                    </select>
+                </label>
+            </div>
             <ListView
                 items=move || async move {
                     let names = task_names.await.unwrap_or_default();
@@ -38,7 +76,7 @@ pub fn RunsPage() -> impl IntoView {
                 empty=|| view! { <p class="muted" data-testid="no-runs">"No runs yet."</p> }
                 list=|list| view! {
                     <table class="list" data-testid="run-list">
-                        <thead><tr><th>"Run"</th><th>"Task"</th><th>"State"</th><th>"Started"</th><th>"Transferred"</th></tr></thead>
+                        <thead><tr><th>"Run"</th><th>"Task"</th><th>"State"</th><th>"Started"</th><th>"Duration"</th><th>"Transferred"</th><th>"Average speed"</th></tr></thead>
                         <tbody>
                             {list.into_iter().map(|(task, r)| view! { <RunRow run=r task=task/> }).collect_view()}
                         </tbody>
@@ -60,6 +98,8 @@ pub fn state_class(state: RunState) -> &'static str {
 #[component]
 fn RunRow(run: Run, task: String) -> impl IntoView {
     let class = state_class(run.state);
+    let duration = run.duration_seconds().map(human_duration).unwrap_or_else(|| "—".into());
+    let speed = run.average_speed().map(|v| format!("{}/s", human_bytes(v))).unwrap_or_else(|| "—".into());
     // A dry run moved nothing: its stats say what a run would have done.
     let moved = run
         .stats
@@ -84,7 +124,9 @@ fn RunRow(run: Run, task: String) -> impl IntoView {
                 {run.error.map(|e| view! { <div class="small error">{e}</div> })}
             </td>
             <td data-label="Started">{run.started_at.unwrap_or_else(|| "—".into()).chars().take(19).collect::<String>().replace('T', " ")}</td>
+            <td data-label="Duration" data-testid="run-duration">{duration}</td>
             <td data-label="Transferred">{moved}</td>
+            <td data-label="Average speed" data-testid="run-speed">{speed}</td>
         </tr>
     }
 }

@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use protocol::credentials::{IdParams, SecretInput};
 use protocol::notify::{
-    Deliveries, DeliveriesParams, Delivery, Email, Healthchecks, NotifyTarget, Ntfy, SmtpSecurity, TargetCreate,
-    TargetDelete, TargetList, TargetParams, TargetSettings, TargetTest, Webhook,
+    DefaultGet, DefaultSet, Deliveries, DeliveriesParams, Delivery, Email, Healthchecks, NotifyOn, NotifyTarget, Ntfy,
+    SmtpSecurity, TargetCreate, TargetDelete, TargetList, TargetParams, TargetSettings, TargetTest, TaskNotify,
+    Webhook,
 };
 use protocol::{Empty, RpcError};
 
+use super::task_form::NotifyFields;
 use crate::widgets::{call_then, FieldError, ListView, Reload};
 
 #[component]
@@ -36,7 +38,39 @@ pub fn NotificationsSection() -> impl IntoView {
                 }/>
             {move || error.get().map(|e| view! { <p class="error small">{e}</p> })}
             <AddTarget on_added=Callback::new(move |_| reload.now())/>
+            {move || { reload.track(); view! { <DefaultNotify/> } }}
         </div>
+    }
+}
+
+/// The server-wide default for tasks that list no targets of their own.
+#[component]
+fn DefaultNotify() -> impl IntoView {
+    let targets = RwSignal::new(Vec::<i64>::new());
+    let on = RwSignal::new(NotifyOn::Failure);
+    let error = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(false);
+    call_then::<DefaultGet>(Empty {}, error, move |d| {
+        targets.try_set(d.targets);
+        on.try_set(d.on);
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        saved.set(false);
+        let wanted = TaskNotify { targets: targets.get_untracked(), on: on.get_untracked() };
+        call_then::<DefaultSet>(wanted, error, move |d| {
+            targets.try_set(d.targets);
+            saved.try_set(true);
+        });
+    };
+    view! {
+        <form data-testid="notify-default" on:submit=save>
+            <p class="muted small">"Tasks that name no targets of their own report here."</p>
+            <NotifyFields targets on legend="Default for tasks without targets"/>
+            <button type="submit" data-testid="notify-default-save">"Save default"</button>
+            {move || saved.get().then(|| view! { <span class="ok small" data-testid="notify-default-saved">" Saved."</span> })}
+            {move || error.get().map(|e| view! { <p class="error small">{e}</p> })}
+        </form>
     }
 }
 

@@ -294,7 +294,11 @@ pub fn TaskForm(
 
 /// Which notification targets hear about the task's runs, and when.
 #[component]
-fn NotifyFields(targets: RwSignal<Vec<i64>>, on: RwSignal<protocol::notify::NotifyOn>) -> impl IntoView {
+pub fn NotifyFields(
+    targets: RwSignal<Vec<i64>>,
+    on: RwSignal<protocol::notify::NotifyOn>,
+    #[prop(default = "Notifications")] legend: &'static str,
+) -> impl IntoView {
     use protocol::notify::NotifyOn;
     let known = LocalResource::new(|| rpc::call::<protocol::notify::TargetList>(protocol::Empty {}));
     let on_value = move || match on.get() {
@@ -304,7 +308,7 @@ fn NotifyFields(targets: RwSignal<Vec<i64>>, on: RwSignal<protocol::notify::Noti
     };
     view! {
         <fieldset data-testid="task-notify">
-            <legend>"Notifications"</legend>
+            <legend>{legend}</legend>
             <Suspense fallback=|| view! { <p class="muted small">"Loading targets…"</p> }>
                 {move || known.get().map(|list| match list {
                     Ok(list) if list.is_empty() => view! {

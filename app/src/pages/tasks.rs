@@ -4,19 +4,21 @@
 
 use leptos::prelude::*;
 use protocol::credentials::{self, IdParams};
-use protocol::runs::{Abort, Run, RunParams, RunState, RunTask};
+use protocol::runs::{Abort, Recent, RecentParams, Run, RunParams, RunPoint, RunState, RunTask};
 use protocol::tasks::{Delete, Direction, List, RemoteLocation, Restore, RestoreParams, SyncTask, TransferMode};
+use protocol::units::{human_bytes, human_duration};
 use protocol::Empty;
 
 use super::task_form::TaskForm;
 use super::task_plan::PlanView;
-use crate::widgets::{call_then, ListView, Reload};
+use crate::widgets::{call_then, ListView, Reload, Sparkline};
 
 #[component]
 pub fn TasksPage() -> impl IntoView {
     let reload = Reload::new();
     let tasks = reload.call::<List>(|| Empty {});
     let creds = reload.call::<credentials::List>(|| Empty {});
+    let recent = reload.call::<Recent>(|| RecentParams { per_task: Some(20) });
     // Live: a state change reloads the list; progress updates the bars in place.
     let live = RwSignal::new(std::collections::HashMap::<i64, protocol::runs::Progress>::new());
     crate::live::use_run_events(
@@ -86,12 +88,14 @@ pub fn TasksPage() -> impl IntoView {
             <ListView
                 items=move || async move {
                     let names = creds.await.unwrap_or_default();
+                    let points = recent.await.unwrap_or_default();
                     let list = tasks.await;
                     any_active.set(list.as_ref().is_ok_and(|l| l.iter().any(|t| t.last_run.as_ref().is_some_and(|r| r.state.is_active()))));
                     let list = list?;
                     Ok(list.into_iter().map(|t| {
                         let name = names.iter().find(|c| c.id == t.credentials).map(|c| c.name.clone());
-                        (name.unwrap_or_else(|| format!("credential {}", t.credentials)), t)
+                        let history: Vec<RunPoint> = points.iter().filter(|p| p.task_id == t.id).cloned().collect();
+                        (name.unwrap_or_else(|| format!("credential {}", t.credentials)), history, t)
                     }).collect::<Vec<_>>())
                 }
                 empty=|| view! {
@@ -101,7 +105,7 @@ pub fn TasksPage() -> impl IntoView {
                     <table class="list" data-testid="task-list">
                         <thead><tr><th>"Task"</th><th>"What"</th><th>"Where"</th><th>"Last run"</th><th>"Next run"</th><th></th></tr></thead>
                         <tbody>
-                            {list.into_iter().map(|(credential, t)| {
+                            {list.into_iter().map(|(credential, history, t)| {
                                 let id = t.id;
                                 let stored = t.last_run.clone();
                                 let last = Signal::derive(move || {
@@ -112,7 +116,7 @@ pub fn TasksPage() -> impl IntoView {
                                         r
                                     })
                                 });
-                                view! { <TaskRow task=t credential=credential last_run=last on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m)) on_run=Callback::new(move |_| reload.now())/> }
+                                view! { <TaskRow task=t credential=credential history last_run=last on_edit=Callback::new(move |t| { notice.set(None); editing.set(Some(Some(t))); }) on_changed=Callback::new(move |m| done(m)) on_run=Callback::new(move |_| reload.now())/> }
                             }).collect_view()}
                         </tbody>
                     </table>
@@ -140,6 +144,8 @@ fn remote_path(a: &RemoteLocation) -> String {
 fn TaskRow(
     task: SyncTask,
     credential: String,
+    /// The newest finished runs, oldest first, for the sparklines.
+    history: Vec<RunPoint>,
     last_run: Signal<Option<Run>>,
     on_edit: Callback<SyncTask>,
     on_changed: Callback<Option<String>>,
@@ -218,7 +224,15 @@ fn TaskRow(
             </td>
             <td data-label="What">{describe(task.direction, task.transfer_mode)}</td>
             <td data-label="Where"><code data-testid="task-place">{place}</code></td>
-            <td data-label="Last run"><RunBadge run=last_run/></td>
+            <td data-label="Last run">
+                <RunBadge run=last_run/>
+                <div class="sparklines">
+                    <Sparkline values=history.iter().map(|p| p.duration_seconds).collect() label="duration"
+                        newest=history.last().map(|p| human_duration(p.duration_seconds)).unwrap_or_default()/>
+                    <Sparkline values=history.iter().map(|p| p.bytes as f64).collect() label="bytes"
+                        newest=history.last().map(|p| human_bytes(p.bytes as f64)).unwrap_or_default()/>
+                </div>
+            </td>
             <td data-label="Next run" data-testid="task-next-run" title=task.next_run.clone().unwrap_or_default()>
                 {match (&task.next_run, &task.schedule, task.enabled) {
                     (Some(at), _, _) => at.chars().take(16).collect::<String>().replace('T', " "),

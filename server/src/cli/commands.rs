@@ -474,9 +474,10 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
     let session = Session::resolve(global)?;
     let mut c = session.connect().await?;
     match command {
-        RunCommand::List { task, limit } => {
-            let list =
-                c.call::<runs::List>(runs::ListParams { task_id: task, limit: Some(limit), before: None }).await?;
+        RunCommand::List { task, state, limit } => {
+            let state = state.and_then(|s| runs::RunState::parse(&s.to_ascii_uppercase()));
+            let params = runs::ListParams { task_id: task, state, limit: Some(limit), before: None };
+            let list = c.call::<runs::List>(params).await?;
             show(global, &list, |list| {
                 let rows: Vec<Vec<String>> = list
                     .iter()
@@ -491,11 +492,14 @@ async fn run_command(global: &Global, command: RunCommand) -> Result<(), CliErro
                             state,
                             when(Some(&r.queued_at)),
                             when(r.finished_at.as_deref()),
+                            r.duration_seconds().map_or("-".into(), protocol::units::human_duration),
                             bytes,
+                            r.average_speed().map_or("-".into(), |v| format!("{}/s", protocol::units::human_bytes(v))),
                         ]
                     })
                     .collect();
-                table::print(&["ID", "TASK", "STATE", "QUEUED (UTC)", "ENDED (UTC)", "BYTES"], &rows);
+                let head = ["ID", "TASK", "STATE", "QUEUED (UTC)", "ENDED (UTC)", "DURATION", "BYTES", "SPEED"];
+                table::print(&head, &rows);
             });
         }
         RunCommand::Show { id } => {

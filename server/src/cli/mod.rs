@@ -361,6 +361,9 @@ pub enum RunCommand {
         /// Only this task's runs.
         #[arg(long)]
         task: Option<i64>,
+        /// Only runs in this state.
+        #[arg(long, value_parser = ["QUEUED", "RUNNING", "SUCCESS", "FAILED", "ABORTED", "INTERRUPTED"], ignore_case = true)]
+        state: Option<String>,
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },

@@ -66,7 +66,8 @@ pub async fn run(global: &Global, command: NotifyCommand) -> Result<(), CliError
                     current.targets = t;
                 }
                 if let Some(on) = on {
-                    current.on = serde_json::from_value(on.into()).map_err(|e| CliError::Usage(format!("--on: {e}")))?;
+                    current.on =
+                        serde_json::from_value(on.into()).map_err(|e| CliError::Usage(format!("--on: {e}")))?;
                 }
                 current = c.call::<n::DefaultSet>(current).await?;
             }

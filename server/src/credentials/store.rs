@@ -162,10 +162,10 @@ pub async fn save_refreshed(pool: &PgPool, secrets: &SecretBox, id: i64, attrs: 
     sqlx::query(
         "UPDATE cloud_credentials SET attributes_sealed = $2, updated_at = now(), needs_reconnect = NULL WHERE id = $1",
     )
-        .bind(id)
-        .bind(seal(secrets, id, attrs))
-        .execute(pool)
-        .await?;
+    .bind(id)
+    .bind(seal(secrets, id, attrs))
+    .execute(pool)
+    .await?;
     tracing::info!(id, "saved a token rclone refreshed");
     Ok(())
 }
@@ -190,12 +190,11 @@ pub async fn record_verification(pool: &PgPool, id: i64, ok: bool, reason: Optio
 /// Marks the credential as needing a new OAuth login; true when it did not already
 /// (so the failure is told once).
 pub async fn mark_needs_reconnect(pool: &PgPool, id: i64, reason: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE cloud_credentials SET needs_reconnect = $2 WHERE id = $1 AND needs_reconnect IS NULL",
-    )
-    .bind(id)
-    .bind(reason)
-    .execute(pool)
-    .await?;
+    let done =
+        sqlx::query("UPDATE cloud_credentials SET needs_reconnect = $2 WHERE id = $1 AND needs_reconnect IS NULL")
+            .bind(id)
+            .bind(reason)
+            .execute(pool)
+            .await?;
     Ok(done.rows_affected() == 1)
 }

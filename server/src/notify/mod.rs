@@ -196,14 +196,7 @@ impl Notifier {
     }
 
     fn message(&self, event: &str, task: MessageTask, run: Run, last_lines: Vec<String>) -> RunMessage {
-        let parse = |t: &Option<String>| {
-            t.as_deref()
-                .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
-        };
-        let duration_seconds = match (parse(&run.started_at), parse(&run.finished_at)) {
-            (Some(a), Some(b)) => Some((b - a).as_seconds_f64()),
-            _ => None,
-        };
+        let duration_seconds = run.duration_seconds();
         let url = self.inner.public_url.as_ref().filter(|_| run.id > 0).map(|u| format!("{u}/runs?run={}", run.id));
         RunMessage { event: event.into(), task, run, duration_seconds, last_lines, url }
     }

@@ -257,6 +257,7 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Arc<Calle
         r::Abort::NAME => call::<r::Abort, _>(params, |p| runs::abort(state, p)).await,
         r::List::NAME => call::<r::List, _>(params, |p| runs::list(state, p)).await,
         r::Daily::NAME => call::<r::Daily, _>(params, |p| runs::daily(state, p)).await,
+        r::Recent::NAME => call::<r::Recent, _>(params, |p| runs::recent(state, p)).await,
         r::Get::NAME => call::<r::Get, _>(params, |p| runs::get(state, p)).await,
         r::Log::NAME => call::<r::Log, _>(params, |p| runs::log(state, p)).await,
         r::Download::NAME => call::<r::Download, _>(params, |p| runs::download(state, p)).await,

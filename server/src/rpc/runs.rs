@@ -22,7 +22,7 @@ pub async fn abort(state: &ApiState, p: IdParams) -> Result<Empty, ApiError> {
 
 pub async fn list(state: &ApiState, p: ListParams) -> Result<Vec<Run>, ApiError> {
     let limit = p.limit.unwrap_or(50).clamp(1, 500) as i64;
-    Ok(records::list(&state.pool, p.task_id, p.before, limit).await?)
+    Ok(records::list(&state.pool, p.task_id, p.state, p.before, limit).await?)
 }
 
 pub async fn get(state: &ApiState, p: IdParams) -> Result<Run, ApiError> {
@@ -61,4 +61,15 @@ pub async fn daily(
         return Err(ApiError::field("days", "must be between 1 and 365"));
     }
     Ok(records::daily(&state.pool, days).await?)
+}
+
+pub async fn recent(
+    state: &ApiState,
+    p: protocol::runs::RecentParams,
+) -> Result<Vec<protocol::runs::RunPoint>, ApiError> {
+    let per_task = p.per_task.unwrap_or(20);
+    if !(1..=50).contains(&per_task) {
+        return Err(ApiError::field("per_task", "must be between 1 and 50"));
+    }
+    Ok(records::recent(&state.pool, per_task).await?)
 }

@@ -115,11 +115,19 @@ pub async fn get(pool: &PgPool, id: i64) -> sqlx::Result<Option<Run>> {
     Ok(sqlx::query_as::<_, Row>(&format!("{SELECT} WHERE id = $1")).bind(id).fetch_optional(pool).await?.map(from_row))
 }
 
-pub async fn list(pool: &PgPool, task_id: Option<i64>, before: Option<i64>, limit: i64) -> sqlx::Result<Vec<Run>> {
+pub async fn list(
+    pool: &PgPool,
+    task_id: Option<i64>,
+    state: Option<RunState>,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<Run>> {
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "{SELECT} WHERE ($1::bigint IS NULL OR task_id = $1) AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3"
+        "{SELECT} WHERE ($1::bigint IS NULL OR task_id = $1) AND ($2::text IS NULL OR state = $2)
+         AND ($3::bigint IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
     ))
     .bind(task_id)
+    .bind(state.map(RunState::as_str))
     .bind(before)
     .bind(limit)
     .fetch_all(pool)
@@ -203,6 +211,31 @@ pub async fn daily(pool: &PgPool, days: u32) -> sqlx::Result<Vec<protocol::runs:
             succeeded: succeeded as u32,
             failed: failed as u32,
             aborted: aborted as u32,
+        })
+        .collect())
+}
+
+/// Each task's newest `per_task` finished runs that were not dry runs, oldest first.
+pub async fn recent(pool: &PgPool, per_task: u32) -> sqlx::Result<Vec<protocol::runs::RunPoint>> {
+    let rows: Vec<(i64, i64, String, f64, i64)> = sqlx::query_as(
+        "SELECT task_id, id, state,
+                COALESCE(EXTRACT(EPOCH FROM finished_at - started_at), 0)::float8,
+                COALESCE((stats::jsonb ->> 'bytes')::bigint, 0)
+         FROM (SELECT *, row_number() OVER (PARTITION BY task_id ORDER BY id DESC) AS n
+               FROM runs WHERE NOT dry_run AND finished_at IS NOT NULL) r
+         WHERE n <= $1 ORDER BY task_id, id",
+    )
+    .bind(per_task as i32)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(task_id, run_id, state, seconds, bytes)| protocol::runs::RunPoint {
+            task_id,
+            run_id,
+            state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
+            duration_seconds: seconds.max(0.0),
+            bytes: bytes.max(0) as u64,
         })
         .collect())
 }

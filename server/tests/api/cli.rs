@@ -295,6 +295,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("task.abort", "task abort"),
     ("run.list", "run list"),
     ("run.daily", "(web app: the dashboard's charts)"),
+    ("run.recent", "(web app: the Tasks page's sparklines; run list --task shows the same runs)"),
     ("run.get", "run show"),
     ("run.log", "run logs"),
     ("run.follow", "run logs"),

@@ -24,11 +24,20 @@ pub struct Received {
 
 pub type Inbox = Arc<Mutex<Vec<Received>>>;
 
-/// Answers 500 under `/broken`, an OAuth `invalid_grant` under `/revoked`, 200
-/// everywhere else, and keeps every request.
+/// Answers 500 under `/broken`, an OAuth `invalid_grant` under `/revoked`, nothing for a
+/// minute under `/hang`, 200 everywhere else, and keeps every request.
 pub async fn receiver() -> (String, Inbox) {
-    async fn take(State(inbox): State<Inbox>, uri: Uri, headers: HeaderMap, body: Bytes) -> (StatusCode, HeaderMap, String) {
+    async fn take(
+        State(inbox): State<Inbox>,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> (StatusCode, HeaderMap, String) {
         let path = uri.path().to_string();
+        if path.starts_with("/hang") {
+            inbox.lock().unwrap().push(Received { path: path.clone(), headers: headers.clone(), body: body.to_vec() });
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
         let answer = if path.starts_with("/broken") {
             (StatusCode::INTERNAL_SERVER_ERROR, HeaderMap::new(), String::new())
         } else if path.starts_with("/revoked") {
@@ -337,7 +346,8 @@ async fn a_refused_login_marks_the_credential_and_is_told_once_to_the_default_ta
     assert!(shown["problem"].as_str().unwrap().contains("invalid_grant"), "{shown}");
     assert!(!shown.to_string().contains("revoked-1"), "{shown}");
     until(&inbox, |r| r.iter().any(|x| x.path == "/default")).await;
-    let told: Value = serde_json::from_slice(&inbox.lock().unwrap().iter().find(|x| x.path == "/default").unwrap().body).unwrap();
+    let told: Value =
+        serde_json::from_slice(&inbox.lock().unwrap().iter().find(|x| x.path == "/default").unwrap().body).unwrap();
     assert_eq!(told["event"], "credential.needs_reconnect");
     assert_eq!(told["run"]["id"], first["id"]);
     let log = c.call("run.log", json!({"id": first["id"]})).await.unwrap().to_string();
@@ -350,4 +360,39 @@ async fn a_refused_login_marks_the_credential_and_is_told_once_to_the_default_ta
     assert_eq!(paths(&inbox).iter().filter(|p| *p == "/default").count(), 1, "{:?}", paths(&inbox));
     let runs = c.call("run.list", json!({"task_id": task})).await.unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2, "no retries: {runs}");
+}
+
+#[tokio::test]
+async fn a_target_that_never_answers_changes_neither_the_runs_state_nor_its_timing() {
+    let app = spawn_app().await;
+    let (url, inbox) = receiver().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("hang");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let hang = target(&mut c, "hanging", "webhook", json!({"url": format!("{url}/hang")})).await;
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("f.txt"), "f").unwrap();
+    let extra = json!({"notify": {"targets": [hang], "on": "always"}});
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "hang", "", extra).await;
+    let started = Instant::now();
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "SUCCESS", "{run}");
+    assert!(started.elapsed() < Duration::from_secs(8), "the run waited for the target: {:?}", started.elapsed());
+    // The next run starts at once too, while the first message still hangs.
+    until(&inbox, |r| r.iter().any(|x| x.path == "/hang")).await;
+    assert_eq!(run_to_end(&mut c, task, false).await["state"], "SUCCESS");
+    assert_eq!(std::fs::read(s3.root().join("hang/f.txt")).unwrap(), b"f");
+    // After the 10 s timeout the attempt is recorded as failed, with why.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let failed = loop {
+        let d = c.call("notify.deliveries", json!({"target_id": hang})).await.unwrap();
+        if let Some(f) = d.as_array().unwrap().iter().find(|d| d["ok"] == false) {
+            break f.clone();
+        }
+        assert!(Instant::now() < deadline, "no failed delivery recorded: {d}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(failed["status"], Value::Null);
+    assert_eq!(failed["error"], "no answer within 10 s", "{failed}");
 }
