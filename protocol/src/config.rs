@@ -100,3 +100,57 @@ pub struct SkippedItem {
     pub name: String,
     pub reason: String,
 }
+
+method!(
+    /// Moves cloud sync credentials and tasks over from TrueNAS: `midclt` output
+    /// (`credentials`, `tasks`) or a configuration backup (`config`). All or nothing;
+    /// tasks come in disabled with what to review; `dry_run` changes nothing.
+    ImportTruenas = "config.import_truenas", TruenasImportParams => TruenasImportReport
+);
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TruenasImportParams {
+    /// What `midclt call cloudsync.credentials.query` prints (a JSON array, either
+    /// TrueNAS shape).
+    #[serde(default)]
+    pub credentials: Option<serde_json::Value>,
+    /// What `midclt call cloudsync.query` prints; its nested `credentials` are enough.
+    #[serde(default)]
+    pub tasks: Option<serde_json::Value>,
+    /// A configuration backup, base64: the `.tar` of System → General → Save Config
+    /// (`freenas-v1.db`, and `pwenc_secret` when the seed was exported), or a bare
+    /// `freenas-v1.db`.
+    #[serde(default)]
+    pub config: Option<String>,
+    /// TrueNAS paths to this machine's, longest `from` first.
+    #[serde(default)]
+    pub path_map: Vec<PathMapping>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathMapping {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TruenasImportReport {
+    pub credentials_imported: Vec<String>,
+    /// Task descriptions.
+    pub tasks_imported: Vec<String>,
+    /// Credentials that came over without their secrets (a backup without
+    /// `pwenc_secret`, or `midclt` output with hidden values): enter them again.
+    pub cannot_decrypt: Vec<String>,
+    pub skipped: Vec<SkippedItem>,
+    pub warnings: Vec<ImportWarning>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImportWarning {
+    pub name: String,
+    pub message: String,
+}

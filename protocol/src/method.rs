@@ -39,6 +39,7 @@ pub const METHODS: &[&str] = &[
     crate::credentials::Browse::NAME,
     crate::config::Export::NAME,
     crate::config::Import::NAME,
+    crate::config::ImportTruenas::NAME,
     crate::oauth::Start::NAME,
     crate::oauth::Finish::NAME,
     crate::oauth::ClientList::NAME,

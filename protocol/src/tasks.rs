@@ -105,8 +105,19 @@ pub struct Schedule {
     pub dom: String,
     pub month: String,
     pub dow: String,
+    /// The window a run may start in; the whole day (00:00–23:59) when left out.
+    #[serde(default = "day_start")]
     pub begin: String,
+    #[serde(default = "day_end")]
     pub end: String,
+}
+
+fn day_start() -> String {
+    "00:00".into()
+}
+
+fn day_end() -> String {
+    "23:59".into()
 }
 
 impl Schedule {
@@ -140,8 +151,8 @@ impl Default for Schedule {
             dom: "*".into(),
             month: "*".into(),
             dow: "*".into(),
-            begin: "00:00".into(),
-            end: "23:59".into(),
+            begin: day_start(),
+            end: day_end(),
         }
     }
 }
@@ -235,6 +246,14 @@ pub struct TaskParams {
     /// Which notification targets hear about its runs, and when.
     #[serde(default)]
     pub notify: crate::notify::TaskNotify,
+    /// rclone flags from a fixed safe list ([`SAFE_FLAGS`], [`SAFE_VALUED_FLAGS`] as
+    /// `--name=value`), added to every transfer.
+    #[serde(default)]
+    pub extra_flags: Vec<String>,
+    /// What to check before enabling it, written by an import (TrueNAS); saving the
+    /// task without them clears them.
+    #[serde(default)]
+    pub review: Vec<String>,
 }
 
 /// `attempts` retries at most (0–10), the first `delay_seconds` (≥ 1) after the failure,
@@ -402,6 +421,10 @@ pub struct SyncTask {
     pub catch_up: bool,
     #[serde(default)]
     pub notify: crate::notify::TaskNotify,
+    #[serde(default)]
+    pub extra_flags: Vec<String>,
+    #[serde(default)]
+    pub review: Vec<String>,
     /// The newest run: its state, and while it runs its live progress in `stats`.
     pub last_run: Option<crate::runs::Run>,
     /// When the scheduler will start it next (RFC 3339 in the server's zone); `None`
@@ -510,6 +533,72 @@ pub fn parse_hhmm(s: &str) -> Result<u32, String> {
 
 /// The checks on a task's settings that need no server state. Field names are the
 /// params' (`include[2]`, `bwlimit[1].time`, …).
+/// rclone flags a task may add as they are: they change how files are compared or
+/// listed, never where data goes or what is deleted.
+pub const SAFE_FLAGS: &[&str] = &[
+    "--checksum",
+    "--size-only",
+    "--fast-list",
+    "--ignore-existing",
+    "--update",
+    "--ignore-size",
+    "--ignore-times",
+    "--ignore-checksum",
+    "--no-update-modtime",
+    "--no-traverse",
+    "--no-check-dest",
+    "--metadata",
+    "--immutable",
+    "--s3-no-check-bucket",
+];
+
+/// rclone flags a task may add with a plain value (`--name=value`): tuning and
+/// backend storage settings.
+pub const SAFE_VALUED_FLAGS: &[&str] = &[
+    "--checkers",
+    "--tpslimit",
+    "--multi-thread-cutoff",
+    "--multi-thread-streams",
+    "--max-age",
+    "--min-age",
+    "--max-size",
+    "--min-size",
+    "--s3-storage-class",
+    "--s3-server-side-encryption",
+    "--s3-chunk-size",
+    "--s3-upload-cutoff",
+    "--b2-chunk-size",
+    "--b2-upload-cutoff",
+    "--dropbox-chunk-size",
+];
+
+/// Whether `flag` is on the safe lists: a bare flag, or a valued one as `--name=value`
+/// with a value of letters, digits and `._:-` (at most 64).
+pub fn check_flag(flag: &str) -> Result<(), String> {
+    if SAFE_FLAGS.contains(&flag) {
+        return Ok(());
+    }
+    let Some((name, value)) = flag.split_once('=') else {
+        return Err(match SAFE_VALUED_FLAGS.contains(&flag) {
+            true => format!("`{flag}` needs a value: {flag}=VALUE"),
+            false => {
+                format!("`{}` is not a flag cloudsync allows (see SAFE_FLAGS in docs/api.md)", flag.escape_debug())
+            }
+        });
+    };
+    if !SAFE_VALUED_FLAGS.contains(&name) {
+        return Err(format!(
+            "`{}` is not a flag cloudsync allows (see SAFE_FLAGS in docs/api.md)",
+            name.escape_debug()
+        ));
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._:-".contains(c);
+    if value.is_empty() || value.len() > 64 || !value.chars().all(plain) {
+        return Err(format!("the value of {name} must be 1 to 64 letters, digits or ._:-"));
+    }
+    Ok(())
+}
+
 pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut err = |field: String, message: String| errors.push(FieldError::new(field, message));
@@ -594,6 +683,18 @@ pub fn check_task(t: &TaskParams) -> Vec<FieldError> {
         } else if script.contains('\0') {
             err(name.into(), "must not contain a NUL character".into());
         }
+    }
+    for (i, f) in t.extra_flags.iter().enumerate() {
+        if let Err(why) = check_flag(f) {
+            err(format!("extra_flags[{i}]"), why);
+        }
+    }
+    if t.extra_flags.len() > 32 {
+        err("extra_flags".into(), "must have at most 32 flags".into());
+    }
+    if t.review.len() > 50 || t.review.iter().any(|r| r.len() > 1000 || r.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        err("review".into(), "must be at most 50 lines of at most 1000 characters".into());
     }
     if let Some(s) = &t.schedule {
         if let Err(bad) = crate::schedule::CronSpec::parse(s) {

@@ -24,6 +24,7 @@ pub mod startup;
 pub mod system_facts;
 pub mod tasks;
 pub mod time_format;
+pub mod truenas;
 
 pub use config::Settings;
 pub use startup::Application;

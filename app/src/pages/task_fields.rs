@@ -47,6 +47,8 @@ pub struct TaskFields {
     pub retry_attempts: RwSignal<String>,
     pub retry_delay: RwSignal<String>,
     pub catch_up: RwSignal<bool>,
+    /// Safe rclone flags, separated by spaces.
+    pub extra_flags: RwSignal<String>,
     pub notify_targets: RwSignal<Vec<i64>>,
     pub notify_on: RwSignal<protocol::notify::NotifyOn>,
     pub enabled: RwSignal<bool>,
@@ -106,6 +108,7 @@ impl TaskFields {
                 e.map_or_else(|| Retry::default().delay_seconds, |t| t.retry.delay_seconds).to_string(),
             ),
             catch_up: RwSignal::new(e.is_some_and(|t| t.catch_up)),
+            extra_flags: text(|t| t.extra_flags.join(" ")),
             notify_targets: RwSignal::new(e.map(|t| t.notify.targets.clone()).unwrap_or_default()),
             notify_on: RwSignal::new(e.map(|t| t.notify.on).unwrap_or_default()),
             enabled: RwSignal::new(e.is_none_or(|t| t.enabled)),
@@ -226,6 +229,9 @@ impl TaskFields {
                 targets: self.notify_targets.get_untracked(),
                 on: self.notify_on.get_untracked(),
             },
+            extra_flags: self.extra_flags.get_untracked().split_whitespace().map(str::to_string).collect(),
+            // Saving from the form is the review.
+            review: Vec::new(),
         })
     }
 }

@@ -42,6 +42,7 @@ pub fn TaskForm(
         retry_attempts,
         retry_delay,
         catch_up,
+        extra_flags,
         notify_targets,
         notify_on,
         enabled,
@@ -269,6 +270,7 @@ pub fn TaskForm(
                 <Show when=move || mode.get() != TransferMode::Copy>
                     {check("Allow an empty source (else a sync or move from a folder with no files stops before deleting anything: an unmounted disk looks empty)", allow_empty_source, "task-allow-empty-source")}
                 </Show>
+                {text_input("Extra rclone flags (from a safe list: --checksum, --fast-list, --s3-storage-class=…)", extra_flags, "task-extra-flags", "extra_flags", "none")}
                 {check("Follow symbolic links", follow_symlinks, "task-follow-symlinks")}
                 {check("Create empty folders", empty_dirs, "task-empty-dirs")}
                 <label>

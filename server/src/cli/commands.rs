@@ -617,6 +617,25 @@ async fn config(global: &Global, command: ConfigCommand) -> Result<(), CliError>
                 }
             });
         }
+        ConfigCommand::ImportTruenas { config: backup, credentials, tasks, path_map, dry_run } => {
+            let params = truenas_params(backup, credentials, tasks, path_map, dry_run)?;
+            let report = c.call::<config::ImportTruenas>(params).await?;
+            show(global, &report, |r| {
+                let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                let verb = if dry_run { "Would import" } else { "Imported" };
+                println!("{verb} credentials: {}", list(&r.credentials_imported));
+                println!("{verb} tasks (disabled): {}", list(&r.tasks_imported));
+                if !r.cannot_decrypt.is_empty() {
+                    println!("Without their secrets (enter them again): {}", r.cannot_decrypt.join(", "));
+                }
+                for sk in &r.skipped {
+                    println!("Skipped {}: {}", sk.name, sk.reason);
+                }
+                for w in &r.warnings {
+                    println!("Warning, {}: {}", w.name, w.message);
+                }
+            });
+        }
     }
     c.close().await;
     Ok(())
@@ -685,4 +704,49 @@ async fn token(global: &Global, command: TokenCommand) -> Result<(), CliError> {
     }
     c.close().await;
     Ok(())
+}
+
+/// The import's parameters from files: a backup goes gzipped (a TrueNAS database is
+/// mostly empty pages, and a message to the server is at most 1 MiB).
+fn truenas_params(
+    backup: Option<std::path::PathBuf>,
+    credentials: Option<std::path::PathBuf>,
+    tasks: Option<std::path::PathBuf>,
+    path_map: Vec<String>,
+    dry_run: bool,
+) -> Result<config::TruenasImportParams, CliError> {
+    use base64::Engine;
+    use std::io::Write;
+    let read = |p: &std::path::PathBuf| std::fs::read(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())));
+    let json = |p: &std::path::PathBuf| -> Result<Value, CliError> {
+        serde_json::from_slice(&read(p)?).map_err(|e| CliError::Usage(format!("{}: not valid JSON: {e}", p.display())))
+    };
+    let config = match &backup {
+        None => None,
+        Some(p) => {
+            let bytes = read(p)?;
+            let packed = if bytes.starts_with(&[0x1f, 0x8b]) {
+                bytes
+            } else {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                gz.write_all(&bytes).and_then(|_| gz.finish()).map_err(|e| CliError::Usage(e.to_string()))?
+            };
+            Some(base64::engine::general_purpose::STANDARD.encode(packed))
+        }
+    };
+    let path_map = path_map
+        .iter()
+        .map(|m| {
+            m.split_once('=')
+                .map(|(from, to)| config::PathMapping { from: from.into(), to: to.into() })
+                .ok_or_else(|| CliError::Usage(format!("--map {m}: expected FROM=TO")))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(config::TruenasImportParams {
+        credentials: credentials.as_ref().map(json).transpose()?,
+        tasks: tasks.as_ref().map(json).transpose()?,
+        config,
+        path_map,
+        dry_run,
+    })
 }

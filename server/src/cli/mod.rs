@@ -416,6 +416,24 @@ pub enum ConfigCommand {
     },
     /// Restore a backup; name clashes are reported, never overwritten.
     Import { file: PathBuf },
+    /// Bring TrueNAS's cloud sync credentials and tasks over (tasks come in disabled).
+    ImportTruenas {
+        /// A TrueNAS configuration backup: the .tar of Save Config, or freenas-v1.db.
+        #[arg(long, conflicts_with_all = ["credentials", "tasks"], required_unless_present_any = ["credentials", "tasks"])]
+        config: Option<PathBuf>,
+        /// What `midclt call cloudsync.credentials.query` printed, saved to a file.
+        #[arg(long)]
+        credentials: Option<PathBuf>,
+        /// What `midclt call cloudsync.query` printed, saved to a file.
+        #[arg(long)]
+        tasks: Option<PathBuf>,
+        /// TrueNAS path to this machine's, as FROM=TO (repeatable), e.g. /mnt/tank=/srv/tank.
+        #[arg(long = "map", value_name = "FROM=TO")]
+        path_map: Vec<String>,
+        /// Report what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(clap::Subcommand, Debug)]

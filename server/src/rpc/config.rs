@@ -1,6 +1,8 @@
 //! `config.export` and `config.import`.
 
-use protocol::config::{ConfigBackup, ExportParams, ImportParams, ImportReport};
+use protocol::config::{
+    ConfigBackup, ExportParams, ImportParams, ImportReport, TruenasImportParams, TruenasImportReport,
+};
 
 use super::{ApiError, ApiState, Caller};
 use crate::backup;
@@ -42,6 +44,40 @@ pub async fn import(state: &ApiState, p: ImportParams) -> Result<ImportReport, A
     );
     if let Err(e) = state.scheduler.reload().await {
         tracing::error!(error = %e, "cannot recompute the schedule after an import");
+    }
+    Ok(report)
+}
+
+pub async fn import_truenas(state: &ApiState, p: TruenasImportParams) -> Result<TruenasImportReport, ApiError> {
+    let providers = state
+        .providers
+        .get(&state.rclone.path)
+        .await
+        .map_err(|e| ApiError::RcloneFailed(format!("cannot read rclone's providers to check the import: {e}")))?;
+    let refusal = |backend: &str, option: &str, value: &str| state.providers.refusal(backend, option, value);
+    let ctx = crate::truenas::Context {
+        pool: &state.pool,
+        secrets: &state.secrets,
+        providers: &providers,
+        refusal: &refusal,
+    };
+    let dry_run = p.dry_run;
+    let report = crate::truenas::import(&ctx, p).await.map_err(|e| match e {
+        crate::truenas::ImportError::Invalid(errors) => ApiError::InvalidParams(errors),
+        crate::truenas::ImportError::Database(e) => ApiError::from(e),
+    })?;
+    tracing::info!(
+        dry_run,
+        credentials = report.credentials_imported.len(),
+        cannot_decrypt = report.cannot_decrypt.len(),
+        tasks = report.tasks_imported.len(),
+        skipped = report.skipped.len(),
+        "TrueNAS configuration imported"
+    );
+    if !dry_run {
+        if let Err(e) = state.scheduler.reload().await {
+            tracing::error!(error = %e, "cannot recompute the schedule after an import");
+        }
     }
     Ok(report)
 }

@@ -240,6 +240,7 @@ async fn route(method: &str, params: Value, state: &ApiState, caller: &Arc<Calle
         c::Browse::NAME => call::<c::Browse, _>(params, |p| credentials::browse(state, p)).await,
         cfg::Export::NAME => call::<cfg::Export, _>(params, |p| config::export(state, caller, p)).await,
         cfg::Import::NAME => call::<cfg::Import, _>(params, |p| config::import(state, p)).await,
+        cfg::ImportTruenas::NAME => call::<cfg::ImportTruenas, _>(params, |p| config::import_truenas(state, p)).await,
         o::Start::NAME => call::<o::Start, _>(params, |p| oauth::start(state, caller, p)).await,
         o::Finish::NAME => call::<o::Finish, _>(params, |p| oauth::finish(state, caller, p)).await,
         o::ClientList::NAME => call::<o::ClientList, _>(params, |_| oauth::client_list(state)).await,

@@ -134,6 +134,8 @@ pub async fn restore(state: &ApiState, p: RestoreParams) -> Result<SyncTask, Api
         retry: t.retry,
         catch_up: false,
         notify: t.notify,
+        extra_flags: t.extra_flags,
+        review: Vec::new(),
     };
     let valid = check(state, params, stored.as_ref()).await?;
     let id = store::create(&state.pool, &state.secrets, &valid).await?;

@@ -129,6 +129,17 @@ fn script_env(task: &protocol::tasks::SyncTask, run_id: i64, dry_run: bool) -> V
         ("CLOUDSYNC_PATH".into(), task.path.clone()),
         ("CLOUDSYNC_REMOTE".into(), super::sync::remote_path(task)),
         ("CLOUDSYNC_DRY_RUN".into(), dry_run.to_string()),
+        // The names TrueNAS gives its scripts, for scripts brought from it (its
+        // credential and encryption secrets are left out, as everywhere here).
+        ("CLOUD_SYNC_ID".into(), task.id.to_string()),
+        ("CLOUD_SYNC_DESCRIPTION".into(), task.description.clone()),
+        ("CLOUD_SYNC_DIRECTION".into(), direction.into()),
+        ("CLOUD_SYNC_TRANSFER_MODE".into(), mode.into()),
+        ("CLOUD_SYNC_PATH".into(), task.path.clone()),
+        ("CLOUD_SYNC_BUCKET".into(), task.attributes.bucket.clone()),
+        ("CLOUD_SYNC_FOLDER".into(), task.attributes.folder.clone()),
+        ("CLOUD_SYNC_ENCRYPTION".into(), u8::from(task.encryption).to_string()),
+        ("CLOUD_SYNC_FILENAME_ENCRYPTION".into(), u8::from(task.filename_encryption).to_string()),
     ]
 }
 

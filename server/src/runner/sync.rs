@@ -141,6 +141,10 @@ pub fn build(
         flag(&mut args, "--max-delete");
         args.push(n.to_string().into());
     }
+    // Checked against the safe lists when saved (protocol::tasks::check_flag).
+    for f in &task.extra_flags {
+        flag(&mut args, f);
+    }
     Ok(SyncCommand { args, selection, kept, remote })
 }
 

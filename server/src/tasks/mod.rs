@@ -54,6 +54,24 @@ impl ValidTask {
 
     /// A task from a backup: checked by `check_task` alone (its folder may not exist
     /// here; the runner checks it at each start), disabled, secrets given separately.
+    /// Settings brought from elsewhere (TrueNAS): checked like a restored backup's,
+    /// disabled, with the crypt secrets that came with them.
+    pub fn imported(
+        settings: TaskParams,
+        credential: i64,
+        crypt: Option<CryptSecrets>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut task = ValidTask::restored(settings, credential)?;
+        task.crypt = crypt;
+        Ok(task)
+    }
+
+    /// The same task using credential `id` (an import learns the id when it writes).
+    pub fn pointing_at(mut self, id: i64) -> Self {
+        self.settings.credentials = id;
+        self
+    }
+
     pub fn restored(mut settings: TaskParams, credential: i64) -> Result<Self, Vec<FieldError>> {
         let errors = check_task(&settings);
         if !errors.is_empty() {

@@ -15,7 +15,8 @@ pub fn label(id: i64) -> String {
     format!("task:{id}")
 }
 
-fn seal(secrets: &SecretBox, id: i64, crypt: Option<&CryptSecrets>) -> Option<Vec<u8>> {
+/// A task's crypt secrets sealed for row `id`.
+pub fn seal(secrets: &SecretBox, id: i64, crypt: Option<&CryptSecrets>) -> Option<Vec<u8>> {
     crypt.map(|c| secrets.seal(&label(id), &serde_json::to_vec(c).expect("serialisable")))
 }
 
@@ -88,6 +89,8 @@ fn from_row(
         retry: p.retry,
         catch_up: p.catch_up,
         notify: p.notify,
+        extra_flags: p.extra_flags,
+        review: p.review,
         last_run: None,
         next_run: None,
         created_at: crate::time_format::rfc3339(created_at),

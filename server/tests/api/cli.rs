@@ -278,6 +278,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("credential.browse", "credential browse"),
     ("config.export", "config export"),
     ("config.import", "config import"),
+    ("config.import_truenas", "config import-truenas"),
     ("oauth.start", "(web app: needs a browser for the provider's login page)"),
     ("oauth.finish", "(web app: needs a browser for the provider's login page)"),
     ("oauth.client.list", "(web app: System page)"),

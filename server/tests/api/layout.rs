@@ -22,6 +22,7 @@ const LAYERS: &[&str] = &[
     "scheduler",
     "oauth",
     "backup",
+    "truenas",
     "public_urls",
     "rpc",
     "http",

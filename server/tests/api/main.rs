@@ -24,5 +24,6 @@ mod security;
 mod storage;
 mod system;
 mod tasks;
+mod truenas;
 
 pub mod helpers;
