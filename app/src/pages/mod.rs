@@ -11,6 +11,7 @@ pub mod system_backup;
 pub mod system_notify;
 pub mod system_oauth;
 pub mod system_tokens;
+pub mod system_truenas;
 pub mod task_fields;
 pub mod task_form;
 pub mod task_plan;

@@ -1,5 +1,6 @@
 //! The System page: what `system.info` reports, changing the admin password, and the
-//! sections in `system_notify`, `system_tokens`, `system_backup` and `system_oauth`.
+//! sections in `system_notify`, `system_tokens`, `system_backup`, `system_truenas` and
+//! `system_oauth`.
 
 use leptos::prelude::*;
 use protocol::auth::{ChangePassword, ChangePasswordParams};
@@ -27,6 +28,7 @@ pub fn SystemPage() -> impl IntoView {
             <super::system_notify::NotificationsSection/>
             <super::system_tokens::ApiTokensSection/>
             <super::system_backup::BackupSection/>
+            <super::system_truenas::TruenasSection/>
             <super::system_oauth::OAuthAppsSection/>
         </section>
     }

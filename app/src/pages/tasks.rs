@@ -221,6 +221,12 @@ fn TaskRow(
                 <strong>{task.description.clone()}</strong>
                 {(!task.enabled).then(|| view! { <span class="badge">"disabled"</span> })}
                 {task.encryption.then(|| view! { <span class="badge">"encrypted"</span> })}
+                {(!task.review.is_empty()).then(|| view! {
+                    <span class="badge wait" data-testid="task-review-badge">"to review"</span>
+                    <ul class="small review" data-testid="task-review">
+                        {task.review.iter().map(|r| view! { <li>{r.clone()}</li> }).collect_view()}
+                    </ul>
+                })}
             </td>
             <td data-label="What">{describe(task.direction, task.transfer_mode)}</td>
             <td data-label="Where"><code data-testid="task-place">{place}</code></td>
