@@ -192,6 +192,13 @@ impl RpcClient {
         .is_ok()
     }
 
+    /// Closes the socket and waits (5 s at most) until the server has closed its end, so
+    /// its slot is free again.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+        self.closed_within(Duration::from_secs(5)).await;
+    }
+
     /// Calls `M` with typed params and decodes its typed result: a protocol change
     /// breaks the tests that use it at compile time.
     pub async fn call_typed<M: protocol::Method>(&mut self, params: M::Params) -> Result<M::Output, RpcError> {
