@@ -369,11 +369,7 @@ pub fn task(t: &Task, kind: &str, credential: i64, path_map: &[PathMapping]) -> 
     };
     let [minute, hour, dom, month, dow] = t.schedule.clone();
     let settings = TaskParams {
-        description: if t.description.trim().is_empty() {
-            format!("TrueNAS task {}", t.id)
-        } else {
-            t.description.trim().to_string()
-        },
+        description: t.name(),
         credentials: credential,
         direction,
         transfer_mode,

@@ -180,11 +180,7 @@ pub async fn import(ctx: &Context<'_>, p: TruenasImportParams) -> Result<Truenas
     let mut new_tasks = Vec::new();
     let mut seen = HashSet::new();
     for t in &found.tasks {
-        let description = if t.description.trim().is_empty() {
-            format!("TrueNAS task {}", t.id)
-        } else {
-            t.description.trim().to_string()
-        };
+        let description = t.name();
         let skip = |report: &mut TruenasImportReport, reason: String| {
             report.skipped.push(SkippedItem { name: description.clone(), reason })
         };

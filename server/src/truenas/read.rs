@@ -57,6 +57,16 @@ pub struct Task {
     pub args: String,
 }
 
+impl Task {
+    /// Its description, or one made of its id when it has none.
+    pub fn name(&self) -> String {
+        match self.description.trim() {
+            "" => format!("TrueNAS task {}", self.id),
+            d => d.to_string(),
+        }
+    }
+}
+
 /// What was found, and SSH private keys from TrueNAS's keychain by id (backups only).
 #[derive(Debug, Default)]
 pub struct Found {
@@ -68,6 +78,37 @@ pub struct Found {
 }
 
 type Refusal = (&'static str, String);
+
+/// The columns of `tasks_cloudsync` read, in this order (TrueNAS's CloudTaskModelMixin
+/// and CloudSyncModel).
+const TASK_COLUMNS: [&str; 26] = [
+    "id",
+    "description",
+    "path",
+    "credential_id",
+    "attributes",
+    "minute",
+    "hour",
+    "daymonth",
+    "month",
+    "dayweek",
+    "pre_script",
+    "post_script",
+    "snapshot",
+    "bwlimit",
+    "include",
+    "exclude",
+    "transfers",
+    "args",
+    "direction",
+    "transfer_mode",
+    "encryption",
+    "filename_encryption",
+    "encryption_password",
+    "encryption_salt",
+    "create_empty_src_dirs",
+    "follow_symlinks",
+];
 
 fn text(v: Option<&Value>) -> String {
     match v {
@@ -303,13 +344,19 @@ fn read_database(
         }
     }
 
-    let mut q = conn.prepare(
-        "SELECT id, description, path, credential_id, attributes, minute, hour, daymonth, month, dayweek,
-                pre_script, post_script, snapshot, bwlimit, include, exclude, transfers, args,
-                direction, transfer_mode, encryption, filename_encryption, encryption_password,
-                encryption_salt, create_empty_src_dirs, follow_symlinks
-         FROM tasks_cloudsync ORDER BY id",
-    )?;
+    // Older releases lack some columns (e.g. follow_symlinks): those read as NULL.
+    let present: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('tasks_cloudsync')")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if present.is_empty() {
+        return Ok(Err(bad("holds a database without TrueNAS's tasks_cloudsync table")));
+    }
+    let select: Vec<String> = TASK_COLUMNS
+        .iter()
+        .map(|c| if present.iter().any(|p| p == c) { c.to_string() } else { format!("NULL AS {c}") })
+        .collect();
+    let mut q = conn.prepare(&format!("SELECT {} FROM tasks_cloudsync ORDER BY id", select.join(", ")))?;
     let rows = q.query_map([], |r| {
         let s = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
         let b = |i: usize| r.get::<_, Option<bool>>(i).map(Option::unwrap_or_default);

@@ -15,7 +15,7 @@ use crate::helpers::{spawn_app, ADMIN_PASSWORD};
 use crate::storage::StorageServer;
 
 /// Runs `cloudsync ARGS` with `home` as its config folder and `stdin` as its input.
-async fn cloudsync(home: &Path, args: &[&str], stdin: &str) -> Output {
+pub async fn cloudsync(home: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudsync"))
         .args(args)
         .env("HOME", home)
@@ -39,7 +39,7 @@ fn text(b: &[u8]) -> String {
 }
 
 #[track_caller]
-fn ok(out: &Output) -> String {
+pub fn ok(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
     text(&out.stdout)
 }

@@ -125,7 +125,15 @@ async fn a_backup_with_its_seed_brings_credentials_and_tasks_that_move_the_bytes
     std::fs::write(tank.path().join("secret/plan.txt"), b"the secret plan").unwrap();
     std::fs::write(sftp.mkdir("docs").join("d.txt"), b"from the sftp server").unwrap();
     let mut c = app.logged_in_client().await;
-    let config = backup(nas(&s3, &sftp, &webdav));
+    let mut spec = nas(&s3, &sftp, &webdav);
+    // An SFTP login by key: the key pair is in TrueNAS's keychain table.
+    let pem =
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-test-key\n-----END OPENSSH PRIVATE KEY-----\n";
+    spec["credentials"].as_array_mut().unwrap().push(json!({"id": 6, "name": "tn sftp key", "provider": "SFTP",
+        "attributes": {"host": "127.0.0.1", "port": 22, "user": "backup", "pass": null, "private_key": 21}}));
+    spec["keychain"] = json!([{"id": 21, "name": "nas key", "type": "SSH_KEY_PAIR",
+        "attributes": {"private_key": pem, "public_key": "ssh-ed25519 AAAA test"}}]);
+    let config = backup(spec);
     let path_map = json!([{"from": "/mnt/tank", "to": tank.path()}]);
 
     // A dry run says everything and writes nothing.
@@ -133,7 +141,7 @@ async fn a_backup_with_its_seed_brings_credentials_and_tasks_that_move_the_bytes
         .call("config.import_truenas", json!({"config": config, "path_map": path_map, "dry_run": true}))
         .await
         .unwrap();
-    assert_eq!(names(&dry["credentials_imported"]), ["tn s3", "tn sftp", "tn webdav", "tn b2"]);
+    assert_eq!(names(&dry["credentials_imported"]), ["tn s3", "tn sftp", "tn webdav", "tn b2", "tn sftp key"]);
     assert_eq!(counts(&app).await, (0, 0));
 
     let report = c.call("config.import_truenas", json!({"config": config, "path_map": path_map})).await.unwrap();
@@ -154,6 +162,14 @@ async fn a_backup_with_its_seed_brings_credentials_and_tasks_that_move_the_bytes
         assert_eq!(v["ok"], true, "{name}: {v}");
     }
     assert_eq!(credential_named(&mut c, "tn webdav").await["attributes"]["vendor"], "other");
+    let keyed = credential_named(&mut c, "tn sftp key").await;
+    assert_eq!(keyed["attributes"]["key_pem"], json!({"secret": true, "set": true}), "{keyed}");
+    let seed = cloudsync::secret_seed::load_or_create(&app.data_dir.path().join("data/secret-seed")).unwrap();
+    let secrets = cloudsync::crypto::SecretBox::new(&seed, cloudsync::crypto::CREDENTIALS_PURPOSE);
+    let id = keyed["id"].as_i64().unwrap();
+    let stored = cloudsync::credentials::store::get(&app.pool, &secrets, id).await.unwrap().unwrap();
+    let expected = pem.trim_end().replace('\n', "\\n");
+    assert_eq!(stored.attributes.unwrap().as_map()["key_pem"], expected, "one line, as rclone reads key_pem");
 
     // Secrets are sealed like any other.
     let rows: Vec<(Vec<u8>,)> =
@@ -342,4 +358,38 @@ async fn midclt_output_of_both_shapes_imports_and_hidden_secrets_are_said() {
     let id = enable(&mut c, t).await;
     assert_eq!(run_to_end(&mut c, id, false).await["state"], "SUCCESS");
     assert_eq!(std::fs::read(s3.root().join("mid/m.txt")).unwrap(), b"midclt");
+}
+
+#[tokio::test]
+async fn the_command_line_imports_a_backup_bigger_than_a_message_by_gzipping_it() {
+    use crate::cli::{cloudsync, ok};
+    let app = spawn_app().await;
+    let (s3, sftp, webdav) = (StorageServer::s3(), StorageServer::sftp(), StorageServer::webdav());
+    let mut spec = nas(&s3, &sftp, &webdav);
+    spec["padding_kib"] = json!(3072);
+    let bytes = base64::engine::general_purpose::STANDARD.decode(backup(spec)).unwrap();
+    assert!(bytes.len() > 3 << 20, "the backup is bigger than the 1 MiB message limit");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("truenas.tar");
+    std::fs::write(&file, &bytes).unwrap();
+    let tank = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let url = format!("http://{}", app.addr);
+    ok(&cloudsync(h, &["login", "--url", &url, "--password-stdin"], &format!("{}\n", crate::helpers::ADMIN_PASSWORD))
+        .await);
+    let map = format!("/mnt/tank={}", tank.path().display());
+    let file = file.to_str().unwrap();
+    let dry = ok(&cloudsync(h, &["config", "import-truenas", "--config", file, "--map", &map, "--dry-run"], "").await);
+    assert!(dry.contains("Would import credentials: tn s3, tn sftp, tn webdav, tn b2"), "{dry}");
+    assert_eq!(counts(&app).await, (0, 0));
+    let done = ok(&cloudsync(h, &["config", "import-truenas", "--config", file, "--map", &map], "").await);
+    assert!(
+        done.contains("Imported tasks (disabled): photos to s3, docs from sftp, secret to webdav, b2 archive"),
+        "{done}"
+    );
+    assert!(done.contains("Skipped tn mega: TrueNAS removed MEGA"), "{done}");
+    assert_eq!(counts(&app).await, (4, 4));
+    let bad = cloudsync(h, &["config", "import-truenas", "--credentials", file], "").await;
+    assert_eq!(bad.status.code(), Some(2), "not JSON is a usage error");
 }
