@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { addS3Credential, logIn, rpcInPage, screenshot, useServer } from "./harness.js";
+import { addS3Credential, logIn, rpcInPage, runToEnd, screenshot, useServer } from "./harness.js";
 
 const keys = { accessKey: "AKIADASHE2E", secretKey: "dashboard-e2e-secret-7" };
 const env = useServer({ s3: keys });
@@ -26,14 +26,7 @@ test("the dashboard lists the failed task first and draws bytes and runs per day
   });
   const good = await make("fine backup", {});
   const bad = await make("broken backup", { pre_script: "echo no disk >&2; exit 2" });
-  for (const t of [good, bad]) {
-    const { run_id } = await rpcInPage(page, "task.run", { id: t.id });
-    for (let i = 0; i < 300; i++) {
-      const r = await rpcInPage(page, "run.get", { id: run_id });
-      if (!["QUEUED", "RUNNING"].includes(r.state)) break;
-      await page.waitForTimeout(100);
-    }
-  }
+  for (const t of [good, bad]) await runToEnd(page, t.id);
 
   await page.getByRole("link", { name: "Dashboard" }).click();
   const attention = page.getByTestId("dash-attention-task");
@@ -59,12 +52,7 @@ test("the dashboard lists the failed task first and draws bytes and runs per day
   // A second run of the good task: its row on the Tasks page draws both sparklines
   // from the two runs (duration and bytes).
   writeFileSync(join(local, "more.txt"), "y".repeat(9000));
-  const { run_id } = await rpcInPage(page, "task.run", { id: good.id });
-  for (let i = 0; i < 300; i++) {
-    const r = await rpcInPage(page, "run.get", { id: run_id });
-    if (!["QUEUED", "RUNNING"].includes(r.state)) break;
-    await page.waitForTimeout(100);
-  }
+  await runToEnd(page, good.id);
   await page.getByRole("link", { name: "Tasks" }).click();
   const row = page.locator('[data-testid="task-row"][data-name="fine backup"]');
   await row.locator('svg[data-label="bytes"]').waitFor({ timeout: 15_000 });

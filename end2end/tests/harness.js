@@ -212,3 +212,14 @@ export async function rpcInPage(page, method, params, password = ADMIN_PASSWORD)
     }
   }, { method, params, password });
 }
+
+/** Runs task `id` over the page's API and waits (30 s at most) until the run has ended. */
+export async function runToEnd(page, id) {
+  const { run_id } = await rpcInPage(page, "task.run", { id });
+  for (let i = 0; i < 300; i++) {
+    const run = await rpcInPage(page, "run.get", { id: run_id });
+    if (!["QUEUED", "RUNNING"].includes(run.state)) return run;
+    await page.waitForTimeout(100);
+  }
+  throw new Error(`run ${run_id} of task ${id} did not end within 30 s`);
+}

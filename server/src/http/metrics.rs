@@ -47,22 +47,20 @@ pub async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Resp
 
 async fn snapshot(state: &HttpState) -> sqlx::Result<Snapshot> {
     let api = &state.api;
-    let tasks = crate::tasks::store::list(&api.pool, &api.secrets).await?;
-    let mut latest = crate::runner::records::latest_per_task(&api.pool).await?;
+    // Ids and descriptions only: a scrape opens no secret.
+    let tasks = crate::tasks::store::descriptions(&api.pool).await?;
+    let mut latest: std::collections::HashMap<i64, _> =
+        crate::runner::records::latest_per_task(&api.pool).await?.into_iter().map(|r| (r.task_id, r)).collect();
     let successes = crate::runner::records::last_success_per_task(&api.pool).await?;
     let (queued, running) = api.runner.counts().await;
     let tasks = tasks
         .into_iter()
-        .map(|t| {
-            let id = t.task.id;
-            let last_run = latest.iter().position(|r| r.task_id == id).map(|i| latest.swap_remove(i));
-            TaskFacts {
-                id,
-                description: t.task.description,
-                last_run,
-                last_success: successes.get(&id).copied(),
-                next_run: api.scheduler.next_run(id).map(|at| at.timestamp()),
-            }
+        .map(|(id, description)| TaskFacts {
+            id,
+            description,
+            last_run: latest.remove(&id),
+            last_success: successes.get(&id).copied(),
+            next_run: api.scheduler.next_run(id).map(|at| at.timestamp()),
         })
         .collect();
     Ok(Snapshot {

@@ -106,6 +106,19 @@ pub async fn list(pool: &PgPool, secrets: &SecretBox) -> sqlx::Result<Vec<Stored
     rows.into_iter().map(|r| from_row(secrets, r)).collect()
 }
 
+/// `(id, description)` of every task, read without opening any secret (for `/metrics`).
+pub async fn descriptions(pool: &PgPool) -> sqlx::Result<Vec<(i64, String)>> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, settings FROM sync_tasks ORDER BY id").fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, settings)| {
+            let value = serde_json::from_str::<serde_json::Value>(&settings).unwrap_or_default();
+            (id, value["description"].as_str().unwrap_or_default().to_string())
+        })
+        .collect())
+}
+
 pub async fn get(pool: &PgPool, secrets: &SecretBox, id: i64) -> sqlx::Result<Option<StoredTask>> {
     let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1")).bind(id).fetch_optional(pool).await?;
     row.map(|r| from_row(secrets, r)).transpose()
