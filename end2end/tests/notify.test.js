@@ -13,7 +13,7 @@ async function receiver() {
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (c) => { body += c; });
-    req.on("end", () => { got.push({ path: req.url, method: req.method, body }); res.end("ok"); });
+    req.on("end", () => { got.push({ path: req.url, method: req.method, headers: req.headers, body }); res.end("ok"); });
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   return { url: `http://127.0.0.1:${server.address().port}`, got, close: () => server.close() };
@@ -66,6 +66,24 @@ test("a webhook target is added on the System page and Send test reaches it", as
   await page.getByRole("link", { name: "Tasks" }).click();
   await page.getByTestId("add-task").click();
   await page.locator('[data-testid="task-notify-target"][data-name="ops webhook"]').waitFor({ timeout: 15_000 });
+
+  // Edit: a new name, the secret URL and signing secret left empty (kept); the next
+  // test message still reaches the stored URL, signed.
+  await page.getByRole("link", { name: "System" }).click();
+  const before = page.locator('[data-testid="target-row"][data-name="ops webhook"]');
+  await before.getByTestId("target-edit").click();
+  const form = before.getByTestId("target-edit-form");
+  assert.equal(await form.getByTestId("target-url").inputValue(), "", "a secret is never shown back");
+  assert.equal(await form.getByTestId("target-url").getAttribute("placeholder"), "saved; type to replace");
+  await form.getByTestId("target-name").fill("ops webhook (renamed)");
+  await form.getByTestId("target-add").click();
+  const after = page.locator('[data-testid="target-row"][data-name="ops webhook (renamed)"]');
+  await after.waitFor({ timeout: 15_000 });
+  await after.getByTestId("target-test").click();
+  await after.getByTestId("target-test-result").waitFor({ timeout: 15_000 });
+  assert.equal(hook.got.length, 2);
+  assert.equal(hook.got[1].path, "/hook?key=secret-key");
+  assert.ok(hook.got[1].headers["x-cloudsync-signature"]?.startsWith("sha256="), "the signing secret was kept");
   hook.close();
   await page.close();
 });

@@ -1,7 +1,7 @@
 //! The notifications section of the System page: targets (webhook, ntfy, healthchecks,
-//! e-mail)
-//! with "Send test" and their recent deliveries, and the form that adds one. Secrets
-//! are typed in and never shown again.
+//! e-mail) with "Send test", "Edit" and their recent deliveries, the form that adds or
+//! edits one, and the default for tasks without targets. Secrets are typed in and never
+//! shown again; left empty when editing, they keep their stored values.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,8 @@ use leptos::prelude::*;
 use protocol::credentials::{IdParams, SecretInput};
 use protocol::notify::{
     DefaultGet, DefaultSet, Deliveries, DeliveriesParams, Delivery, Email, Healthchecks, NotifyOn, NotifyTarget, Ntfy,
-    SmtpSecurity, TargetCreate, TargetDelete, TargetList, TargetParams, TargetSettings, TargetTest, TaskNotify,
+    SmtpSecurity, TargetCreate, TargetDelete, TargetList, TargetParams, TargetSettings, TargetTest, TargetUpdate,
+    TargetUpdateParams, TaskNotify,
     Webhook,
 };
 use protocol::{Empty, RpcError};
@@ -37,7 +38,7 @@ pub fn NotificationsSection() -> impl IntoView {
                     </ul>
                 }/>
             {move || error.get().map(|e| view! { <p class="error small">{e}</p> })}
-            <AddTarget on_added=Callback::new(move |_| reload.now())/>
+            <TargetForm on_done=Callback::new(move |_| reload.now())/>
             {move || { reload.track(); view! { <DefaultNotify/> } }}
         </div>
     }
@@ -93,6 +94,8 @@ fn TargetRow(target: NotifyTarget, on_change: Callback<()>) -> impl IntoView {
             load_deliveries();
         })
     };
+    let editing = RwSignal::new(false);
+    let shown = target.clone();
     let name = target.name.clone();
     let delete = move |_| {
         if window().confirm_with_message(&format!("Delete the target “{name}”?")).unwrap_or(false) {
@@ -103,7 +106,11 @@ fn TargetRow(target: NotifyTarget, on_change: Callback<()>) -> impl IntoView {
         <li data-testid="target-row" data-name=target.name.clone()>
             <strong>{target.name.clone()}</strong> " " <span class="badge">{target.target.kind()}</span>
             <button type="button" data-testid="target-test" on:click=test>"Send test"</button>
+            <button type="button" data-testid="target-edit" on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
             <button type="button" class="danger" data-testid="target-delete" on:click=delete>"Delete"</button>
+            {move || editing.get().then(|| view! {
+                <TargetForm existing=shown.clone() on_done=Callback::new(move |_| { editing.set(false); on_change.run(()); })/>
+            })}
             {move || result.get().map(|(ok, m)| view! {
                 <p class=if ok { "ok small" } else { "error small" } data-testid="target-test-result">{m}</p>
             })}
@@ -121,10 +128,25 @@ fn TargetRow(target: NotifyTarget, on_change: Callback<()>) -> impl IntoView {
     }
 }
 
+/// What an edited target already has, from its masked settings: the plain fields, and
+/// which secrets are stored (left empty, they are kept).
+#[derive(Clone, Default)]
+struct Stored {
+    id: i64,
+    url_saved: bool,
+    secret_saved: bool,
+    headers: Vec<String>,
+    ntfy_user: Option<String>,
+    ntfy_password: bool,
+}
+
+/// Adds a target, or edits `existing` (secrets left empty keep their stored values).
 #[component]
-fn AddTarget(on_added: Callback<()>) -> impl IntoView {
-    let name = RwSignal::new(String::new());
-    let kind = RwSignal::new("webhook".to_string());
+fn TargetForm(#[prop(optional)] existing: Option<NotifyTarget>, on_done: Callback<()>) -> impl IntoView {
+    let editing = existing.is_some();
+    let text = |v: &str| RwSignal::new(v.to_string());
+    let name = text(existing.as_ref().map_or("", |t| t.name.as_str()));
+    let kind = text(existing.as_ref().map_or("webhook", |t| t.target.kind()));
     // URL (webhook, healthchecks) or server (ntfy); secret (webhook) or token (ntfy).
     let url = RwSignal::new(String::new());
     let topic = RwSignal::new(String::new());
@@ -135,20 +157,61 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
     let user = RwSignal::new(String::new());
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
+    let mut stored = Stored { id: existing.as_ref().map_or(0, |t| t.id), ..Stored::default() };
+    match existing.map(|t| t.target) {
+        Some(TargetSettings::Webhook(w)) => {
+            stored.url_saved = w.url.set;
+            stored.secret_saved = w.secret.is_some_and(|m| m.set);
+            stored.headers = w.headers.into_keys().collect();
+        }
+        Some(TargetSettings::Ntfy(n)) => {
+            url.set(n.server);
+            topic.set(n.topic);
+            stored.secret_saved = n.token.is_some_and(|m| m.set);
+            stored.ntfy_user = n.user;
+            stored.ntfy_password = n.password.is_some_and(|m| m.set);
+        }
+        Some(TargetSettings::Healthchecks(h)) => stored.url_saved = h.url.set,
+        Some(TargetSettings::Email(e)) => {
+            url.set(e.host);
+            port.set(e.port.to_string());
+            security.set(serde_json::to_value(e.security).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+            user.set(e.user.unwrap_or_default());
+            from.set(e.from);
+            to.set(e.to.join(", "));
+            stored.secret_saved = e.password.is_some_and(|m| m.set);
+        }
+        None => {}
+    }
+    let stored = StoredValue::new(stored);
+    let initial_kind = StoredValue::new(editing.then(|| kind.get_untracked()));
     let error = RwSignal::new(None::<RpcError>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         error.set(None);
-        let optional = |v: String| (!v.trim().is_empty()).then(|| SecretInput::Set(v));
+        let had = stored.get_value();
+        let same_kind = !editing || Some(kind.get_untracked()) == initial_kind.get_value();
+        // An empty secret field keeps what is stored (when there is something to keep).
+        let optional = |v: String, saved: bool| match v.trim() {
+            "" if saved && same_kind => Some(SecretInput::Keep),
+            "" => None,
+            _ => Some(SecretInput::Set(v)),
+        };
+        let required = |v: String, saved: bool| match v.trim() {
+            "" if saved && same_kind => SecretInput::Keep,
+            _ => SecretInput::Set(v),
+        };
         let target = match kind.get_untracked().as_str() {
             "ntfy" => TargetSettings::Ntfy(Ntfy {
                 server: url.get_untracked().trim().to_string(),
                 topic: topic.get_untracked().trim().to_string(),
-                token: optional(secret.get_untracked()),
-                user: None,
-                password: None,
+                token: optional(secret.get_untracked(), had.secret_saved),
+                user: had.ntfy_user.clone().filter(|_| same_kind),
+                password: (had.ntfy_password && same_kind).then_some(SecretInput::Keep),
             }),
-            "healthchecks" => TargetSettings::Healthchecks(Healthchecks { url: SecretInput::Set(url.get_untracked()) }),
+            "healthchecks" => {
+                TargetSettings::Healthchecks(Healthchecks { url: required(url.get_untracked(), had.url_saved) })
+            }
             "email" => TargetSettings::Email(Email {
                 host: url.get_untracked().trim().to_string(),
                 port: match port.get_untracked().trim().parse() {
@@ -164,14 +227,19 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
                     _ => SmtpSecurity::Starttls,
                 },
                 user: Some(user.get_untracked().trim().to_string()).filter(|u| !u.is_empty()),
-                password: optional(secret.get_untracked()),
+                password: optional(secret.get_untracked(), had.secret_saved),
                 from: from.get_untracked().trim().to_string(),
                 to: to.get_untracked().split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
             }),
             _ => TargetSettings::Webhook(Webhook {
-                url: SecretInput::Set(url.get_untracked()),
-                headers: BTreeMap::new(),
-                secret: optional(secret.get_untracked()),
+                url: required(url.get_untracked(), had.url_saved),
+                // Headers (set over the API or CLI) are kept as they are.
+                headers: if same_kind {
+                    had.headers.iter().map(|h| (h.clone(), SecretInput::Keep)).collect()
+                } else {
+                    BTreeMap::new()
+                },
+                secret: optional(secret.get_untracked(), had.secret_saved),
             }),
         };
         let params = TargetParams { name: name.get_untracked(), target };
@@ -180,12 +248,18 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
             return error.set(Some(RpcError::invalid_params(problems)));
         }
         leptos::task::spawn_local(async move {
-            match crate::rpc::call::<TargetCreate>(params).await {
-                Ok(_) => {
-                    for s in [name, url, topic, secret] {
-                        s.set(String::new());
+            let saved = match editing {
+                true => crate::rpc::call::<TargetUpdate>(TargetUpdateParams { id: had.id, target: params }).await.map(|_| ()),
+                false => crate::rpc::call::<TargetCreate>(params).await.map(|_| ()),
+            };
+            match saved {
+                Ok(()) => {
+                    if !editing {
+                        for s in [name, url, topic, secret] {
+                            s.set(String::new());
+                        }
                     }
-                    on_added.run(());
+                    on_done.run(());
                 }
                 Err(e) => error.set(Some(e)),
             }
@@ -194,8 +268,8 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
     let err = move |field: &'static str| Signal::derive(move || error.get().and_then(|e| e.field_error(field)));
     let general = move || error.get().filter(|e| e.field_errors().is_empty()).map(|e| e.message);
     view! {
-        <form on:submit=submit data-testid="target-form">
-            <h4>"Add a target"</h4>
+        <form on:submit=submit data-testid=if editing { "target-edit-form" } else { "target-form" }>
+            <h4>{if editing { "Edit the target" } else { "Add a target" }}</h4>
             <label>"Name"
                 <input data-testid="target-name" placeholder="ops webhook" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
                 <FieldError error=err("name")/>
@@ -213,7 +287,8 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
                     "email" => "Mail server (SMTP host)",
                     _ => "URL (kept secret)",
                 }}
-                <input data-testid="target-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))/>
+                <input data-testid="target-url" prop:value=move || url.get() on:input=move |ev| url.set(event_target_value(&ev))
+                    placeholder=move || (stored.get_value().url_saved && matches!(kind.get().as_str(), "webhook" | "healthchecks")).then_some("saved; type to replace")/>
                 <FieldError error=Signal::derive(move || {
                     err("settings.url").get().or_else(|| err("settings.server").get()).or_else(|| err("settings.host").get())
                 })/>
@@ -257,11 +332,12 @@ fn AddTarget(on_added: Callback<()>) -> impl IntoView {
                     "email" => "Password (optional, with a user)",
                     _ => "Signing secret (optional: adds X-Cloudsync-Signature)",
                 }}
-                    <input type="password" autocomplete="off" data-testid="target-secret" prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev))/>
+                    <input type="password" autocomplete="off" data-testid="target-secret" prop:value=move || secret.get() on:input=move |ev| secret.set(event_target_value(&ev))
+                        placeholder=move || stored.get_value().secret_saved.then_some("saved; type to replace")/>
                 </label>
             </Show>
             {move || general().map(|m| view! { <p class="error small">{m}</p> })}
-            <button type="submit" class="primary" data-testid="target-add">"Add target"</button>
+            <button type="submit" class="primary" data-testid="target-add">{if editing { "Save target" } else { "Add target" }}</button>
         </form>
     }
 }
