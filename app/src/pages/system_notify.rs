@@ -10,8 +10,7 @@ use protocol::credentials::{IdParams, SecretInput};
 use protocol::notify::{
     DefaultGet, DefaultSet, Deliveries, DeliveriesParams, Delivery, Email, Healthchecks, NotifyOn, NotifyTarget, Ntfy,
     SmtpSecurity, TargetCreate, TargetDelete, TargetList, TargetParams, TargetSettings, TargetTest, TargetUpdate,
-    TargetUpdateParams, TaskNotify,
-    Webhook,
+    TargetUpdateParams, TaskNotify, Webhook,
 };
 use protocol::{Empty, RpcError};
 
@@ -175,7 +174,9 @@ fn TargetForm(#[prop(optional)] existing: Option<NotifyTarget>, on_done: Callbac
         Some(TargetSettings::Email(e)) => {
             url.set(e.host);
             port.set(e.port.to_string());
-            security.set(serde_json::to_value(e.security).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+            security.set(
+                serde_json::to_value(e.security).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            );
             user.set(e.user.unwrap_or_default());
             from.set(e.from);
             to.set(e.to.join(", "));
@@ -249,7 +250,9 @@ fn TargetForm(#[prop(optional)] existing: Option<NotifyTarget>, on_done: Callbac
         }
         leptos::task::spawn_local(async move {
             let saved = match editing {
-                true => crate::rpc::call::<TargetUpdate>(TargetUpdateParams { id: had.id, target: params }).await.map(|_| ()),
+                true => crate::rpc::call::<TargetUpdate>(TargetUpdateParams { id: had.id, target: params })
+                    .await
+                    .map(|_| ()),
                 false => crate::rpc::call::<TargetCreate>(params).await.map(|_| ()),
             };
             match saved {

@@ -95,9 +95,6 @@ pub async fn import(ctx: &Context<'_>, p: TruenasImportParams) -> Result<Truenas
     .map_err(|(field, message)| invalid(field, message))?;
 
     let mut report = TruenasImportReport::default();
-    let warn = |report: &mut TruenasImportReport, name: &str, message: String| {
-        report.warnings.push(ImportWarning { name: name.to_string(), message })
-    };
     let existing_names: HashMap<String, i64> =
         sqlx::query_as::<_, (String, i64)>("SELECT name, id FROM cloud_credentials")
             .fetch_all(ctx.pool)
@@ -106,8 +103,49 @@ pub async fn import(ctx: &Context<'_>, p: TruenasImportParams) -> Result<Truenas
             .collect();
     let existing_tasks: HashSet<String> =
         sqlx::query_scalar("SELECT description FROM sync_tasks").fetch_all(ctx.pool).await?.into_iter().collect();
+    let credentials = plan_credentials(ctx, &found, &existing_names, &mut report);
+    let tasks = plan_tasks(&found, &credentials.kind_of, &existing_tasks, &p.path_map, &mut report);
+    if found.without_secret && !found.credentials.is_empty() {
+        warn(
+            &mut report,
+            "config",
+            "the backup has no pwenc_secret (tick “Export Password Secret Seed” in Save Config): credentials come in without their secrets".into(),
+        );
+    }
+    for c in &credentials.new {
+        match c.attributes {
+            Some(_) => report.credentials_imported.push(c.name.clone()),
+            None => report.cannot_decrypt.push(c.name.clone()),
+        }
+    }
+    report.tasks_imported = tasks.iter().map(|t| t.description.clone()).collect();
+    if p.dry_run {
+        return Ok(report);
+    }
+    write(ctx, credentials.new, tasks, credentials.existing_for).await?;
+    Ok(report)
+}
 
-    // TrueNAS credential id → an existing credential here (same name), or one to write.
+fn warn(report: &mut TruenasImportReport, name: &str, message: String) {
+    report.warnings.push(ImportWarning { name: name.to_string(), message })
+}
+
+/// The credentials to write, and what the tasks need to know of every credential.
+struct CredentialPlan {
+    new: Vec<NewCredential>,
+    /// TrueNAS credential id → the credential of the same name that exists here.
+    existing_for: HashMap<i64, i64>,
+    /// TrueNAS credential id → its TrueNAS type, for each credential tasks may use.
+    kind_of: HashMap<i64, String>,
+}
+
+/// Each credential mapped and validated, or skipped into the report with why.
+fn plan_credentials(
+    ctx: &Context<'_>,
+    found: &read::Found,
+    existing_names: &HashMap<String, i64>,
+    report: &mut TruenasImportReport,
+) -> CredentialPlan {
     let mut existing_for: HashMap<i64, i64> = HashMap::new();
     let mut kind_of: HashMap<i64, String> = HashMap::new();
     let mut new_credentials = Vec::new();
@@ -118,34 +156,34 @@ pub async fn import(ctx: &Context<'_>, p: TruenasImportParams) -> Result<Truenas
             report.skipped.push(SkippedItem { name: name.clone(), reason })
         };
         if let Err(why) = protocol::credentials::check_name(&name) {
-            skip(&mut report, format!("its name {why}"));
+            skip(report, format!("its name {why}"));
             continue;
         }
         if let Some(&id) = existing_names.get(&name) {
             existing_for.insert(c.id, id);
             kind_of.insert(c.id, c.kind.clone());
-            skip(&mut report, "a credential with this name exists already (its tasks use that one)".into());
+            skip(report, "a credential with this name exists already (its tasks use that one)".into());
             continue;
         }
         if !seen.insert(name.clone()) {
-            skip(&mut report, "another credential in the import has this name".into());
+            skip(report, "another credential in the import has this name".into());
             continue;
         }
         let backend = match map::backend(&c.kind) {
             Ok(b) => b,
             Err(why) => {
-                skip(&mut report, why);
+                skip(report, why);
                 continue;
             }
         };
         let Some(provider) = ctx.providers.iter().find(|p| p.name == backend) else {
-            skip(&mut report, format!("the installed rclone has no `{backend}` backend (TrueNAS type {})", c.kind));
+            skip(report, format!("the installed rclone has no `{backend}` backend (TrueNAS type {})", c.kind));
             continue;
         };
         let settings = c.settings.as_ref().filter(|s| !map::hidden(s));
         if c.settings.as_ref().is_some_and(map::hidden) {
             warn(
-                &mut report,
+                report,
                 &name,
                 "midclt hid its secrets (********); it comes in as “cannot decrypt”: enter them again".into(),
             );
@@ -160,14 +198,14 @@ pub async fn import(ctx: &Context<'_>, p: TruenasImportParams) -> Result<Truenas
                     .find_map(|t| t.attributes.get("region").and_then(|r| r.as_str()).map(str::to_string));
                 let (options, warnings) = map::credential(c, settings, &found.ssh_keys, task_region.as_deref());
                 for w in warnings {
-                    warn(&mut report, &name, w);
+                    warn(report, &name, w);
                 }
                 let check = |option: &str, value: &str| (ctx.refusal)(backend, option, value);
                 match crate::credentials::validate(provider, &options, None, &check) {
                     Ok(valid) => Some(valid),
                     Err(bad) => {
                         let why: Vec<String> = bad.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-                        skip(&mut report, format!("its settings are not valid here: {}", why.join("; ")));
+                        skip(report, format!("its settings are not valid here: {}", why.join("; ")));
                         continue;
                     }
                 }
@@ -177,6 +215,17 @@ pub async fn import(ctx: &Context<'_>, p: TruenasImportParams) -> Result<Truenas
         new_credentials.push(NewCredential { truenas_id: c.id, name, backend: backend.to_string(), attributes });
     }
 
+    CredentialPlan { new: new_credentials, existing_for, kind_of }
+}
+
+/// Each task mapped and checked (pointing at no credential yet), or skipped with why.
+fn plan_tasks(
+    found: &read::Found,
+    kind_of: &HashMap<i64, String>,
+    existing_tasks: &HashSet<String>,
+    path_map: &[protocol::config::PathMapping],
+    report: &mut TruenasImportReport,
+) -> Vec<NewTask> {
     let mut new_tasks = Vec::new();
     let mut seen = HashSet::new();
     for t in &found.tasks {
@@ -185,21 +234,21 @@ pub async fn import(ctx: &Context<'_>, p: TruenasImportParams) -> Result<Truenas
             report.skipped.push(SkippedItem { name: description.clone(), reason })
         };
         if existing_tasks.contains(&description) {
-            skip(&mut report, "a task with this description exists already".into());
+            skip(report, "a task with this description exists already".into());
             continue;
         }
         if !seen.insert(description.clone()) {
-            skip(&mut report, "another task in the import has this description".into());
+            skip(report, "another task in the import has this description".into());
             continue;
         }
         let Some(kind) = kind_of.get(&t.credential) else {
-            skip(&mut report, format!("its credential (TrueNAS id {}) was not imported", t.credential));
+            skip(report, format!("its credential (TrueNAS id {}) was not imported", t.credential));
             continue;
         };
-        let mapped = match map::task(t, kind, 0, &p.path_map) {
+        let mapped = match map::task(t, kind, 0, path_map) {
             Ok(m) => m,
             Err(why) => {
-                skip(&mut report, why);
+                skip(report, why);
                 continue;
             }
         };
@@ -207,36 +256,17 @@ pub async fn import(ctx: &Context<'_>, p: TruenasImportParams) -> Result<Truenas
         match ValidTask::imported(mapped.settings, 0, crypt) {
             Ok(task) => {
                 for w in mapped.warnings {
-                    warn(&mut report, &description, w);
+                    warn(report, &description, w);
                 }
                 new_tasks.push(NewTask { description, truenas_credential: t.credential, task });
             }
             Err(bad) => {
                 let why: Vec<String> = bad.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-                skip(&mut report, format!("its settings are not valid here: {}", why.join("; ")));
+                skip(report, format!("its settings are not valid here: {}", why.join("; ")));
             }
         }
     }
-    if found.without_secret && !found.credentials.is_empty() {
-        warn(
-            &mut report,
-            "config",
-            "the backup has no pwenc_secret (tick “Export Password Secret Seed” in Save Config): credentials come in without their secrets".into(),
-        );
-    }
-
-    for c in &new_credentials {
-        match c.attributes {
-            Some(_) => report.credentials_imported.push(c.name.clone()),
-            None => report.cannot_decrypt.push(c.name.clone()),
-        }
-    }
-    report.tasks_imported = new_tasks.iter().map(|t| t.description.clone()).collect();
-    if p.dry_run {
-        return Ok(report);
-    }
-    write(ctx, new_credentials, new_tasks, existing_for).await?;
-    Ok(report)
+    new_tasks
 }
 
 /// Everything in one transaction.
