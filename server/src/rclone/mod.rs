@@ -17,7 +17,9 @@ pub use env::{RemoteEnv, REMOTE};
 /// Whether rclone's message says the provider refused the OAuth login itself (a revoked
 /// or expired refresh token), which only a new login fixes.
 pub fn login_refused(message: &str) -> bool {
-    const SIGNS: [&str; 4] = ["invalid_grant", "couldn't fetch token", "token expired", "refresh token is not set"];
+    // The oauth2 library's words, so an S3 "ExpiredToken" or the like never counts.
+    const SIGNS: [&str; 4] =
+        ["invalid_grant", "couldn't fetch token", "oauth2: token expired", "refresh token is not set"];
     let lower = message.to_ascii_lowercase();
     SIGNS.iter().any(|s| lower.contains(s))
 }
@@ -31,5 +33,6 @@ mod tests {
         assert!(super::login_refused("oauth2: token expired and refresh token is not set"));
         assert!(!super::login_refused("directory not found"));
         assert!(!super::login_refused("Forbidden: 403 (the token is fine)"));
+        assert!(!super::login_refused("ExpiredToken: The provided token has expired. status code: 400"));
     }
 }
