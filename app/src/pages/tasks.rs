@@ -88,13 +88,17 @@ pub fn TasksPage() -> impl IntoView {
             <ListView
                 items=move || async move {
                     let names = creds.await.unwrap_or_default();
-                    let points = recent.await.unwrap_or_default();
+                    // Grouped once by task: a scan per task would be tasks × runs.
+                    let mut points: std::collections::HashMap<i64, Vec<RunPoint>> = std::collections::HashMap::new();
+                    for p in recent.await.unwrap_or_default() {
+                        points.entry(p.task_id).or_default().push(p);
+                    }
                     let list = tasks.await;
                     any_active.set(list.as_ref().is_ok_and(|l| l.iter().any(|t| t.last_run.as_ref().is_some_and(|r| r.state.is_active()))));
                     let list = list?;
                     Ok(list.into_iter().map(|t| {
                         let name = names.iter().find(|c| c.id == t.credentials).map(|c| c.name.clone());
-                        let history: Vec<RunPoint> = points.iter().filter(|p| p.task_id == t.id).cloned().collect();
+                        let history = points.remove(&t.id).unwrap_or_default();
                         (name.unwrap_or_else(|| format!("credential {}", t.credentials)), history, t)
                     }).collect::<Vec<_>>())
                 }
