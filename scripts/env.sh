@@ -11,6 +11,8 @@ export CLOUDSYNC_TOOLS="${CLOUDSYNC_TOOLS:-$HOME/.cache/cloudsync/tools}"
 # tests read these two variables only, so the paths are written here alone.
 export CLOUDSYNC_TEST_RCLONE="${CLOUDSYNC_TEST_RCLONE:-$CLOUDSYNC_TOOLS/venv/bin/rclone}"
 export WASM_BINDGEN_VERSION=0.2.130
+# The splitter must read what the app's wasm_split_helpers (0.2.x, through Leptos) writes.
+export WASM_SPLIT_VERSION=0.2.4
 export BINARYEN_VERSION=132.0.0
 export AZURITE_VERSION=3.35.0
 export OAUTH_MOCK_VERSION=8

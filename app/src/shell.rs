@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, Lazy, LazyRoute};
 
 use crate::pages;
 use crate::rpc::{self, ConnectionState};
@@ -18,6 +18,7 @@ pub fn App() -> impl IntoView {
     };
     provide_context(session);
     rpc::connect(session);
+    preload_pages();
 
     view! {
         {move || {
@@ -59,15 +60,33 @@ fn Shell() -> impl IntoView {
             </header>
             <main class="page">
                 <Routes fallback=|| view! { <p>"There is no such page."</p> }>
-                    <Route path=path!("/") view=pages::dashboard::DashboardPage/>
-                    <Route path=path!("/credentials") view=pages::credentials::CredentialsPage/>
-                    <Route path=path!("/tasks") view=pages::tasks::TasksPage/>
-                    <Route path=path!("/runs") view=pages::runs::RunsPage/>
-                    <Route path=path!("/system") view=pages::system::SystemPage/>
+                    <Route path=path!("/") view={Lazy::<pages::Dashboard>::new()}/>
+                    <Route path=path!("/credentials") view={Lazy::<pages::Credentials>::new()}/>
+                    <Route path=path!("/tasks") view={Lazy::<pages::Tasks>::new()}/>
+                    <Route path=path!("/runs") view={Lazy::<pages::Runs>::new()}/>
+                    <Route path=path!("/system") view={Lazy::<pages::System>::new()}/>
                 </Routes>
             </main>
         </Router>
     }
+}
+
+/// Once the login form is up, the pages' code is fetched in the background, one module
+/// at a time and the dashboard first: it is there by the time the password is typed,
+/// moving between pages never waits for the network, and an open app keeps working when
+/// the server is upgraded under it (the old files are gone then).
+fn preload_pages() {
+    leptos::task::spawn_local(async {
+        pages::Dashboard::preload().await;
+        pages::Tasks::preload().await;
+        pages::Runs::preload().await;
+        pages::Credentials::preload().await;
+        pages::System::preload().await;
+        // Tests (and the curious) can see when every page is in memory.
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-pages-loaded", "");
+        }
+    });
 }
 
 #[component]

@@ -49,10 +49,10 @@ export function dataDir() {
 }
 
 /** Starts `cloudsync serve` and resolves once it prints its URL. */
-export async function startServer({ port, data, args = [] }) {
+export async function startServer({ port, data, args = [], site = join(repo, "target/site") }) {
   const child = spawn(binary, [
     "serve", "--listen", `127.0.0.1:${port}`, "--data-dir", data,
-    "--rclone", rclone, "--site-dir", join(repo, "target/site"), ...args,
+    "--rclone", rclone, "--site-dir", site, ...args,
   ], {
     env: { ...process.env, CLOUDSYNC_ADMIN_PASSWORD: ADMIN_PASSWORD, DATABASE_URL: "" },
     stdio: ["ignore", "pipe", "inherit"],
@@ -81,12 +81,12 @@ export async function startServer({ port, data, args = [] }) {
 /** The set-up every test file shares: a server on a free port with its own data folder,
  *  Chromium, and (with `s3: keys`) an `rclone serve s3`; all stopped after the file.
  *  Returns an object whose fields are filled before the first test. */
-export function useServer({ args = [], s3 = null } = {}) {
+export function useServer({ args = [], s3 = null, site } = {}) {
   const env = {};
   before(async () => {
     env.port = await freePort();
     env.data = dataDir();
-    env.server = await startServer({ port: env.port, data: env.data, args });
+    env.server = await startServer({ port: env.port, data: env.data, args, site });
     if (s3) env.s3 = await startS3(s3);
     env.browser = await launchBrowser();
   });

@@ -2,7 +2,8 @@
 //! right MIME types, served precompressed (brotli or gzip, as the browser accepts), with
 //! a year-long immutable cache for the content-hashed `/pkg/` folder and revalidation
 //! for everything else. Unknown paths get `index.html`, so client-side routes survive a
-//! reload. Every response of the server carries the security headers
+//! reload; an unknown file under `/pkg/` is a 404 (an app of an older build asking for a
+//! module that is gone must not get the page instead of its code). Every response of the server carries the security headers
 //! (`security_headers`): the app may load code only from its own origin.
 
 use std::path::Path;
@@ -22,11 +23,12 @@ pub fn router(site_dir: &Path) -> Router {
             format!("the cloudsync web app is not built (looked in {}); run scripts/build-app", site_dir.display());
         return Router::new().fallback(move || async move { (StatusCode::SERVICE_UNAVAILABLE, message) });
     }
+    let code = ServeDir::new(site_dir.join("pkg")).precompressed_br().precompressed_gzip();
     let files = ServeDir::new(site_dir)
         .precompressed_br()
         .precompressed_gzip()
         .fallback(ServeFile::new(index).precompressed_br().precompressed_gzip());
-    Router::new().fallback_service(files).layer(middleware::from_fn(cache_headers))
+    Router::new().nest_service("/pkg", code).fallback_service(files).layer(middleware::from_fn(cache_headers))
 }
 
 async fn cache_headers(request: Request, next: Next) -> Response {

@@ -62,6 +62,12 @@ async fn the_app_is_served_with_mime_types_compression_and_cache_lifetimes() {
     let (_, headers, _) = http_get(app.addr, "/pkg/0123abcd/main.css", &[]).await;
     assert!(header(&headers, "content-type").unwrap().starts_with("text/css"));
 
+    let (status, headers, _) = http_get(app.addr, "/pkg/0123abcd/split___tasks_view_1.wasm", &[]).await;
+    assert_eq!(status, 404, "a module that is not there is not answered with the page");
+    assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
+    let (status, _, _) = http_get(app.addr, "/pkg/00000000/cloudsync_app_bg.wasm", &[]).await;
+    assert_eq!(status, 404, "an older build's folder");
+
     let (status, headers, body) = http_get(app.addr, "/system", &[]).await;
     assert_eq!(status, 200, "client-side routes get the app");
     assert_eq!(header(&headers, "cache-control"), Some("no-cache"));
