@@ -93,7 +93,7 @@ console.log(`login click to dashboard drawn: p50 ${ms(median(rows.map((r) => r.d
   `   anchor: the dashboard's module was in ${ms(median(rows.map((r) => r.dashboardFetched)))} after the login form was up;` +
   ` the browser had received ${kb(rows[0].bytesAtDashboard)} of WebAssembly by then`);
 console.log(`whole app: ${modules.length} modules, ${kb(total(""))} wasm, ${kb(total(".gz"))} gzipped,` +
-  ` ${kb(total(".br"))} brotli (fetched in the background after login)`);
+  ` ${kb(total(".br"))} brotli (fetched in the background from the moment the login form is up)`);
 for (const name of ["dashboard", "tasks", "runs", "credentials", "system"]) {
   const f = pageModule(name);
   if (!f) throw new Error(`no module for the ${name} page: was the app built by scripts/build-app?`);
