@@ -15,7 +15,7 @@ use protocol::notify::{
 use protocol::{Empty, RpcError};
 
 use super::task_form::NotifyFields;
-use crate::widgets::{call_then, FieldError, ListView, Reload};
+use crate::widgets::{call_then, FieldError, ListView, Reload, TextField};
 
 #[component]
 pub fn NotificationsSection() -> impl IntoView {
@@ -273,10 +273,7 @@ fn TargetForm(#[prop(optional)] existing: Option<NotifyTarget>, on_done: Callbac
     view! {
         <form on:submit=submit data-testid=if editing { "target-edit-form" } else { "target-form" }>
             <h4>{if editing { "Edit the target" } else { "Add a target" }}</h4>
-            <label>"Name"
-                <input data-testid="target-name" placeholder="ops webhook" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
-                <FieldError error=err("name")/>
-            </label>
+            <TextField label="Name" testid="target-name" placeholder="ops webhook" value=name error=err("name")/>
             <label>"Kind"
                 <select data-testid="target-kind" prop:value=move || kind.get() on:change=move |ev| kind.set(event_target_value(&ev))>
                     <option value="webhook">"Webhook (POST of a JSON document)"</option>
@@ -298,10 +295,7 @@ fn TargetForm(#[prop(optional)] existing: Option<NotifyTarget>, on_done: Callbac
             </label>
             <Show when=move || kind.get() == "email">
                 <div class="row">
-                    <label>"Port"
-                        <input data-testid="target-port" prop:value=move || port.get() on:input=move |ev| port.set(event_target_value(&ev))/>
-                        <FieldError error=err("settings.port")/>
-                    </label>
+                    <TextField label="Port" testid="target-port" value=port error=err("settings.port")/>
                     <label>"Security"
                         <select data-testid="target-security" prop:value=move || security.get() on:change=move |ev| security.set(event_target_value(&ev))>
                             <option value="starttls">"STARTTLS (port 587)"</option>
@@ -314,20 +308,11 @@ fn TargetForm(#[prop(optional)] existing: Option<NotifyTarget>, on_done: Callbac
                     <input data-testid="target-user" autocomplete="off" prop:value=move || user.get() on:input=move |ev| user.set(event_target_value(&ev))/>
                     <FieldError error=err("settings.user")/>
                 </label>
-                <label>"From"
-                    <input data-testid="target-from" placeholder="cloudsync@nas.example" prop:value=move || from.get() on:input=move |ev| from.set(event_target_value(&ev))/>
-                    <FieldError error=err("settings.from")/>
-                </label>
-                <label>"To (comma-separated)"
-                    <input data-testid="target-to" prop:value=move || to.get() on:input=move |ev| to.set(event_target_value(&ev))/>
-                    <FieldError error=err("settings.to")/>
-                </label>
+                <TextField label="From" testid="target-from" placeholder="cloudsync@nas.example" value=from error=err("settings.from")/>
+                <TextField label="To (comma-separated)" testid="target-to" value=to error=err("settings.to")/>
             </Show>
             <Show when=move || kind.get() == "ntfy">
-                <label>"Topic"
-                    <input data-testid="target-topic" prop:value=move || topic.get() on:input=move |ev| topic.set(event_target_value(&ev))/>
-                    <FieldError error=err("settings.topic")/>
-                </label>
+                <TextField label="Topic" testid="target-topic" value=topic error=err("settings.topic")/>
             </Show>
             <Show when=move || kind.get() != "healthchecks">
                 <label>{move || match kind.get().as_str() {

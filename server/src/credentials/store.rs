@@ -174,14 +174,25 @@ pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
     Ok(sqlx::query("DELETE FROM cloud_credentials WHERE id = $1").bind(id).execute(pool).await?.rows_affected() == 1)
 }
 
-pub async fn record_verification(pool: &PgPool, id: i64, ok: bool, reason: Option<&str>) -> sqlx::Result<()> {
+/// Records a verification's outcome. A working one clears the needs-reconnect mark; one
+/// the provider refused the login for (`login_refused`) sets it, keeping an earlier reason.
+pub async fn record_verification(
+    pool: &PgPool,
+    id: i64,
+    ok: bool,
+    reason: Option<&str>,
+    login_refused: bool,
+) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE cloud_credentials SET verified_at = now(), verify_ok = $2, verify_reason = $3,
-         needs_reconnect = CASE WHEN $2 THEN NULL ELSE needs_reconnect END WHERE id = $1",
+         needs_reconnect = CASE WHEN $2 THEN NULL WHEN $4 THEN COALESCE(needs_reconnect, $3)
+                                ELSE needs_reconnect END
+         WHERE id = $1",
     )
     .bind(id)
     .bind(ok)
     .bind(reason)
+    .bind(login_refused)
     .execute(pool)
     .await?;
     Ok(())

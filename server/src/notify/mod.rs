@@ -165,12 +165,12 @@ impl Notifier {
     /// The task's description and whom to tell: its own targets, or the server-wide
     /// default when it lists none (and does not say `never`).
     async fn task(&self, task_id: i64) -> Option<(MessageTask, TaskNotify)> {
-        let t = crate::tasks::store::get(&self.inner.pool, &self.inner.secrets, task_id).await.ok()??;
-        let mut notify = t.task.notify;
+        let (description, mut notify) =
+            crate::tasks::store::notify_settings(&self.inner.pool, task_id).await.ok()??;
         if notify.targets.is_empty() && notify.on != NotifyOn::Never {
             notify = store::default_notify(&self.inner.pool).await.ok()?;
         }
-        Some((MessageTask { id: task_id, description: t.task.description }, notify))
+        Some((MessageTask { id: task_id, description }, notify))
     }
 
     /// The targets among `ids` whose settings open: (id and name, settings).

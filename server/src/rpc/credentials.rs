@@ -231,10 +231,8 @@ pub async fn verify(state: &ApiState, p: VerifyParams) -> Result<VerifyResult, A
         VerifyResult { ok: false, reason: Some(rclone::error_line(&out.stderr, Some(&remote))) }
     };
     if let (Some(id), None) = (p.id, &p.attributes) {
-        store::record_verification(&state.pool, id, result.ok, result.reason.as_deref()).await?;
-        if let Some(why) = result.reason.as_deref().filter(|why| crate::rclone::login_refused(why)) {
-            store::mark_needs_reconnect(&state.pool, id, why).await?;
-        }
+        let refused = result.reason.as_deref().is_some_and(crate::rclone::login_refused);
+        store::record_verification(&state.pool, id, result.ok, result.reason.as_deref(), refused).await?;
     }
     Ok(result)
 }

@@ -106,17 +106,34 @@ pub async fn list(pool: &PgPool, secrets: &SecretBox) -> sqlx::Result<Vec<Stored
     rows.into_iter().map(|r| from_row(secrets, r)).collect()
 }
 
+/// What may be read of a task without opening its secrets.
+#[derive(serde::Deserialize)]
+struct Summary {
+    description: String,
+    #[serde(default)]
+    notify: protocol::notify::TaskNotify,
+}
+
+fn summary(settings: &str) -> Summary {
+    serde_json::from_str(settings).unwrap_or(Summary { description: String::new(), notify: Default::default() })
+}
+
 /// `(id, description)` of every task, read without opening any secret (for `/metrics`).
 pub async fn descriptions(pool: &PgPool) -> sqlx::Result<Vec<(i64, String)>> {
     let rows: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, settings FROM sync_tasks ORDER BY id").fetch_all(pool).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, settings)| {
-            let value = serde_json::from_str::<serde_json::Value>(&settings).unwrap_or_default();
-            (id, value["description"].as_str().unwrap_or_default().to_string())
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(id, settings)| (id, summary(&settings).description)).collect())
+}
+
+/// A task's description and notification settings, read without opening its secrets
+/// (the notifier asks on every run event).
+pub async fn notify_settings(pool: &PgPool, id: i64) -> sqlx::Result<Option<(String, protocol::notify::TaskNotify)>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT settings FROM sync_tasks WHERE id = $1").bind(id).fetch_optional(pool).await?;
+    Ok(row.map(|(settings,)| {
+        let s = summary(&settings);
+        (s.description, s.notify)
+    }))
 }
 
 pub async fn get(pool: &PgPool, secrets: &SecretBox, id: i64) -> sqlx::Result<Option<StoredTask>> {

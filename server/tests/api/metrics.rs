@@ -57,6 +57,16 @@ async fn metrics_need_a_token_pass_promtool_and_are_scraped_by_prometheus() {
     let e = c.call("run.daily", json!({"days": 0})).await.unwrap_err();
     assert_eq!(e.field_errors()[0].field, "days");
 
+    // The Tasks page's sparkline points: one per finished run, with its bytes.
+    let points = c.call("run.recent", json!({"per_task": 1})).await.unwrap();
+    assert_eq!(points.as_array().unwrap().len(), 1, "{points}");
+    assert_eq!((points[0]["task_id"].as_i64(), points[0]["run_id"].clone()), (Some(task), run["id"].clone()));
+    assert_eq!((points[0]["state"].clone(), points[0]["bytes"].clone()), (json!("SUCCESS"), json!(12)));
+    for per_task in [0, 51] {
+        let e = c.call("run.recent", json!({"per_task": per_task})).await.unwrap_err();
+        assert_eq!(e.field_error("per_task").as_deref(), Some("must be between 1 and 50"), "{per_task}: {e}");
+    }
+
     let (status, _, _) = http_get(app.addr, "/metrics", &[]).await;
     assert_eq!(status, 401);
     let (status, _, _) = http_get(app.addr, "/metrics", &[("Authorization", "Bearer not-a-token")]).await;

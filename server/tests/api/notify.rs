@@ -360,6 +360,27 @@ async fn a_refused_login_marks_the_credential_and_is_told_once_to_the_default_ta
     assert_eq!(paths(&inbox).iter().filter(|p| *p == "/default").count(), 1, "{:?}", paths(&inbox));
     let runs = c.call("run.list", json!({"task_id": task})).await.unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 2, "no retries: {runs}");
+
+    // A verification the provider refuses the same way marks a credential too, and tells
+    // no one (the user is looking at it).
+    let other = c
+        .call(
+            "credential.create",
+            json!({"name": "box 2", "provider": "box", "attributes": {
+                "client_id": "cid", "client_secret": "csecret", "token": expired.to_string(),
+                "token_url": format!("{url}/revoked/token"), "auth_url": format!("{url}/authorize")}}),
+        )
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let verified = c.call("credential.verify", json!({"id": other})).await.unwrap();
+    assert_eq!(verified["ok"], false, "{verified}");
+    let shown = c.call("credential.get", json!({"id": other})).await.unwrap();
+    assert_eq!(shown["state"], "needs_reconnect", "{shown}");
+    assert!(shown["problem"].as_str().unwrap().contains("couldn't fetch token"), "{shown}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(paths(&inbox).iter().filter(|p| *p == "/default").count(), 1, "{:?}", paths(&inbox));
 }
 
 #[tokio::test]

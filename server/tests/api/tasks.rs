@@ -79,6 +79,7 @@ async fn bad_task_settings_name_each_field_and_store_nothing() {
     bad["bwlimit"] = json!([{"time": "18:00", "bandwidth": 1}, {"time": "08:00", "bandwidth": 2}]);
     bad["transfers"] = json!(0);
     bad["encryption_password"] = json!("");
+    bad["extra_flags"] = json!(["--fast-list", "--config=/etc/shadow", "--s3-storage-class", "--s3-storage-class=a b"]);
     let e = c.call("task.create", bad).await.unwrap_err();
     assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
     let expect = [
@@ -88,10 +89,14 @@ async fn bad_task_settings_name_each_field_and_store_nothing() {
         ("bwlimit[1].time", "must be later than the entry before it"),
         ("transfers", "must be between 1 and 64"),
         ("encryption_password", "is required when encryption is on"),
+        ("extra_flags[1]", "`--config` is not a flag cloudsync allows (see SAFE_FLAGS in docs/api.md)"),
+        ("extra_flags[2]", "`--s3-storage-class` needs a value: --s3-storage-class=VALUE"),
+        ("extra_flags[3]", "the value of --s3-storage-class must be 1 to 64 letters, digits or ._:-"),
     ];
     for (field, message) in expect {
         assert_eq!(e.field_error(field).as_deref(), Some(message), "{field}: {e}");
     }
+    assert!(e.field_error("extra_flags[0]").is_none(), "--fast-list is allowed: {e}");
 
     let e = c.call("task.create", task(cred, "/nonexistent/folder")).await.unwrap_err();
     assert_eq!(e.field_error("path").as_deref(), Some("does not exist"));
