@@ -1,7 +1,8 @@
 //! One file per page. Each page behind the login is a lazy route: `scripts/build-app`
-//! splits its code (and what only it uses) into a WebAssembly file of its own, fetched
-//! the first time the page is opened, so the first screen loads only the login page,
-//! the frame and the client.
+//! splits its code (and what only it uses) into a WebAssembly module of its own, so the
+//! first screen loads only the login page, the frame and the client; the pages' modules
+//! are fetched in the background after it (`shell::preload_pages`), or when a page is
+//! opened before that is done.
 
 pub mod credential_form;
 pub mod credential_option;
@@ -24,60 +25,26 @@ pub mod tasks;
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
-// A page's data is loaded by the page itself (its resources start when it renders),
-// so `data()` is empty and only `view` is split off.
-
-pub struct Dashboard;
-#[lazy_route]
-impl LazyRoute for Dashboard {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <dashboard::DashboardPage/> }.into_any()
-    }
+/// `$route` is a lazy route rendering `$module::$page`. A page's data is loaded by the
+/// page itself (its resources start when it renders), so `data()` is empty and only
+/// `view` is split off.
+macro_rules! lazy_page {
+    ($route:ident => $module:ident :: $page:ident) => {
+        pub struct $route;
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+            fn view(_this: Self) -> AnyView {
+                view! { <$module::$page/> }.into_any()
+            }
+        }
+    };
 }
 
-pub struct Credentials;
-#[lazy_route]
-impl LazyRoute for Credentials {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <credentials::CredentialsPage/> }.into_any()
-    }
-}
-
-pub struct Tasks;
-#[lazy_route]
-impl LazyRoute for Tasks {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <tasks::TasksPage/> }.into_any()
-    }
-}
-
-pub struct Runs;
-#[lazy_route]
-impl LazyRoute for Runs {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <runs::RunsPage/> }.into_any()
-    }
-}
-
-pub struct System;
-#[lazy_route]
-impl LazyRoute for System {
-    fn data() -> Self {
-        Self
-    }
-    fn view(_this: Self) -> AnyView {
-        view! { <system::SystemPage/> }.into_any()
-    }
-}
+lazy_page!(Dashboard => dashboard::DashboardPage);
+lazy_page!(Credentials => credentials::CredentialsPage);
+lazy_page!(Tasks => tasks::TasksPage);
+lazy_page!(Runs => runs::RunsPage);
+lazy_page!(System => system::SystemPage);

@@ -308,6 +308,16 @@ async fn an_email_target_sends_the_failure_through_a_real_smtp_server() {
     assert_eq!(fields, ["settings.host", "settings.port", "settings.from", "settings.to"]);
 }
 
+/// A Box login with an expired token whose refresh the provider (here the receiver at
+/// `url`) refuses with `invalid_grant`.
+async fn refused_box(c: &mut RpcClient, name: &str, url: &str) -> i64 {
+    let expired = json!({"access_token": "old", "token_type": "Bearer", "refresh_token": "revoked-1", "expiry": "2020-01-01T00:00:00Z"});
+    let attributes = json!({"client_id": "cid", "client_secret": "csecret", "token": expired.to_string(),
+        "token_url": format!("{url}/revoked/token"), "auth_url": format!("{url}/authorize")});
+    let made = c.call("credential.create", json!({"name": name, "provider": "box", "attributes": attributes})).await;
+    made.unwrap()["id"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn a_refused_login_marks_the_credential_and_is_told_once_to_the_default_targets() {
     let app = spawn_app().await;
@@ -320,19 +330,7 @@ async fn a_refused_login_marks_the_credential_and_is_told_once_to_the_default_ta
     let set = c.call("notify.default.set", json!({"targets": [hook], "on": "failure"})).await.unwrap();
     assert_eq!(set, json!({"targets": [hook], "on": "failure"}));
 
-    // A Box login whose refresh token the provider (here the receiver) refuses.
-    let expired = json!({"access_token": "old", "token_type": "Bearer", "refresh_token": "revoked-1", "expiry": "2020-01-01T00:00:00Z"});
-    let cred = c
-        .call(
-            "credential.create",
-            json!({"name": "box", "provider": "box", "attributes": {
-                "client_id": "cid", "client_secret": "csecret", "token": expired.to_string(),
-                "token_url": format!("{url}/revoked/token"), "auth_url": format!("{url}/authorize")}}),
-        )
-        .await
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let cred = refused_box(&mut c, "box", &url).await;
     assert_eq!(c.call("credential.get", json!({"id": cred})).await.unwrap()["state"], "ok");
     let local = tempfile::tempdir().unwrap();
     std::fs::write(local.path().join("f.txt"), "f").unwrap();
@@ -363,17 +361,7 @@ async fn a_refused_login_marks_the_credential_and_is_told_once_to_the_default_ta
 
     // A verification the provider refuses the same way marks a credential too, and tells
     // no one (the user is looking at it).
-    let other = c
-        .call(
-            "credential.create",
-            json!({"name": "box 2", "provider": "box", "attributes": {
-                "client_id": "cid", "client_secret": "csecret", "token": expired.to_string(),
-                "token_url": format!("{url}/revoked/token"), "auth_url": format!("{url}/authorize")}}),
-        )
-        .await
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    let other = refused_box(&mut c, "box 2", &url).await;
     let verified = c.call("credential.verify", json!({"id": other})).await.unwrap();
     assert_eq!(verified["ok"], false, "{verified}");
     let shown = c.call("credential.get", json!({"id": other})).await.unwrap();
