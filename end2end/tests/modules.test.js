@@ -1,12 +1,13 @@
 // The web app's code in modules: the login form needs only the first one, the pages'
-// modules follow in the background, and once they are in an open app no longer needs
-// the server's files (a server upgraded under it removes them).
+// modules follow in the background, once they are in an open app no longer needs the
+// server's files (a server upgraded under it removes them), and an app that cannot get
+// them says so.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, repo, useServer } from "./harness.js";
+import { ADMIN_PASSWORD, repo, screenshot, useServer, watchCsp } from "./harness.js";
 
 // A copy of the built app, so this file can take it away from under its server.
 const root = mkdtempSync(join(tmpdir(), "cloudsync-e2e-site-"));
@@ -65,5 +66,24 @@ test("an open app moves between all its pages after the server's copy of the app
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByTestId(`page-${name}`).waitFor({ timeout: 5_000 });
   }
+  await page.close();
+});
+
+test("an app whose pages' modules cannot be fetched says it stopped, with a way to reload", async () => {
+  // The server's copy without the pages' modules: what an open login page meets when the
+  // server was upgraded under it.
+  cpSync(join(repo, "target/site"), site, { recursive: true });
+  const page = await env.browser.newPage();
+  const hash = readdirSync(join(site, "pkg"))[0];
+  for (const f of readdirSync(join(site, "pkg", hash)).filter((f) => f.startsWith("split___"))) {
+    rmSync(join(site, "pkg", hash, f));
+  }
+  await watchCsp(page);
+  await page.goto(env.server.url);
+  const banner = page.getByTestId("app-stopped");
+  await banner.waitFor({ timeout: 15_000 });
+  assert.match(await banner.textContent(), /The app stopped: a part of it could not be loaded/);
+  assert.equal(await page.locator("body[data-pages-loaded]").count(), 0);
+  await screenshot(page, "app-stopped");
   await page.close();
 });
