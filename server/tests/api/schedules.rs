@@ -64,13 +64,14 @@ async fn wait_for_runs(c: &mut RpcClient, task: i64, n: usize, within: Duration)
     }
 }
 
-/// Waits (real time) until the task has its `n`th run and says how long that took. The
-/// target is a start within 1 s (typically tens of ms here); the bound is looser so a
-/// loaded CI machine does not fail it.
+/// Waits (real time) until the task has its `n`th run and says how long that took
+/// (printed: typically tens of ms here). The bound only catches a start that never
+/// comes; it is loose because the whole suite shares two cores (a 3 s bound failed
+/// twice under load).
 async fn queued(c: &mut RpcClient, task: i64, n: usize) -> Duration {
     let started = Instant::now();
     while runs_of(c, task).await.len() < n {
-        assert!(started.elapsed() < Duration::from_secs(3), "run {n} not queued within 3 s");
+        assert!(started.elapsed() < Duration::from_secs(15), "run {n} not queued within 15 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     started.elapsed()
@@ -138,7 +139,8 @@ async fn a_start_while_the_previous_run_is_active_is_skipped_with_a_log_line() {
         .await
         .unwrap()["id"]
         .clone();
-    let extra = json!({"pre_script": "sleep 2", "notify": {"targets": [hook], "on": "failure"}});
+    // Long enough that the next minute surely comes while it runs, even on a loaded machine.
+    let extra = json!({"pre_script": "sleep 6", "notify": {"targets": [hook], "on": "failure"}});
     let task = every_minute_task(&mut c, &server, &local, extra).await;
 
     clock.set(utc("2026-06-01T10:00:00Z"));
