@@ -2,9 +2,13 @@
 // it against a real S3 server (rclone serve s3), and checking the secret never shows.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ADMIN_PASSWORD, fillS3Form, logIn, resultsDir, screenshot, startOAuthMock, useServer } from "./harness.js";
+import {
+  ADMIN_PASSWORD, fillS3Form, logIn, resultsDir, screenshot, startOAuthMock, startSftpKeyOnly, useServer,
+} from "./harness.js";
 
 const ACCESS_KEY = "AKIAE2ETESTKEY";
 const SECRET_KEY = "e2e-secret-key-9b27c4";
@@ -152,4 +156,38 @@ test("an OAuth app is saved per provider and its secret is not shown back", asyn
   await page.getByTestId("oauth-apps-saved").getByText("box: client id box-client-e2e, secret set").waitFor({ timeout: 15_000 });
   assert.ok(!(await page.content()).includes("box-secret-e2e-77"));
   await page.close();
+});
+
+test("an SFTP key pasted into the form as it is in its file logs in to a key-only server", async () => {
+  const key = join(mkdtempSync(join(tmpdir(), "cloudsync-e2e-key-")), "id_ed25519");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", key]);
+  const pem = readFileSync(key, "utf8");
+  const sftp = await startSftpKeyOnly(`${key}.pub`);
+  try {
+    const page = await env.browser.newPage();
+    await logIn(page, env.server.url);
+    await page.getByRole("link", { name: "Credentials" }).click();
+    await page.getByTestId("add-credential").click();
+    await page.getByTestId("cred-name").fill("nas by key");
+    await page.getByTestId("cred-provider").selectOption("sftp");
+    await page.getByTestId("opt-host").fill("127.0.0.1");
+    await page.getByTestId("opt-port").fill(String(sftp.port));
+    await page.getByTestId("opt-user").fill("backup");
+    await page.getByTestId("opt-key_pem").fill(pem);
+    assert.equal(await page.getByTestId("opt-key_pem").inputValue(), pem, "the line ends are kept");
+    await page.getByTestId("cred-verify").click();
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="verify-result"]')?.textContent === "Connection works.",
+      null, { timeout: 40_000 });
+    await page.getByTestId("cred-save").click();
+    const row = page.locator('[data-testid="credential-row"][data-name="nas by key"]');
+    await row.waitFor({ timeout: 15_000 });
+    await row.getByTestId("row-verify").click();
+    await row.getByText("Connection works.").waitFor({ timeout: 40_000 });
+    assert.ok(!(await page.content()).includes(pem.split("\n")[1]), "the key is not shown back");
+    await screenshot(page, "credential-sftp-key");
+    await page.close();
+  } finally {
+    sftp.stop();
+  }
 });

@@ -157,6 +157,18 @@ export async function startS3({ accessKey, secretKey }) {
   return { endpoint: `http://127.0.0.1:${port}`, dir, stop: () => child.kill() };
 }
 
+/** `rclone serve sftp` on a free port that lets in only the key whose public half is
+ *  in `authorizedKeys`; `stop()` ends it. */
+export async function startSftpKeyOnly(authorizedKeys) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "cloudsync-e2e-sftp-"));
+  mkdirSync(join(dir, "photos"));
+  const child = spawn(rclone, ["serve", "sftp", dir, "--addr", `127.0.0.1:${port}`, "--authorized-keys", authorizedKeys],
+    { env: { ...process.env, RCLONE_CONFIG: "/dev/null" }, stdio: "ignore" });
+  await waitForPort(port, "rclone serve sftp");
+  return { port, dir, stop: () => child.kill() };
+}
+
 /** oauth2-mock-server (installed by scripts/setup) on a free port. */
 export async function startOAuthMock() {
   const port = await freePort();

@@ -1,6 +1,6 @@
 //! One option of a credential form: the input that fits its kind in rclone's schema
-//! (a choice for booleans and exclusive lists, a masked input with a show toggle for
-//! secrets, a text input with suggestions otherwise), its help line, and its error:
+//! (a choice for booleans and exclusive lists, a text area for a PEM key, a masked input
+//! with a show toggle for other secrets, a text input with suggestions otherwise), its help line, and its error:
 //! the schema's own check as the user types, or the server's.
 
 use std::collections::BTreeMap;
@@ -74,6 +74,14 @@ pub(super) fn OptionField(
                     view! { <option value=e.value>{text}</option> }
                 }).collect_view()}
             </select>
+        }
+        .into_any()
+    } else if option.name.ends_with("_pem") {
+        // A key pasted as it is in its file: a one-line input would drop its line ends.
+        // Not masked (it is on the user's screen in its file anyway), never shown back.
+        view! {
+            <textarea data-testid=testid autocomplete="off" spellcheck="false" rows="4" placeholder=placeholder
+                prop:value=value on:input=move |ev| set(event_target_value(&ev))></textarea>
         }
         .into_any()
     } else if option.secret {

@@ -169,11 +169,25 @@ pub fn remote_env(provider: &Provider, attrs: &ValidAttributes, refusal: Refusal
     }
     let obscured = |k: &str| provider.option(k, sub).is_some_and(|o| o.obscured);
     let secret = |k: &str| provider.option(k, sub).is_none_or(|o| o.secret);
-    let env = RemoteEnv::new(REMOTE, &provider.name, &attrs.0, &obscured, &secret)?;
+    let mut values = attrs.0.clone();
+    if let Some(pem) = values.get_mut("key_pem") {
+        *pem = one_line_pem(pem);
+    }
+    let env = RemoteEnv::new(REMOTE, &provider.name, &values, &obscured, &secret)?;
     if provider.oauth && attrs.0.get("token").is_some_and(|t| !t.is_empty()) {
         return Ok(env.with_config_file());
     }
     Ok(env)
+}
+
+/// rclone reads SFTP's `key_pem` as the inside of a Go string literal: one line with `\n`
+/// for each line end. A key pasted as it is in its file (which rclone refuses: "pem key
+/// not formatted properly") is turned into that; a one-line value is left as it is.
+pub fn one_line_pem(pem: &str) -> String {
+    if !pem.contains('\n') {
+        return pem.to_string();
+    }
+    pem.trim_end().replace("\r\n", "\n").replace('\n', "\\n")
 }
 
 /// No refusals: for tests and for checks that already happened.

@@ -154,7 +154,7 @@ pub fn credential(
                 match ssh_keys.get(&id) {
                     // rclone reads key_pem on one line with `\n` for each line end.
                     Some(pem) => {
-                        out.insert("key_pem".into(), s(&pem.trim_end().replace("\r\n", "\n").replace('\n', "\\n")));
+                        out.insert("key_pem".into(), s(&crate::credentials::one_line_pem(pem)));
                     }
                     None => warnings.push(format!(
                         "its SSH key (TrueNAS keychain credential {id}) is not in what was imported; paste it into key_pem"

@@ -119,6 +119,40 @@ fn pg_dump(database_url: &str) -> String {
 }
 
 #[tokio::test]
+async fn an_sftp_key_pasted_as_it_is_in_its_file_logs_in_to_a_key_only_server() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("id_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "cloudsync-test", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen runs (openssh-client; scripts/setup installs it)");
+    assert!(made.success());
+    let server = StorageServer::sftp_key_only(&key.with_extension("pub"));
+    server.mkdir("photos");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(pem.lines().count() > 3, "a multi-line key: {}", pem.lines().count());
+    let app = spawn_app().await;
+    let mut c = app.logged_in_client().await;
+    let attrs = |pem: &str| json!({"host": "127.0.0.1", "port": server.port, "user": "backup", "key_pem": pem});
+
+    // As pasted from the file (Windows line ends too), and in rclone's own one-line form.
+    let windows = pem.replace('\n', "\r\n");
+    let one_line = pem.trim_end().replace('\n', "\\n");
+    for (how, pem) in [("as in the file", pem.as_str()), ("with CRLF", &windows), ("on one line", &one_line)] {
+        let ok = c.call("credential.verify", json!({"provider": "sftp", "attributes": attrs(pem)})).await.unwrap();
+        assert_eq!(ok, json!({"ok": true, "reason": null}), "{how}");
+    }
+    let saved = create(&mut c, "key only", ("sftp", attrs(&pem))).await;
+    let listed = c.call("credential.browse", json!({"id": saved["id"], "path": ""})).await.unwrap();
+    assert_eq!(listed[0]["name"], "photos", "{listed}");
+    // Without the key, the server lets no one in (so the key is what logged in).
+    let none = json!({"host": "127.0.0.1", "port": server.port, "user": "backup", "pass": "not-a-key"});
+    let refused = c.call("credential.verify", json!({"provider": "sftp", "attributes": none})).await.unwrap();
+    assert_eq!(refused["ok"], false, "{refused}");
+}
+
+#[tokio::test]
 async fn verify_succeeds_with_good_settings_and_explains_bad_ones() {
     let app = spawn_app().await;
     let mut c = app.logged_in_client().await;

@@ -75,6 +75,12 @@ impl StorageServer {
         Self::start("sftp", &user_pass())
     }
 
+    /// An SFTP server that takes no password, only the key whose public half is in
+    /// `authorized_keys`.
+    pub fn sftp_key_only(authorized_keys: &Path) -> Self {
+        Self::start("sftp", &["--authorized-keys".to_string(), authorized_keys.display().to_string()])
+    }
+
     pub fn ftp() -> Self {
         let p = free_port();
         let mut args = user_pass();
