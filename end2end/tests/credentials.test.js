@@ -14,6 +14,17 @@ const ACCESS_KEY = "AKIAE2ETESTKEY";
 const SECRET_KEY = "e2e-secret-key-9b27c4";
 const env = useServer({ s3: { accessKey: ACCESS_KEY, secretKey: SECRET_KEY } });
 
+/** A new page, logged in, with the Credentials page's form open for `provider`. */
+async function openNewCredential(name, provider) {
+  const page = await env.browser.newPage();
+  await logIn(page, env.server.url);
+  await page.getByRole("link", { name: "Credentials" }).click();
+  await page.getByTestId("add-credential").click();
+  await page.getByTestId("cred-name").fill(name);
+  await page.getByTestId("cred-provider").selectOption(provider);
+  return page;
+}
+
 async function fillForm(page, { name, secret }) {
   await fillS3Form(page, env.s3, { name, accessKey: ACCESS_KEY, secretKey: secret });
 }
@@ -117,12 +128,7 @@ test("a backup downloads with a seed warning and restoring it reports the name c
 test("Login to Provider fills the token through a popup and the credential saves", async () => {
   const oauth = await startOAuthMock();
   try {
-    const page = await env.browser.newPage();
-    await logIn(page, env.server.url);
-    await page.getByRole("link", { name: "Credentials" }).click();
-    await page.getByTestId("add-credential").click();
-    await page.getByTestId("cred-name").fill("my dropbox");
-    await page.getByTestId("cred-provider").selectOption("dropbox");
+    const page = await openNewCredential("my dropbox", "dropbox");
     await page.getByTestId("opt-client_id").fill("cloudsync-e2e");
     await page.locator("details.advanced summary").click();
     await page.getByTestId("opt-auth_url").fill(`${oauth.url}/authorize`);
@@ -164,12 +170,7 @@ test("an SFTP key pasted into the form as it is in its file logs in to a key-onl
   const pem = readFileSync(key, "utf8");
   const sftp = await startSftpKeyOnly(`${key}.pub`);
   try {
-    const page = await env.browser.newPage();
-    await logIn(page, env.server.url);
-    await page.getByRole("link", { name: "Credentials" }).click();
-    await page.getByTestId("add-credential").click();
-    await page.getByTestId("cred-name").fill("nas by key");
-    await page.getByTestId("cred-provider").selectOption("sftp");
+    const page = await openNewCredential("nas by key", "sftp");
     await page.getByTestId("opt-host").fill("127.0.0.1");
     await page.getByTestId("opt-port").fill(String(sftp.port));
     await page.getByTestId("opt-user").fill("backup");

@@ -241,7 +241,8 @@ pub enum CredentialCommand {
         /// The rclone backend, e.g. s3, sftp, webdav.
         #[arg(long)]
         provider: Option<String>,
-        /// An rclone option; repeat for more.
+        /// An rclone option; repeat for more. A file's contents, such as an SFTP key, go
+        /// as they are: --attr key_pem="$(cat ~/.ssh/id_ed25519)".
         #[arg(long = "attr", value_name = "KEY=VALUE")]
         attrs: Vec<String>,
     },
