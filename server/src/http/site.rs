@@ -3,8 +3,9 @@
 //! a year-long immutable cache for the content-hashed `/pkg/` folder and revalidation
 //! for everything else. Unknown paths get `index.html`, so client-side routes survive a
 //! reload; an unknown file under `/pkg/` is a 404 (an app of an older build asking for a
-//! module that is gone must not get the page instead of its code). Every response of the server carries the security headers
-//! (`security_headers`): the app may load code only from its own origin.
+//! module that is gone must not get the page instead of its code). Every response of
+//! the server carries the security headers (`security_headers`): the app may load code
+//! only from its own origin.
 
 use std::path::Path;
 

@@ -114,26 +114,26 @@ struct Summary {
     notify: protocol::notify::TaskNotify,
 }
 
-fn summary(settings: &str) -> Summary {
-    serde_json::from_str(settings).unwrap_or(Summary { description: String::new(), notify: Default::default() })
+fn summary(settings: &str) -> Option<Summary> {
+    serde_json::from_str(settings).ok()
 }
 
 /// `(id, description)` of every task, read without opening any secret (for `/metrics`).
 pub async fn descriptions(pool: &PgPool) -> sqlx::Result<Vec<(i64, String)>> {
     let rows: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, settings FROM sync_tasks ORDER BY id").fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|(id, settings)| (id, summary(&settings).description)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, settings)| (id, summary(&settings).map(|s| s.description).unwrap_or_default()))
+        .collect())
 }
 
 /// A task's description and notification settings, read without opening its secrets
-/// (the notifier asks on every run event).
+/// (the notifier asks on every run event); `None` for a row that is gone or unreadable.
 pub async fn notify_settings(pool: &PgPool, id: i64) -> sqlx::Result<Option<(String, protocol::notify::TaskNotify)>> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT settings FROM sync_tasks WHERE id = $1").bind(id).fetch_optional(pool).await?;
-    Ok(row.map(|(settings,)| {
-        let s = summary(&settings);
-        (s.description, s.notify)
-    }))
+    Ok(row.and_then(|(settings,)| summary(&settings)).map(|s| (s.description, s.notify)))
 }
 
 pub async fn get(pool: &PgPool, secrets: &SecretBox, id: i64) -> sqlx::Result<Option<StoredTask>> {
