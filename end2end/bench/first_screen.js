@@ -1,7 +1,8 @@
 // How fast the web app's first screen (the login form) is interactive on localhost, with
-// an empty browser cache each time, how long the first page after logging in takes (its
-// code is a lazy module fetched then), and how big the modules are. Not a test: it prints figures next to their anchors
-// and fails only when it cannot measure. Usage (README, Benchmarks):
+// an empty browser cache each time, how long the dashboard takes after logging in at
+// once (its code is a module of its own, fetched in the background), and how big the
+// modules are. Not a test: it prints figures next to their anchors and fails only when
+// it cannot measure. Usage (README, Benchmarks):
 //   . scripts/env.sh && cargo build --release -p cloudsync-server && scripts/build-app
 //   cd end2end && node bench/first_screen.js [--runs 7]
 import { statSync, readdirSync } from "node:fs";
