@@ -34,19 +34,34 @@ test("the dashboard lists the failed task first and draws bytes and runs per day
   assert.deepEqual(await attention.evaluateAll((els) => els.map((e) => e.dataset.name)), ["broken backup"]);
   assert.match(await attention.first().textContent(), /last run FAILED: the pre-script failed/);
 
-  // 30 days, today's bar carries the 5 000 bytes; the runs chart stacks one success and one failure.
-  const today = new Date().toISOString().slice(0, 10);
+  // 30 days; the day the good run finished carries the 5 000 bytes, and the runs chart
+  // stacks one success and one failure. Days are UTC days of finished_at, taken from the
+  // runs themselves so that a test running across midnight still knows which bar is whose.
+  const finishedDay = async (taskId) => {
+    const [run] = await rpcInPage(page, "run.list", { task_id: taskId });
+    return new Date(run.finished_at).toISOString().slice(0, 10);
+  };
+  const goodDay = await finishedDay(good.id);
+  const badDay = await finishedDay(bad.id);
   const bars = page.getByTestId("chart-bytes").locator("rect");
   assert.equal(await bars.count(), 30);
-  const todayBytes = page.getByTestId("chart-bytes").locator(`rect[data-day="${today}"]`);
-  assert.ok(Number(await todayBytes.getAttribute("height")) > 90, "the only day with bytes is the tallest bar");
-  assert.match(await todayBytes.locator("title").textContent(), /4\.9 KiB|5\.0 KB|4\.88 KiB/);
-  const day = page.getByTestId("chart-runs").locator(`g[data-day="${today}"]`);
+  const dayBytes = page.getByTestId("chart-bytes").locator(`rect[data-day="${goodDay}"]`);
+  assert.ok(Number(await dayBytes.getAttribute("height")) > 90, "the only day with bytes is the tallest bar");
+  assert.match(await dayBytes.locator("title").textContent(), /4\.9 KiB|5\.0 KB|4\.88 KiB/);
   assert.equal(await page.getByTestId("chart-runs").locator("g").count(), 30);
-  const ok = Number(await day.locator("rect.bar-ok").getAttribute("height"));
-  const failed = Number(await day.locator("rect.bar-bad").getAttribute("height"));
-  assert.ok(ok > 40 && Math.abs(ok - failed) < 0.01, `one of each: ${ok} / ${failed}`);
-  assert.equal(await day.locator("title").textContent(), `${today}: 1 succeeded, 1 failed, 0 stopped`);
+  const runsOn = page.getByTestId("chart-runs");
+  if (goodDay === badDay) {
+    const day = runsOn.locator(`g[data-day="${goodDay}"]`);
+    const ok = Number(await day.locator("rect.bar-ok").getAttribute("height"));
+    const failed = Number(await day.locator("rect.bar-bad").getAttribute("height"));
+    assert.ok(ok > 40 && Math.abs(ok - failed) < 0.01, `one of each: ${ok} / ${failed}`);
+    assert.equal(await day.locator("title").textContent(), `${goodDay}: 1 succeeded, 1 failed, 0 stopped`);
+  } else {
+    assert.equal(await runsOn.locator(`g[data-day="${goodDay}"] title`).textContent(),
+      `${goodDay}: 1 succeeded, 0 failed, 0 stopped`);
+    assert.equal(await runsOn.locator(`g[data-day="${badDay}"] title`).textContent(),
+      `${badDay}: 0 succeeded, 1 failed, 0 stopped`);
+  }
   await screenshot(page, "dashboard");
 
   // A second run of the good task: its row on the Tasks page draws both sparklines
