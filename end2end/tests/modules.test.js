@@ -1,7 +1,7 @@
 // The web app's code in modules: the login form needs only the first one, the pages'
 // modules follow in the background, once they are in an open app no longer needs the
-// server's files (a server upgraded under it removes them), and an app that cannot get
-// them says so.
+// server's files (a server upgraded under it removes them), a module the network drops
+// is fetched again, and an app that cannot get them says so.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -46,6 +46,34 @@ test("the login form is up with only the first-screen module; every page's modul
   const hash = readdirSync(join(site, "pkg"))[0];
   const built = readdirSync(join(site, "pkg", hash)).filter((f) => f.endsWith(".wasm"));
   assert.deepEqual([...fetched].sort(), [...built].sort(), "every module is fetched once");
+  await page.close();
+});
+
+test("a page's module that the network drops at first is fetched again, and the app goes on", async () => {
+  const page = await env.browser.newPage();
+  // Every page module and shared chunk: the first request is cut off, the next goes through.
+  const dropped = new Set();
+  await page.route(/\/(split___[^/]*|chunk_\d+)\.wasm$/, (route) => {
+    const file = new URL(route.request().url()).pathname.split("/").pop();
+    if (dropped.has(file)) return route.continue();
+    dropped.add(file);
+    return route.abort("connectionreset");
+  });
+  await page.goto(env.server.url);
+  await page.locator("body[data-pages-loaded]").waitFor({ state: "attached", timeout: 30_000 });
+  const hash = readdirSync(join(site, "pkg"))[0];
+  const split = readdirSync(join(site, "pkg", hash)).filter((f) => /^(split___|chunk_).*\.wasm$/.test(f));
+  assert.deepEqual([...dropped].sort(), split.sort(), "each module's first request was cut off");
+  assert.equal(await page.getByTestId("app-stopped").count(), 0);
+
+  await page.getByTestId("login-username").fill("admin");
+  await page.getByTestId("login-password").fill(ADMIN_PASSWORD);
+  await page.getByTestId("login-submit").click();
+  await page.getByTestId("page-dashboard").waitFor({ timeout: 15_000 });
+  for (const [link, name] of pages.slice(1)) {
+    await page.getByRole("link", { name: link, exact: true }).click();
+    await page.getByTestId(`page-${name}`).waitFor({ timeout: 5_000 });
+  }
   await page.close();
 });
 
