@@ -165,19 +165,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_log_lines: args.max_log_lines,
     };
     let app = Application::build(settings).await?;
+    // Caught from before the address is printed: whoever starts the server (a service
+    // manager, a test) may stop it as soon as it has read that line.
+    let stop = shutdown_signal()?;
     println!("cloudsync listening on http://{}", app.local_addr());
     if let Some(password) = &app.generated_admin_password {
         println!("first start: log in as `admin` with password: {password}");
         println!("(shown only this once; change it on the System page)");
     }
-    app.run_until_stopped(shutdown_signal()).await
+    app.run_until_stopped(stop).await
 }
 
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM, caught from the moment this returns.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
-        _ = term.recv() => tracing::info!("received SIGTERM"),
-    }
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("received SIGINT"),
+            _ = term.recv() => tracing::info!("received SIGTERM"),
+        }
+    })
 }

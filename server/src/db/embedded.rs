@@ -297,12 +297,12 @@ fn initdb(bin: &Path, pgdata: &Path, owner: Option<(u32, u32)>) -> Result<(), Em
 
 /// Deals with what a hard kill of an earlier server can leave: a postmaster that is
 /// still running on this data directory is stopped; a `postmaster.pid` whose process is
-/// gone (or is no longer a postgres) is removed.
+/// gone (or is not this directory's postmaster) is removed, and that process left alone.
 async fn clear_leftovers(pgdata: &Path) -> Result<(), EmbeddedError> {
     let pid_file = pgdata.join("postmaster.pid");
     let Ok(text) = fs::read_to_string(&pid_file) else { return Ok(()) };
     let pid: i32 = text.lines().next().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
-    if pid > 0 && is_postgres(pid) {
+    if pid > 0 && is_our_postmaster(pid, pgdata) {
         tracing::warn!(
             pid,
             "a PostgreSQL server from an earlier start is still running on this data directory; stopping it"
@@ -318,15 +318,25 @@ async fn clear_leftovers(pgdata: &Path) -> Result<(), EmbeddedError> {
     Ok(())
 }
 
-fn is_postgres(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim() == "postgres").unwrap_or(false)
+/// Whether `pid` is a postmaster of this very data directory: a process called postgres
+/// working in `pgdata` (a postmaster runs in its data directory). The pid comes from a
+/// file the database's own user can write; a pid of any other process (another cluster's
+/// postgres, or a program merely named so) is never signalled.
+fn is_our_postmaster(pid: i32, pgdata: &Path) -> bool {
+    let called_postgres =
+        fs::read_to_string(format!("/proc/{pid}/comm")).map(|c| c.trim() == "postgres").unwrap_or(false);
+    let works_here = match (fs::read_link(format!("/proc/{pid}/cwd")), fs::canonicalize(pgdata)) {
+        (Ok(cwd), Ok(dir)) => cwd == dir,
+        _ => false,
+    };
+    called_postgres && works_here
 }
 
 /// Signals a postmaster to shut down fast and waits for it to be gone: true when it is.
 async fn stop_postmaster(pid: i32, pgdata: &Path) -> bool {
-    let gone = || !is_postgres(pid) || !pgdata.join("postmaster.pid").exists();
+    let gone = || !is_our_postmaster(pid, pgdata) || !pgdata.join("postmaster.pid").exists();
     for (signal, wait) in [(libc::SIGINT, 30), (libc::SIGQUIT, 10)] {
-        // SAFETY: plain kill(2) on a pid we checked is a postgres.
+        // SAFETY: plain kill(2) on a pid we checked is this data directory's postmaster.
         unsafe { libc::kill(pid, signal) };
         let deadline = Instant::now() + Duration::from_secs(wait);
         while Instant::now() < deadline {

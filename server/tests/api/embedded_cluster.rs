@@ -113,6 +113,42 @@ async fn the_embedded_cluster_keeps_data_across_a_hard_kill_and_stops_cleanly() 
 }
 
 #[tokio::test]
+async fn a_pid_file_naming_another_process_called_postgres_leaves_that_process_alone() {
+    let root = traversable_tempdir();
+    let data = root.path().join("data");
+    let pgdata = data.join("postgres/data");
+
+    // What the start-up check relies on: a postmaster works in its data directory.
+    let mut server = start_server(&data, "decoy-password");
+    let (pg_pid, _) = postmaster_pid(&data).unwrap();
+    let cwd = std::fs::read_link(format!("/proc/{pg_pid}/cwd")).unwrap();
+    assert_eq!(cwd, std::fs::canonicalize(&pgdata).unwrap());
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    assert!(server.child.wait().unwrap().success());
+    drop(server);
+
+    // The pid file is the database user's to write: it may name any process, here one
+    // merely called postgres. The server (root) must not signal it.
+    let decoy_dir = tempfile::tempdir().unwrap();
+    let decoy = decoy_dir.path().join("postgres");
+    std::fs::copy("/bin/sleep", &decoy).unwrap();
+    let mut decoy = Command::new(&decoy).arg("120").spawn().unwrap();
+    let decoy_pid = decoy.id() as i32;
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(std::fs::read_to_string(format!("/proc/{decoy_pid}/comm")).unwrap().trim(), "postgres");
+    std::fs::write(pgdata.join("postmaster.pid"), format!("{decoy_pid}\n{}\n", pgdata.display())).unwrap();
+
+    let server = start_server(&data, "ignored-now");
+    let mut c = RpcClient::connect(&format!("ws://{}/api/ws", server.addr)).await;
+    c.login("admin", "decoy-password").await.expect("the server started on its own cluster");
+    assert!(alive(decoy_pid), "the process the pid file named was signalled");
+    let (new_pid, _) = postmaster_pid(&data).unwrap();
+    assert_ne!(new_pid, decoy_pid);
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+}
+
+#[tokio::test]
 async fn the_first_start_prints_a_generated_admin_password_once() {
     let root = traversable_tempdir();
     let data = root.path().join("data");
