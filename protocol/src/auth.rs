@@ -123,4 +123,7 @@ pub struct WhoAmI {
 pub struct ChangePasswordParams {
     pub old: String,
     pub new: String,
+    /// Also revoke every API token of the user (but the caller's own, if it is one).
+    #[serde(default)]
+    pub revoke_tokens: bool,
 }

@@ -8,10 +8,12 @@ use protocol::system::{Info, SystemInfo};
 use protocol::{Empty, RpcError};
 
 use crate::rpc;
+use crate::widgets::Reload;
 
 #[component]
 pub fn SystemPage() -> impl IntoView {
     let info = LocalResource::new(|| rpc::call::<Info>(Empty {}));
+    let tokens = Reload::new();
     view! {
         <section data-testid="page-system">
             <h2>"System"</h2>
@@ -24,9 +26,9 @@ pub fn SystemPage() -> impl IntoView {
                     {move || Suspend::new(async move { info.await.map(|i| view! { <InfoTable info=i/> }) })}
                 </Transition>
             </ErrorBoundary>
-            <ChangePasswordForm/>
+            <ChangePasswordForm tokens=tokens/>
             <super::system_notify::NotificationsSection/>
-            <super::system_tokens::ApiTokensSection/>
+            <super::system_tokens::ApiTokensSection reload=tokens/>
             <super::system_backup::BackupSection/>
             <super::system_truenas::TruenasSection/>
             <super::system_oauth::OAuthAppsSection/>
@@ -50,13 +52,16 @@ fn InfoTable(info: SystemInfo) -> impl IntoView {
     }
 }
 
+/// `tokens` reloads the API tokens section when a change revoked them.
 #[component]
-fn ChangePasswordForm() -> impl IntoView {
+fn ChangePasswordForm(tokens: Reload) -> impl IntoView {
     let old = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let confirm = RwSignal::new(String::new());
+    let revoke_tokens = RwSignal::new(false);
     let error = RwSignal::new(None::<RpcError>);
-    let done = RwSignal::new(false);
+    // What the last change also did: None until a change went through.
+    let done = RwSignal::new(None::<bool>);
 
     let local_check = move || -> Option<(&'static str, String)> {
         let n = new.get();
@@ -79,16 +84,22 @@ fn ChangePasswordForm() -> impl IntoView {
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        done.set(false);
+        done.set(None);
         error.set(None);
         if local_check().is_some() || confirm.get_untracked() != new.get_untracked() {
             return;
         }
-        let params = ChangePasswordParams { old: old.get_untracked(), new: new.get_untracked() };
+        let revoked = revoke_tokens.get_untracked();
+        let params =
+            ChangePasswordParams { old: old.get_untracked(), new: new.get_untracked(), revoke_tokens: revoked };
         leptos::task::spawn_local(async move {
             match rpc::call::<ChangePassword>(params).await {
                 Ok(_) => {
-                    done.set(true);
+                    done.set(Some(revoked));
+                    if revoked {
+                        revoke_tokens.set(false);
+                        tokens.now();
+                    }
                     old.set(String::new());
                     new.set(String::new());
                     confirm.set(String::new());
@@ -104,12 +115,23 @@ fn ChangePasswordForm() -> impl IntoView {
             <PasswordInput label="Current password" value=old error=Signal::derive(field_error("old")) testid="old-password"/>
             <PasswordInput label="New password" value=new error=Signal::derive(field_error("new")) testid="new-password"/>
             <PasswordInput label="Repeat new password" value=confirm error=Signal::derive(field_error("confirm")) testid="confirm-password"/>
+            <label class="check">
+                <input type="checkbox" data-testid="revoke-tokens"
+                    prop:checked=move || revoke_tokens.get()
+                    on:change=move |ev| revoke_tokens.set(event_target_checked(&ev))/>
+                "Also revoke every API token (scripts and command lines using one stop working)"
+            </label>
             <Show when=move || error.get().is_some_and(|e| e.field_errors().is_empty())>
                 <p class="error">{move || error.get().map(|e| e.message).unwrap_or_default()}</p>
             </Show>
-            <Show when=move || done.get()>
-                <p class="ok" data-testid="password-changed">"Password changed. Other sessions were signed out."</p>
-            </Show>
+            {move || done.get().map(|revoked| {
+                let text = if revoked {
+                    "Password changed. Other sessions were signed out and every API token was revoked."
+                } else {
+                    "Password changed. Other sessions were signed out; API tokens still work."
+                };
+                view! { <p class="ok" data-testid="password-changed">{text}</p> }
+            })}
             <button type="submit" class="primary">"Change password"</button>
         </form>
     }

@@ -13,9 +13,9 @@ fn short(t: &str) -> String {
     t.chars().take(16).collect::<String>().replace('T', " ")
 }
 
+/// `reload` is the page's: a password change that revokes every token reloads the list.
 #[component]
-pub fn ApiTokensSection() -> impl IntoView {
-    let reload = Reload::new();
+pub fn ApiTokensSection(reload: Reload) -> impl IntoView {
     let tokens = reload.call::<TokenList>(|| Empty {});
     let name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -74,7 +74,7 @@ pub fn ApiTokensSection() -> impl IntoView {
             <h3>"API tokens"</h3>
             <p class="muted small">
                 "For scripts and the command line: " <code>"cloudsync --url URL --token TOKEN task list"</code>
-                ". A token works until revoked, also after logging out or changing the password."
+                ". A token works until revoked, also after logging out or changing the password (unless the change revokes every token)."
             </p>
             <ListView items=move || async move { tokens.await }
                 empty=|| view! { <p class="muted small" data-testid="no-tokens">"No API tokens."</p> }

@@ -142,15 +142,27 @@ pub async fn change_password(state: &ApiState, caller: &Caller, p: ChangePasswor
         .bind(user.user_id)
         .execute(&mut *tx)
         .await?;
-    let ended: Vec<i64> =
-        sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 AND id <> $2 AND kind = 'session' RETURNING id")
-            .bind(user.user_id)
-            .bind(user.session_id)
-            .fetch_all(&mut *tx)
-            .await?;
+    // Other login sessions end; API tokens too when asked.
+    let ended: Vec<(i64, String)> = sqlx::query_as(
+        "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 AND (kind = 'session' OR (kind = 'api' AND $3))
+         RETURNING id, kind",
+    )
+    .bind(user.user_id)
+    .bind(user.session_id)
+    .bind(p.revoke_tokens)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
-    let closed = state.sockets.end_sessions(&ended);
-    tracing::info!(username = ?shown(&user.username), sessions = ended.len(), sockets = closed, "password changed; other sessions ended");
+    let ids: Vec<i64> = ended.iter().map(|(id, _)| *id).collect();
+    let closed = state.sockets.end_sessions(&ids);
+    let tokens = ended.iter().filter(|(_, kind)| kind == "api").count();
+    tracing::info!(
+        username = ?shown(&user.username),
+        sessions = ended.len() - tokens,
+        tokens,
+        sockets = closed,
+        "password changed; other sessions ended"
+    );
     Ok(Empty {})
 }
 

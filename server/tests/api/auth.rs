@@ -1,7 +1,7 @@
 use protocol::ErrorCode;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, ADMIN_PASSWORD};
+use crate::helpers::{spawn_app, RpcClient, ADMIN_PASSWORD};
 
 #[tokio::test]
 async fn login_with_the_right_password_authenticates_the_socket() {
@@ -112,6 +112,38 @@ async fn a_session_survives_a_server_restart() {
     let mut c = app.client().await;
     assert_eq!(c.call("auth.resume", json!({"token": token})).await.unwrap()["username"], "admin");
     c.call("system.info", json!({})).await.unwrap();
+}
+
+async fn new_token(c: &mut RpcClient, name: &str, password: &str) -> String {
+    let made = c.call("auth.token.create", json!({"name": name, "password": password})).await.unwrap();
+    made["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_password_change_keeps_api_tokens_unless_it_is_asked_to_revoke_them() {
+    let app = spawn_app().await;
+    let mut a = app.logged_in_client().await;
+    let first = new_token(&mut a, "first", ADMIN_PASSWORD).await;
+    let mut on_token = app.client().await;
+    on_token.call("auth.resume", json!({"token": first})).await.unwrap();
+
+    a.call("auth.change_password", json!({"old": ADMIN_PASSWORD, "new": "second-password"})).await.unwrap();
+    on_token.call("system.info", json!({})).await.expect("a token survives a plain password change");
+    let second = new_token(&mut a, "second", "second-password").await;
+
+    a.call("auth.change_password", json!({"old": "second-password", "new": "third-password", "revoke_tokens": true}))
+        .await
+        .unwrap();
+    a.call("auth.me", json!({})).await.expect("the changing session stays");
+    assert!(on_token.closed_within(std::time::Duration::from_secs(5)).await, "a token's open socket is closed");
+    for token in [first, second] {
+        let e = app.client().await.call("auth.resume", json!({"token": token})).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::NOT_AUTHENTICATED);
+    }
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sessions WHERE kind = 'api'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(a.call("auth.token.list", json!({})).await.unwrap(), json!([]));
 }
 
 #[tokio::test]
