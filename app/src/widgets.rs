@@ -35,6 +35,19 @@ pub fn TextField(
     }
 }
 
+/// A checkbox bound to `value`, its label beside it.
+#[component]
+pub fn CheckBox(label: &'static str, value: RwSignal<bool>, testid: &'static str) -> impl IntoView {
+    view! {
+        <label class="check">
+            <input type="checkbox" data-testid=testid
+                prop:checked=move || value.get()
+                on:change=move |ev| value.set(event_target_checked(&ev))/>
+            {label}
+        </label>
+    }
+}
+
 /// A list loaded over the API, in its four states: "Loading…" while it loads, `empty`
 /// when it has nothing, the error when it failed, `list` with the items otherwise.
 /// `items` awaits the list's resource, and any other a row needs (names, say), so the

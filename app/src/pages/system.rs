@@ -8,7 +8,7 @@ use protocol::system::{Info, SystemInfo};
 use protocol::{Empty, RpcError};
 
 use crate::rpc;
-use crate::widgets::Reload;
+use crate::widgets::{CheckBox, Reload};
 
 #[component]
 pub fn SystemPage() -> impl IntoView {
@@ -115,12 +115,8 @@ fn ChangePasswordForm(tokens: Reload) -> impl IntoView {
             <PasswordInput label="Current password" value=old error=Signal::derive(field_error("old")) testid="old-password"/>
             <PasswordInput label="New password" value=new error=Signal::derive(field_error("new")) testid="new-password"/>
             <PasswordInput label="Repeat new password" value=confirm error=Signal::derive(field_error("confirm")) testid="confirm-password"/>
-            <label class="check">
-                <input type="checkbox" data-testid="revoke-tokens"
-                    prop:checked=move || revoke_tokens.get()
-                    on:change=move |ev| revoke_tokens.set(event_target_checked(&ev))/>
-                "Also revoke every API token (scripts and command lines using one stop working)"
-            </label>
+            <CheckBox label="Also revoke every API token (scripts and command lines using one stop working)"
+                value=revoke_tokens testid="revoke-tokens"/>
             <Show when=move || error.get().is_some_and(|e| e.field_errors().is_empty())>
                 <p class="error">{move || error.get().map(|e| e.message).unwrap_or_default()}</p>
             </Show>

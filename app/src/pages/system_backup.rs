@@ -6,6 +6,7 @@ use protocol::config::{ConfigBackup, Export, ExportParams, Import, ImportParams,
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::rpc;
+use crate::widgets::CheckBox;
 
 #[component]
 pub fn BackupSection() -> impl IntoView {
@@ -59,12 +60,7 @@ pub fn BackupSection() -> impl IntoView {
         <section class="card narrow" data-testid="backup">
             <h3>"Configuration backup"</h3>
             <p class="muted small">"Credentials and tasks; their secrets stay encrypted in the backup. Without the secret seed, only this server can read them. Restored tasks come back disabled."</p>
-            <label class="check">
-                <input type="checkbox" data-testid="backup-include-seed"
-                    prop:checked=move || include_seed.get()
-                    on:change=move |ev| include_seed.set(event_target_checked(&ev))/>
-                "Include the secret seed"
-            </label>
+            <CheckBox label="Include the secret seed" value=include_seed testid="backup-include-seed"/>
             <Show when=move || include_seed.get()>
                 <p class="warning" data-testid="seed-warning">
                     "This file will contain the secret seed: anyone who has it can read every credential in it. Keep it as safe as a password."

@@ -10,7 +10,7 @@ use protocol::RpcError;
 use super::task_fields::TaskFields;
 use super::task_schedule::ScheduleEditor;
 use crate::rpc;
-use crate::widgets::{FieldError, TextField};
+use crate::widgets::{CheckBox, FieldError, TextField};
 
 #[component]
 pub fn TaskForm(
@@ -122,12 +122,7 @@ pub fn TaskForm(
         view! { <TextField label value testid placeholder error=err(field)/> }
     };
     let check = move |label: &'static str, value: RwSignal<bool>, testid: &'static str| {
-        view! {
-            <label class="check">
-                <input type="checkbox" data-testid=testid prop:checked=move || value.get() on:change=move |ev| value.set(event_target_checked(&ev))/>
-                {label}
-            </label>
-        }
+        view! { <CheckBox label value testid/> }
     };
     let title = if existing_id.is_some() { "Edit task" } else { "Add task" };
     let cred_options = usable.clone();
