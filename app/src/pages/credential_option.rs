@@ -1,7 +1,7 @@
 //! One option of a credential form: the input that fits its kind in rclone's schema
 //! (a choice for booleans and exclusive lists, a text area for a PEM key, a masked input
-//! with a show toggle for other secrets, a text input with suggestions otherwise), its help line, and its error:
-//! the schema's own check as the user types, or the server's.
+//! with a show toggle for other secrets, a text input with suggestions otherwise), its
+//! help line, and its error: the schema's own check as the user types, or the server's.
 
 use std::collections::BTreeMap;
 

@@ -127,6 +127,15 @@ async fn a_password_change_keeps_api_tokens_unless_it_is_asked_to_revoke_them() 
     let mut on_token = app.client().await;
     on_token.call("auth.resume", json!({"token": first})).await.unwrap();
 
+    // A flag that is not a boolean is named, and changes nothing.
+    let e = a
+        .call("auth.change_password", json!({"old": ADMIN_PASSWORD, "new": "second-password", "revoke_tokens": "yes"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::INVALID_PARAMS);
+    assert!(e.field_error("revoke_tokens").is_some(), "{e:?}");
+    app.client().await.login("admin", ADMIN_PASSWORD).await.expect("the password did not change");
+
     a.call("auth.change_password", json!({"old": ADMIN_PASSWORD, "new": "second-password"})).await.unwrap();
     on_token.call("system.info", json!({})).await.expect("a token survives a plain password change");
     let second = new_token(&mut a, "second", "second-password").await;
