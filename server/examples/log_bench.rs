@@ -267,14 +267,17 @@ async fn make_task(
     path: &Path,
     folder: &str,
     pre_script: &str,
+    deletion_guard: bool,
 ) -> Fallible<i64> {
     std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+    // The guard (the default) runs the sync as a dry run and `rclone size` first.
+    let max_delete_percent = if deletion_guard { json!(50) } else { json!(null) };
     let t = call(
         c,
         "task.create",
         json!({"description": name, "credentials": rig.credential, "direction": "PUSH", "transfer_mode": "SYNC",
                "path": path, "attributes": {"bucket": "bench", "folder": folder}, "pre_script": pre_script,
-               "enabled": false}),
+               "max_delete_percent": max_delete_percent, "enabled": false}),
     )
     .await?;
     t["id"].as_i64().ok_or_else(|| "no task id".to_string())
@@ -441,7 +444,8 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
         let sizes: &[u64] = if quick { &[100_000, 300_000] } else { &[100_000, 1_000_000] };
         for &n in sizes {
             for followers in [0usize, 10] {
-                let task = make_task(&rig, &mut c, &format!("seq {n}"), &empty, "seq", &format!("seq 1 {n}\n")).await?;
+                let task =
+                    make_task(&rig, &mut c, &format!("seq {n}"), &empty, "seq", &format!("seq 1 {n}\n"), true).await?;
                 let r = run_once(&rig, &mut c, task, followers).await?;
                 let run_id = r.run["id"].as_i64().unwrap_or(0);
                 let pace = script_pace(&mut c, run_id, n).await?;
@@ -470,7 +474,7 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
     if wanted("burst") {
         // 2. A burst with ten followers.
         println!("\n## Burst: 200 000 lines, 10 followers");
-        let task = make_task(&rig, &mut c, "burst", &empty, "burst", "seq 1 200000\n").await?;
+        let task = make_task(&rig, &mut c, "burst", &empty, "burst", "seq 1 200000\n", true).await?;
         let r = run_once(&rig, &mut c, task, 10).await?;
         let lag = r.followers.iter().filter_map(|s| s.done_at).max().map(|d| d.saturating_duration_since(r.ended));
         let once = r.followers.iter().all(|s| s.duplicates == 0 && s.gaps == 0 && s.lines >= 200_000);
@@ -488,7 +492,7 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
         let seconds = if quick { 4 } else { 10 };
         let script = format!("#!/bin/sh\nexec '{}' emit 2000 {seconds}\n", exe.display());
         for followers in [1usize, 10, 50] {
-            let task = make_task(&rig, &mut c, &format!("steady {followers}"), &empty, "steady", &script).await?;
+            let task = make_task(&rig, &mut c, &format!("steady {followers}"), &empty, "steady", &script, true).await?;
             let r = run_once(&rig, &mut c, task, followers).await?;
             let mut ages: Vec<u64> = r.followers.iter().flat_map(|s| s.ages_us.iter().copied()).collect();
             ages.sort_unstable();
@@ -506,44 +510,47 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
         println!("\n## PUSH SYNC to rclone serve s3: cloudsync vs bare `rclone sync`, same flags, alternating");
         let pairs = if quick { 3 } else { 5 };
         for (files, size) in [(300usize, 256 * 1024usize), (3000, 4 * 1024)] {
-            let src = rig.work.path().join(format!("data-{files}"));
-            std::fs::create_dir_all(&src).map_err(|e| e.to_string())?;
-            let mut seed = 0x2545F4914F6CDD1Du64;
-            for i in 0..files {
-                let bytes: Vec<u8> = (0..size)
-                    .map(|_| {
-                        seed ^= seed << 13;
-                        seed ^= seed >> 7;
-                        seed ^= seed << 17;
-                        seed as u8
-                    })
-                    .collect();
-                std::fs::write(src.join(format!("f{i:05}.bin")), bytes).map_err(|e| e.to_string())?;
-            }
-            let mut ratios = Vec::new();
-            let (mut bare_all, mut ours_all) = (Vec::new(), Vec::new());
-            for pair in 0..pairs {
-                let folder = format!("sync-{files}-{pair}");
-                let bare = bare_sync(&rig, &src, &format!("bare-{folder}"))?;
-                let task = make_task(&rig, &mut c, &folder, &src, &format!("ours-{folder}"), "").await?;
-                let ours = run_once(&rig, &mut c, task, 0).await?;
-                if ours.state != "SUCCESS" {
-                    return Err(format!("the cloudsync sync ended {}: {}", ours.state, ours.run["error"]));
+            for guard in [false, true] {
+                let src = rig.work.path().join(format!("data-{files}"));
+                std::fs::create_dir_all(&src).map_err(|e| e.to_string())?;
+                let mut seed = 0x2545F4914F6CDD1Du64;
+                for i in 0..files {
+                    let bytes: Vec<u8> = (0..size)
+                        .map(|_| {
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            seed as u8
+                        })
+                        .collect();
+                    std::fs::write(src.join(format!("f{i:05}.bin")), bytes).map_err(|e| e.to_string())?;
                 }
-                ratios.push(ours.wall.as_secs_f64() / bare.as_secs_f64());
-                bare_all.push(bare);
-                ours_all.push(ours.wall);
-            }
-            ratios.sort_by(f64::total_cmp);
-            bare_all.sort();
-            ours_all.sort();
-            println!(
-            "{files:>5} × {:>3} KiB: bare rclone median {}, cloudsync median {}, median ratio {:.3}× over {pairs} pairs",
+                let mut ratios = Vec::new();
+                let (mut bare_all, mut ours_all) = (Vec::new(), Vec::new());
+                for pair in 0..pairs {
+                    let folder = format!("sync-{files}-{guard}-{pair}");
+                    let bare = bare_sync(&rig, &src, &format!("bare-{folder}"))?;
+                    let task = make_task(&rig, &mut c, &folder, &src, &format!("ours-{folder}"), "", guard).await?;
+                    let ours = run_once(&rig, &mut c, task, 0).await?;
+                    if ours.state != "SUCCESS" {
+                        return Err(format!("the cloudsync sync ended {}: {}", ours.state, ours.run["error"]));
+                    }
+                    ratios.push(ours.wall.as_secs_f64() / bare.as_secs_f64());
+                    bare_all.push(bare);
+                    ours_all.push(ours.wall);
+                }
+                ratios.sort_by(f64::total_cmp);
+                bare_all.sort();
+                ours_all.sort();
+                println!(
+            "{files:>5} × {:>3} KiB, {}: bare rclone median {}, cloudsync median {}, median ratio {:.3}× over {pairs} pairs",
             size / 1024,
+            if guard { "default deletion guard (dry run + size first)" } else { "deletion guard off (same flags)" },
             ms(bare_all[pairs / 2]),
             ms(ours_all[pairs / 2]),
             ratios[pairs / 2]
         );
+            }
         }
     }
     if wanted("api") {
@@ -600,7 +607,7 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
     // 6. The web app's size as built (scripts/build-app).
     println!("\n## Web app");
     match wasm_gz_size() {
-        Some((path, size)) => println!("{}: {} KB gzipped", path.display(), size / 1000),
+        Some((path, size)) => println!("first-screen module {}: {} KB gzipped", path.display(), size / 1000),
         None => println!("not built (scripts/build-app): no size"),
     }
     Ok(())
@@ -685,7 +692,7 @@ fn wasm_gz_size() -> Option<(PathBuf, u64)> {
     for dir in std::fs::read_dir(&site).ok()?.flatten() {
         for f in std::fs::read_dir(dir.path()).ok()?.flatten() {
             let p = f.path();
-            if p.to_string_lossy().ends_with(".wasm.gz") {
+            if p.file_name().is_some_and(|n| n == "cloudsync_app_bg.wasm.gz") {
                 let size = f.metadata().ok()?.len();
                 return Some((p, size));
             }
