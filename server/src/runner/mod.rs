@@ -233,9 +233,10 @@ impl Runner {
 
     /// Adds a line to the log of the task's queued or running run; returns that run, or
     /// `None` (and drops the line) when the task has none.
+    /// A run that is ending has written its notes and counts as gone.
     pub async fn note(&self, task_id: i64, level: LogLevel, line: String) -> Option<i64> {
         let mut q = self.inner.state.lock().await;
-        if let Some(a) = q.running.get_mut(&task_id) {
+        if let Some(a) = q.running.get_mut(&task_id).filter(|a| !a.ending) {
             a.notes.push((level, line));
             return Some(a.run_id);
         }
@@ -344,6 +345,11 @@ impl Runner {
                             Outcome::failed(format!("the database failed during the run: {e}"))
                         }
                     };
+                // From here the run is over: a scheduled start or a click queues a new
+                // run behind it (and notes go to that one) instead of being skipped.
+                if let Some(a) = me.inner.state.lock().await.running.get_mut(&task_id) {
+                    a.ending = true;
+                }
                 me.write_notes(task_id, &mut log).await;
                 if let Some(why) = &outcome.error {
                     log.push(LogLevel::Error, LogSource::Runner, why).await;
@@ -363,9 +369,6 @@ impl Runner {
                     log.push(LogLevel::Info, LogSource::Runner, &text).await;
                 }
                 log.flush().await;
-                if let Some(a) = me.inner.state.lock().await.running.get_mut(&task_id) {
-                    a.ending = true;
-                }
                 records::finish_surely(pool, run_id, &outcome).await;
                 tracing::debug!(run_id, state = outcome.state.as_str(), "run recorded");
                 me.inner.counters.run_ended(task_id, outcome.state);

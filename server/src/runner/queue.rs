@@ -41,8 +41,9 @@ pub(super) struct Active {
     pub progress: Option<Progress>,
     /// Lines for the run's log from outside it (the scheduler's), written by the run.
     pub notes: Vec<(LogLevel, String)>,
-    /// Its final state is being recorded: a new run of the task is queued behind it
-    /// rather than this one returned.
+    /// Its transfer is over and its last lines and final state are being written: a
+    /// new run of the task (a click, a scheduled start) is queued behind it rather than
+    /// this one returned or skipped.
     pub ending: bool,
 }
 
