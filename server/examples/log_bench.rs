@@ -239,6 +239,60 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time so far, in ms: the server's own, the rclone processes it started and waited
+/// for, and every `postgres` process (the embedded database).
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server: f64,
+    rclone: f64,
+    database: f64,
+}
+
+impl Cpu {
+    fn now(server_pid: u32) -> Cpu {
+        // SAFETY: sysconf only reads a constant.
+        let tick_ms = 1000.0 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        // Fields after the command's closing parenthesis: utime is the 12th, cstime the 15th.
+        let fields = |pid: &str| -> Option<(String, Vec<f64>)> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, tail) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1.to_string();
+            let nums = tail.split_whitespace().skip(11).take(4).map(|n| n.parse().unwrap_or(0.0) * tick_ms).collect();
+            Some((comm, nums))
+        };
+        let mut cpu = Cpu::default();
+        if let Some((_, n)) = fields(&server_pid.to_string()) {
+            (cpu.server, cpu.rclone) = (n[0] + n[1], n[2] + n[3]);
+        }
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some((comm, n)) = name.parse::<u32>().ok().and_then(|_| fields(&name)) {
+                if comm == "postgres" {
+                    cpu.database += n[0] + n[1] + n[2] + n[3];
+                }
+            }
+        }
+        cpu
+    }
+
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            server: self.server - before.server,
+            rclone: self.rclone - before.rclone,
+            database: self.database - before.database,
+        }
+    }
+}
+
+/// CPU time (ms) of the processes this program started and waited for.
+fn children_cpu_ms() -> f64 {
+    // SAFETY: getrusage writes into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(usage.ru_utime) + ms(usage.ru_stime)
+}
+
 impl RssWatch {
     fn start(pid: u32) -> RssWatch {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -363,6 +417,7 @@ struct RunResult {
     followers: Vec<Seen>,
     rss_peak_mib: f64,
     run: Value,
+    cpu: Cpu,
 }
 
 /// Runs `task` once with `followers` following it and the server's RSS watched.
@@ -370,6 +425,7 @@ async fn run_once(rig: &Rig, c: &mut Socket, task: i64, followers: usize) -> Fal
     let mut watcher = logged_in(rig, 0).await?;
     call(&mut watcher, "events.subscribe", json!({})).await?;
     let rss = RssWatch::start(rig.pid);
+    let cpu_before = Cpu::now(rig.pid);
     let started = Instant::now();
     let run_id = call(c, "task.run", json!({"id": task})).await?["run_id"].as_i64().ok_or("no run id")?;
     let end = tokio::spawn(watch_end(watcher, run_id));
@@ -385,8 +441,124 @@ async fn run_once(rig: &Rig, c: &mut Socket, task: i64, followers: usize) -> Fal
         seen.push(h.await.map_err(|e| e.to_string())??);
     }
     let rss_peak_mib = rss.peak_mib();
+    let cpu = Cpu::now(rig.pid).since(cpu_before);
     let run = call(c, "run.get", json!({"id": run_id})).await?;
-    Ok(RunResult { wall, ended, state, followers: seen, rss_peak_mib, run })
+    Ok(RunResult { wall, ended, state, followers: seen, rss_peak_mib, run, cpu })
+}
+
+/// 4. Real syncs against bare rclone: for each data set, with the deletion guard off
+/// (the same rclone command) and on (the default: a dry run first), `pairs` pairs.
+async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
+    println!("\n## PUSH SYNC to rclone serve s3: cloudsync vs bare `rclone sync`, same flags, alternating");
+    for (files, size) in [(300usize, 256 * 1024usize), (3000, 4 * 1024)] {
+        let src = rig.work.path().join(format!("data-{files}"));
+        write_data(&src, files, size)?;
+        for guard in [false, true] {
+            let (mut ratios, mut bare_all, mut ours_all, mut steps_all) = (vec![], vec![], vec![], vec![]);
+            let (mut bare_cpu, mut ours_cpu) = (vec![], vec![]);
+            for pair in 0..pairs {
+                let folder = format!("sync-{files}-{guard}-{pair}");
+                let task = make_task(rig, c, &folder, &src, &format!("ours-{folder}"), "", guard).await?;
+                // Each starts with no dirty pages of the other's writes to flush, and which
+                // goes first alternates: neither always runs in the other's wake.
+                let bare_run = || {
+                    flush_disks();
+                    bare_sync(rig, &src, &format!("bare-{folder}"))
+                };
+                let bare_first = if pair % 2 == 0 { Some(bare_run()?) } else { None };
+                flush_disks();
+                let ours = run_once(rig, c, task, 0).await?;
+                let (bare, cpu) = match bare_first {
+                    Some(b) => b,
+                    None => bare_run()?,
+                };
+                if ours.state != "SUCCESS" {
+                    return Err(format!("the cloudsync sync ended {}: {}", ours.state, ours.run["error"]));
+                }
+                steps_all.push(steps(c, &ours).await?);
+                ratios.push(ours.wall.as_secs_f64() / bare.as_secs_f64());
+                (bare_cpu.push(cpu), ours_cpu.push(ours.cpu));
+                (bare_all.push(bare), ours_all.push(ours.wall));
+            }
+            ratios.sort_by(f64::total_cmp);
+            (bare_all.sort(), ours_all.sort());
+            let variant =
+                if guard { "default deletion guard (dry run + size first)" } else { "deletion guard off (same flags)" };
+            println!(
+                "{files:>5} × {:>3} KiB, {variant}: bare rclone median {}, cloudsync median {}, median ratio {:.3}× over {pairs} pairs",
+                size / 1024,
+                ms(bare_all[pairs / 2]),
+                ms(ours_all[pairs / 2]),
+                ratios[pairs / 2]
+            );
+            let median = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let step = |i: usize| median(steps_all.iter().map(|s: &[f64; 6]| s[i]).collect());
+            println!(
+                "      cloudsync's time (median ms): queue {:.0}, load and checks {:.0}, rclone's start {:.0}, rclone's lines {:.0}, recording the end {:.0}, call and events {:.0}",
+                step(0), step(1), step(2), step(3), step(4), step(5)
+            );
+            println!(
+                "      CPU (median ms): bare rclone {:.0}; cloudsync's rclone processes {:.0}, server {:.0}, database {:.0}",
+                median(bare_cpu),
+                median(ours_cpu.iter().map(|c| c.rclone).collect()),
+                median(ours_cpu.iter().map(|c| c.server).collect()),
+                median(ours_cpu.iter().map(|c| c.database).collect()),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `files` files of `size` pseudo-random bytes (the same bytes every time) in `dir`.
+fn write_data(dir: &Path, files: usize, size: usize) -> Fallible<()> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    for i in 0..files {
+        let bytes: Vec<u8> = (0..size)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        std::fs::write(dir.join(format!("f{i:05}.bin")), bytes).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Where a run's time went, from its record and its log's timestamps (server clock), in
+/// ms: queued → started, started → "starting rclone" (loading, checks), → rclone's first
+/// line, → its last line, → finished, and the rest of `wall` (the call, the events).
+async fn steps(c: &mut Socket, r: &RunResult) -> Fallible<[f64; 6]> {
+    let at = |v: &Value| {
+        time::OffsetDateTime::parse(v.as_str().unwrap_or(""), &time::format_description::well_known::Rfc3339)
+            .map_err(|e| format!("{v}: {e}"))
+    };
+    let log = call(c, "run.log", json!({"id": r.run["id"], "limit": 10000})).await?;
+    let lines = log.as_array().ok_or("no log")?;
+    let starting = lines.iter().find(|l| l["message"].as_str().is_some_and(|m| m.starts_with("starting rclone")));
+    let rclone: Vec<&Value> = lines.iter().filter(|l| l["source"] == "rclone").collect();
+    let (Some(starting), Some(first), Some(last)) = (starting, rclone.first(), rclone.last()) else {
+        return Err("the run's log has no rclone lines".into());
+    };
+    let times = [
+        at(&r.run["queued_at"])?,
+        at(&r.run["started_at"])?,
+        at(&starting["at"])?,
+        at(&first["at"])?,
+        at(&last["at"])?,
+        at(&r.run["finished_at"])?,
+    ];
+    let mut out = [0.0; 6];
+    for i in 0..5 {
+        out[i] = (times[i + 1] - times[i]).as_seconds_f64() * 1000.0;
+    }
+    out[5] = r.wall.as_secs_f64() * 1000.0 - (times[5] - times[0]).as_seconds_f64() * 1000.0;
+    Ok(out)
 }
 
 /// The `at` of the first and last pre-script line: how fast lines went into the store.
@@ -506,52 +678,7 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
         }
     }
     if wanted("sync") {
-        // 4. A real sync against bare rclone.
-        println!("\n## PUSH SYNC to rclone serve s3: cloudsync vs bare `rclone sync`, same flags, alternating");
-        let pairs = if quick { 3 } else { 5 };
-        for (files, size) in [(300usize, 256 * 1024usize), (3000, 4 * 1024)] {
-            for guard in [false, true] {
-                let src = rig.work.path().join(format!("data-{files}"));
-                std::fs::create_dir_all(&src).map_err(|e| e.to_string())?;
-                let mut seed = 0x2545F4914F6CDD1Du64;
-                for i in 0..files {
-                    let bytes: Vec<u8> = (0..size)
-                        .map(|_| {
-                            seed ^= seed << 13;
-                            seed ^= seed >> 7;
-                            seed ^= seed << 17;
-                            seed as u8
-                        })
-                        .collect();
-                    std::fs::write(src.join(format!("f{i:05}.bin")), bytes).map_err(|e| e.to_string())?;
-                }
-                let mut ratios = Vec::new();
-                let (mut bare_all, mut ours_all) = (Vec::new(), Vec::new());
-                for pair in 0..pairs {
-                    let folder = format!("sync-{files}-{guard}-{pair}");
-                    let bare = bare_sync(&rig, &src, &format!("bare-{folder}"))?;
-                    let task = make_task(&rig, &mut c, &folder, &src, &format!("ours-{folder}"), "", guard).await?;
-                    let ours = run_once(&rig, &mut c, task, 0).await?;
-                    if ours.state != "SUCCESS" {
-                        return Err(format!("the cloudsync sync ended {}: {}", ours.state, ours.run["error"]));
-                    }
-                    ratios.push(ours.wall.as_secs_f64() / bare.as_secs_f64());
-                    bare_all.push(bare);
-                    ours_all.push(ours.wall);
-                }
-                ratios.sort_by(f64::total_cmp);
-                bare_all.sort();
-                ours_all.sort();
-                println!(
-            "{files:>5} × {:>3} KiB, {}: bare rclone median {}, cloudsync median {}, median ratio {:.3}× over {pairs} pairs",
-            size / 1024,
-            if guard { "default deletion guard (dry run + size first)" } else { "deletion guard off (same flags)" },
-            ms(bare_all[pairs / 2]),
-            ms(ours_all[pairs / 2]),
-            ratios[pairs / 2]
-        );
-            }
-        }
+        sync_rows(&rig, &mut c, if quick { 3 } else { 5 }).await?;
     }
     if wanted("api") {
         // 5. The API under many tasks and many sockets.
@@ -661,15 +788,23 @@ async fn create_tasks(rig: &Rig, n: usize) -> Fallible<()> {
     Ok(())
 }
 
+/// Writes every dirty page out, so a timed run does not pay for the previous run's writes.
+fn flush_disks() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+}
+
 /// `rclone sync` with the flags cloudsync gives a PUSH SYNC task (`runner::sync::build`),
 /// the remote from the environment as cloudsync passes it.
-fn bare_sync(rig: &Rig, src: &Path, folder: &str) -> Fallible<Duration> {
+fn bare_sync(rig: &Rig, src: &Path, folder: &str) -> Fallible<(Duration, f64)> {
+    let cpu_before = children_cpu_ms();
     let started = Instant::now();
     let status = Command::new(&rig.rclone)
         .arg("sync")
         .arg(src)
         .arg(format!("bench:bench/{folder}"))
         .args(["--use-json-log", "--stats", "1s", "--stats-log-level", "NOTICE", "-v", "--transfers", "4"])
+        .args(["--filter", "- /.cloudsync-deleted/**"])
         .env("RCLONE_CONFIG", "/dev/null")
         .env("RCLONE_CONFIG_BENCH_TYPE", "s3")
         .env("RCLONE_CONFIG_BENCH_PROVIDER", "Rclone")
@@ -683,7 +818,7 @@ fn bare_sync(rig: &Rig, src: &Path, folder: &str) -> Fallible<Duration> {
     if !status.success() {
         return Err(format!("bare rclone sync failed: {status}"));
     }
-    Ok(started.elapsed())
+    Ok((started.elapsed(), children_cpu_ms() - cpu_before))
 }
 
 fn wasm_gz_size() -> Option<(PathBuf, u64)> {

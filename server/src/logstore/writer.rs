@@ -1,5 +1,6 @@
 //! [`LogWriter`]: how one run's lines get into the store. The run's reader pushes lines;
-//! a full batch (by lines or bytes) or one older than [`BATCH_AGE`] goes to a store task
+//! a full batch (by lines or bytes) or one older than [`BATCH_AGE`] (while someone
+//! follows a log live; [`QUIET_BATCH_AGE`] while nobody does) goes to a store task
 //! that inserts it in one statement and then publishes it to live followers. Between
 //! them is a channel of [`QUEUED_BATCHES`]: when storage is slower than the child, `push`
 //! waits, the reader stops reading, and the child blocks on its full pipe. So a run holds
@@ -19,8 +20,12 @@ use super::{clean, DEFAULT_MAX_LINES, MAX_LINE_CHARS};
 pub const BATCH_LINES: usize = 2000;
 /// …or this many bytes of messages…
 pub const BATCH_BYTES: usize = 256 * 1024;
-/// …or once its oldest line waited this long (the reader's tick checks).
+/// …or once its oldest line waited this long while a follower watches (the reader's
+/// tick checks)…
 pub const BATCH_AGE: Duration = Duration::from_millis(20);
+/// …or this long while nobody follows a log: four statements a second instead of fifty
+/// for a chatty run, and a follower who comes gets the waiting lines at the next tick.
+pub const QUIET_BATCH_AGE: Duration = Duration::from_millis(250);
 /// Batches sent but not yet stored, beyond the one being inserted.
 pub const QUEUED_BATCHES: usize = 2;
 
@@ -118,9 +123,12 @@ impl LogWriter {
         self.batch.len()
     }
 
-    /// Whether the batch's oldest line has waited [`BATCH_AGE`].
+    /// Whether the batch's oldest line has waited [`BATCH_AGE`] (with followers) or
+    /// [`QUIET_BATCH_AGE`].
     pub fn due(&self) -> bool {
-        self.oldest.is_some_and(|t| t.elapsed() >= BATCH_AGE)
+        let watched = self.hub.as_ref().is_some_and(LiveHub::has_log_followers);
+        let age = if watched { BATCH_AGE } else { QUIET_BATCH_AGE };
+        self.oldest.is_some_and(|t| t.elapsed() >= age)
     }
 
     pub async fn flush_if_due(&mut self) {

@@ -129,17 +129,20 @@ pub(super) async fn within<T>(
     done
 }
 
-/// Whether `path` (local or on the remote) holds at least one file, by `rclone lsf -R
-/// --files-only`, stopped at the first file it names. A path that does not exist holds
-/// none (rclone's exit code 3); any other failure is rclone's error line.
+/// Whether `path` (local or on the remote) holds at least one file that `selection`
+/// (filter flags) lets through, by `rclone lsf -R --files-only`, stopped at the first
+/// file it names. A path that does not exist holds none (rclone's exit code 3); any
+/// other failure is rclone's error line.
 pub async fn holds_a_file(
     rclone: &Path,
     path: &std::ffi::OsStr,
+    selection: &[OsString],
     remote: Option<&RemoteEnv>,
     deadline: Duration,
 ) -> Result<bool, String> {
     use tokio::io::AsyncBufReadExt;
-    let args: Vec<OsString> = vec!["lsf".into(), "-R".into(), "--files-only".into(), path.into()];
+    let mut args: Vec<OsString> = vec!["lsf".into(), "-R".into(), "--files-only".into(), path.into()];
+    args.extend(selection.iter().cloned());
     let mut child = spawn(rclone, &args, remote).map_err(|e| format!("cannot start rclone: {e}"))?;
     let pid = child.id();
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped"));
@@ -167,14 +170,17 @@ pub async fn holds_a_file(
         .unwrap_or_else(|| Err(format!("listing took longer than {} s", deadline.as_secs())))
 }
 
-/// How many files are under `path` (`rclone size --json`); none when it does not exist.
+/// How many files under `path` `selection` (filter flags) lets through (`rclone size
+/// --json`); none when it does not exist.
 pub async fn count_files(
     rclone: &Path,
     path: &std::ffi::OsStr,
+    selection: &[OsString],
     remote: Option<&RemoteEnv>,
     deadline: Duration,
 ) -> Result<u64, String> {
-    let args: Vec<OsString> = vec!["size".into(), "--json".into(), path.into()];
+    let mut args: Vec<OsString> = vec!["size".into(), "--json".into(), path.into()];
+    args.extend(selection.iter().cloned());
     let out = run(rclone, &args, remote, deadline).await.map_err(|e| format!("cannot start rclone: {e}"))?;
     match out.code {
         Some(0) => serde_json::from_slice::<serde_json::Value>(&out.stdout)

@@ -3,12 +3,15 @@
 //! server, never two runs of one task, never two whose local or remote folders
 //! overlap), owns the stop handles, and gives every run a final state; `run` is one
 //! run's life (`RunFailure` says why one could not start); `sync` builds its rclone
-//! command (started by `rclone::process`); `scripts` runs pre- and post-scripts;
-//! `after` verifies a transfer and prunes kept files; `retry` queues a failed run again; `lines` reads a child's output as
-//! bounded lines; `progress` reads rclone's JSON log; `records` keeps the run records.
+//! command (started by `rclone::process`); `guards` stops a sync that would empty or
+//! mostly delete its destination; `scripts` runs pre- and post-scripts; `after`
+//! verifies a transfer and prunes kept files; `retry` queues a failed run again;
+//! `lines` reads a child's output as bounded lines; `progress` reads rclone's JSON
+//! log; `records` keeps the run records.
 
 mod after;
 pub use after::PlanError;
+mod guards;
 pub mod lines;
 pub mod progress;
 mod queue;

@@ -17,8 +17,6 @@ use crate::logstore::LogWriter;
 
 /// How long a stopped rclone gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(10);
-/// How long listing a source or destination (until its first file) may take.
-const LISTING_DEADLINE: Duration = Duration::from_secs(300);
 
 /// Why a run could not get as far as its transfer.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +35,10 @@ pub enum RunFailure {
     DeleteCheck(String),
     #[error("source is empty (is the disk mounted?); nothing was deleted")]
     EmptySource,
+    #[error(
+        "the source holds no file the task's include/exclude rules select (is the disk mounted?); nothing was deleted"
+    )]
+    NothingSelected,
     #[error("cannot check that the source holds files: {0}; nothing was deleted")]
     SourceCheck(String),
     #[error("the bandwidth timetable cannot be used: {0}; save the task again")]
@@ -87,6 +89,7 @@ impl From<RunFailure> for Outcome {
         let last_word = matches!(
             why,
             RunFailure::EmptySource
+                | RunFailure::NothingSelected
                 | RunFailure::TooManyDeletes { .. }
                 | RunFailure::TaskGone(_)
                 | RunFailure::SettingsChanged
@@ -209,7 +212,8 @@ impl Runner {
         let mut undecryptable = 0u64;
         let mut aborted = false;
         let mut kill_at: Option<tokio::time::Instant> = None;
-        // Often enough that a line waits at most about two BATCH_AGEs to go live.
+        // Often enough that a line of a followed run waits at most about two BATCH_AGEs
+        // to go live.
         let mut tick = tokio::time::interval(crate::logstore::BATCH_AGE);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -319,77 +323,6 @@ impl Runner {
             (state, error)
         };
         Ok(Outcome { state, retry: state == RunState::Failed, error, code, stats: last_stats })
-    }
-
-    /// A SYNC or MOVE from a source with no files to a destination with some stops here,
-    /// before rclone deletes anything, unless the task allows an empty source. (A dry
-    /// run deletes nothing and shows what would happen.)
-    async fn check_source(
-        &self,
-        task: &protocol::tasks::SyncTask,
-        command: &super::sync::SyncCommand,
-        dry_run: bool,
-        log: &mut LogWriter,
-    ) -> Result<(), RunFailure> {
-        if dry_run || task.allow_empty_source || task.transfer_mode == TransferMode::Copy {
-            return Ok(());
-        }
-        let (src, dst) = (command.source(), command.destination());
-        log.push(
-            LogLevel::Info,
-            LogSource::Runner,
-            "checking that the source holds files (an empty source is not allowed)",
-        )
-        .await;
-        let rclone = &self.inner.rclone;
-        let holds = |path| crate::rclone::process::holds_a_file(rclone, path, Some(&command.remote), LISTING_DEADLINE);
-        if holds(src).await.map_err(RunFailure::SourceCheck)? {
-            return Ok(());
-        }
-        if holds(dst).await.map_err(RunFailure::SourceCheck)? {
-            return Err(RunFailure::EmptySource);
-        }
-        Ok(())
-    }
-
-    /// A SYNC that would delete more than `max_delete_percent` of the destination's files
-    /// stops here, before anything is deleted: the deletions are counted by the same
-    /// command with `--dry-run` (the plan of `task.plan`), the destination's files by
-    /// `rclone size`. `allowed` (a dry run, or `allow_deletes`) skips the check.
-    async fn check_deletions(
-        &self,
-        task: &protocol::tasks::SyncTask,
-        command: &super::sync::SyncCommand,
-        allowed: bool,
-        log: &mut LogWriter,
-    ) -> Result<(), RunFailure> {
-        let Some(percent) = task.max_delete_percent.filter(|_| !allowed && task.transfer_mode == TransferMode::Sync)
-        else {
-            return Ok(());
-        };
-        log.push(
-            LogLevel::Info,
-            LogSource::Runner,
-            &format!("counting what this sync would delete (at most {percent}% of the destination's files)"),
-        )
-        .await;
-        let rclone = &self.inner.rclone;
-        let remote = Some(&command.remote);
-        let would = crate::rclone::compare::plan(rclone, &command.args, remote, LISTING_DEADLINE)
-            .await
-            .map_err(RunFailure::DeleteCheck)?
-            .delete
-            .count;
-        if would == 0 {
-            return Ok(());
-        }
-        let of = crate::rclone::process::count_files(rclone, command.destination(), remote, LISTING_DEADLINE)
-            .await
-            .map_err(RunFailure::DeleteCheck)?;
-        if would * 100 > u64::from(percent) * of {
-            return Err(RunFailure::TooManyDeletes { would, of, percent });
-        }
-        Ok(())
     }
 
     /// The rclone command of a task, or why it cannot run.

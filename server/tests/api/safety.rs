@@ -129,6 +129,52 @@ async fn a_sync_that_would_delete_most_of_the_destination_stops_until_allowed_on
     assert_eq!(c.call("task.get", json!({"id": none})).await.unwrap()["max_delete_percent"], json!(null));
 }
 
+/// With include/exclude rules, both guards count only the files the rules select: those
+/// are the files a sync deletes. (Counting every file let a sync that deletes most of
+/// the selected ones through, and one whose source kept only unselected files.)
+#[tokio::test]
+async fn the_guards_count_only_the_files_the_task_selects() {
+    let app = spawn_app().await;
+    let s3 = StorageServer::s3();
+    let backup = s3.mkdir("mixed/photos");
+    for i in 0..20 {
+        std::fs::write(backup.join(format!("note{i:02}.txt")), "not selected").unwrap();
+    }
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let local = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        std::fs::write(local.path().join(format!("p{i}.jpg")), format!("photo {i}")).unwrap();
+    }
+    let task =
+        make_task(&mut c, cred, "PUSH", "SYNC", local.path(), "mixed", "photos", json!({"include": ["*.jpg"]})).await;
+    assert_eq!(run_to_end(&mut c, task, false).await["state"], "SUCCESS");
+    let before = files(&backup);
+    assert_eq!(before.len(), 30);
+
+    // 6 of the 10 photos gone: 60% of what the task selects, though 20% of all 30 files.
+    for i in 0..6 {
+        std::fs::remove_file(local.path().join(format!("p{i}.jpg"))).unwrap();
+    }
+    let run = run_to_end(&mut c, task, false).await;
+    let error = run["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("this sync would delete 6 of the 10 files at the destination, more than 50%"), "{run}");
+    assert_eq!(files(&backup), before, "nothing was deleted");
+
+    // Only a file the rules leave out is left: no photo to keep, the backup's photos stay.
+    for i in 6..10 {
+        std::fs::remove_file(local.path().join(format!("p{i}.jpg"))).unwrap();
+    }
+    std::fs::write(local.path().join("readme.txt"), "not a photo").unwrap();
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(
+        run["error"],
+        "the source holds no file the task's include/exclude rules select (is the disk mounted?); nothing was deleted",
+        "{run}"
+    );
+    assert_eq!(files(&backup), before);
+}
+
 #[tokio::test]
 async fn task_plan_lists_what_a_sync_would_copy_update_and_delete_and_changes_nothing() {
     let app = spawn_app().await;
