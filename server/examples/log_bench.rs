@@ -9,6 +9,7 @@
 //! target/release/examples/log_bench            # everything (about 10 minutes)
 //! target/release/examples/log_bench --quick    # smaller sizes, fewer pairs
 //! target/release/examples/log_bench --only fast,burst,latency,sync,api
+//! target/release/examples/log_bench --only sync --pairs 15   # more pairs than 5
 //! ```
 //!
 //! It starts `target/release/cloudsync serve` on a temporary data directory with its
@@ -44,8 +45,9 @@ fn main() {
         .skip_while(|a| *a != "--only")
         .nth(1)
         .map_or_else(Vec::new, |o| o.split(',').map(str::to_string).collect());
+    let pairs: Option<usize> = args.iter().skip_while(|a| *a != "--pairs").nth(1).and_then(|n| n.parse().ok());
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    if let Err(why) = rt.block_on(bench(quick, &only)) {
+    if let Err(why) = rt.block_on(bench(quick, &only, pairs)) {
         eprintln!("log_bench: cannot measure: {why}");
         std::process::exit(2);
     }
@@ -246,6 +248,8 @@ struct Cpu {
     server: f64,
     rclone: f64,
     database: f64,
+    /// The server's threads' context switches.
+    switches: f64,
 }
 
 impl Cpu {
@@ -264,6 +268,15 @@ impl Cpu {
         if let Some((_, n)) = fields(&server_pid.to_string()) {
             (cpu.server, cpu.rclone) = (n[0] + n[1], n[2] + n[3]);
         }
+        for t in std::fs::read_dir(format!("/proc/{server_pid}/task")).into_iter().flatten().flatten() {
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            for l in status.lines() {
+                let n = l
+                    .strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"));
+                cpu.switches += n.and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0);
+            }
+        }
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if let Some((comm, n)) = name.parse::<u32>().ok().and_then(|_| fields(&name)) {
@@ -280,6 +293,7 @@ impl Cpu {
             server: self.server - before.server,
             rclone: self.rclone - before.rclone,
             database: self.database - before.database,
+            switches: self.switches - before.switches,
         }
     }
 }
@@ -420,11 +434,12 @@ struct RunResult {
     cpu: Cpu,
 }
 
-/// Runs `task` once with `followers` following it and the server's RSS watched.
-async fn run_once(rig: &Rig, c: &mut Socket, task: i64, followers: usize) -> Fallible<RunResult> {
+/// Runs `task` once with `followers` following it and, with `watch_rss`, the server's
+/// RSS read every 10 ms (not while timing a sync: that costs the machine a little).
+async fn run_once(rig: &Rig, c: &mut Socket, task: i64, followers: usize, watch_rss: bool) -> Fallible<RunResult> {
     let mut watcher = logged_in(rig, 0).await?;
     call(&mut watcher, "events.subscribe", json!({})).await?;
-    let rss = RssWatch::start(rig.pid);
+    let rss = watch_rss.then(|| RssWatch::start(rig.pid));
     let cpu_before = Cpu::now(rig.pid);
     let started = Instant::now();
     let run_id = call(c, "task.run", json!({"id": task})).await?["run_id"].as_i64().ok_or("no run id")?;
@@ -440,7 +455,7 @@ async fn run_once(rig: &Rig, c: &mut Socket, task: i64, followers: usize) -> Fal
     for h in handles {
         seen.push(h.await.map_err(|e| e.to_string())??);
     }
-    let rss_peak_mib = rss.peak_mib();
+    let rss_peak_mib = rss.map_or(0.0, RssWatch::peak_mib);
     let cpu = Cpu::now(rig.pid).since(cpu_before);
     let run = call(c, "run.get", json!({"id": run_id})).await?;
     Ok(RunResult { wall, ended, state, followers: seen, rss_peak_mib, run, cpu })
@@ -467,7 +482,7 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 };
                 let bare_first = if pair % 2 == 0 { Some(bare_run()?) } else { None };
                 flush_disks();
-                let ours = run_once(rig, c, task, 0).await?;
+                let ours = run_once(rig, c, task, 0, false).await?;
                 let (bare, cpu) = match bare_first {
                     Some(b) => b,
                     None => bare_run()?,
@@ -480,6 +495,7 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 (bare_cpu.push(cpu), ours_cpu.push(ours.cpu));
                 (bare_all.push(bare), ours_all.push(ours.wall));
             }
+            let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
             ratios.sort_by(f64::total_cmp);
             (bare_all.sort(), ours_all.sort());
             let variant =
@@ -491,6 +507,7 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 ms(ours_all[pairs / 2]),
                 ratios[pairs / 2]
             );
+            println!("      each pair's ratio, in order: {}", each.join(" "));
             let median = |mut v: Vec<f64>| {
                 v.sort_by(f64::total_cmp);
                 v[v.len() / 2]
@@ -501,10 +518,11 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 step(0), step(1), step(2), step(3), step(4), step(5)
             );
             println!(
-                "      CPU (median ms): bare rclone {:.0}; cloudsync's rclone processes {:.0}, server {:.0}, database {:.0}",
+                "      CPU (median ms): bare rclone {:.0}; cloudsync's rclone processes {:.0}, server {:.0} ({:.0} context switches), database {:.0}",
                 median(bare_cpu),
                 median(ours_cpu.iter().map(|c| c.rclone).collect()),
                 median(ours_cpu.iter().map(|c| c.server).collect()),
+                median(ours_cpu.iter().map(|c| c.switches).collect()),
                 median(ours_cpu.iter().map(|c| c.database).collect()),
             );
         }
@@ -602,7 +620,7 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
+async fn bench(quick: bool, only: &[String], pairs: Option<usize>) -> Fallible<()> {
     let wanted = |case: &str| only.is_empty() || only.iter().any(|o| o == case);
     let rig = start(quick).await?;
     let mut c = logged_in(&rig, 0).await?;
@@ -618,7 +636,7 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
             for followers in [0usize, 10] {
                 let task =
                     make_task(&rig, &mut c, &format!("seq {n}"), &empty, "seq", &format!("seq 1 {n}\n"), true).await?;
-                let r = run_once(&rig, &mut c, task, followers).await?;
+                let r = run_once(&rig, &mut c, task, followers, true).await?;
                 let run_id = r.run["id"].as_i64().unwrap_or(0);
                 let pace = script_pace(&mut c, run_id, n).await?;
                 let complete = r.followers.iter().all(|s| s.duplicates == 0 && s.gaps == 0);
@@ -647,7 +665,7 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
         // 2. A burst with ten followers.
         println!("\n## Burst: 200 000 lines, 10 followers");
         let task = make_task(&rig, &mut c, "burst", &empty, "burst", "seq 1 200000\n", true).await?;
-        let r = run_once(&rig, &mut c, task, 10).await?;
+        let r = run_once(&rig, &mut c, task, 10, true).await?;
         let lag = r.followers.iter().filter_map(|s| s.done_at).max().map(|d| d.saturating_duration_since(r.ended));
         let once = r.followers.iter().all(|s| s.duplicates == 0 && s.gaps == 0 && s.lines >= 200_000);
         println!(
@@ -665,7 +683,7 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
         let script = format!("#!/bin/sh\nexec '{}' emit 2000 {seconds}\n", exe.display());
         for followers in [1usize, 10, 50] {
             let task = make_task(&rig, &mut c, &format!("steady {followers}"), &empty, "steady", &script, true).await?;
-            let r = run_once(&rig, &mut c, task, followers).await?;
+            let r = run_once(&rig, &mut c, task, followers, true).await?;
             let mut ages: Vec<u64> = r.followers.iter().flat_map(|s| s.ages_us.iter().copied()).collect();
             ages.sort_unstable();
             println!(
@@ -678,7 +696,7 @@ async fn bench(quick: bool, only: &[String]) -> Fallible<()> {
         }
     }
     if wanted("sync") {
-        sync_rows(&rig, &mut c, if quick { 3 } else { 5 }).await?;
+        sync_rows(&rig, &mut c, pairs.unwrap_or(if quick { 3 } else { 5 }).max(1)).await?;
     }
     if wanted("api") {
         // 5. The API under many tasks and many sockets.
