@@ -6,7 +6,7 @@
 //! ```sh
 //! . scripts/env.sh
 //! cargo build --release -p cloudsync-server --bins --examples
-//! target/release/examples/log_bench            # everything (about 10 minutes)
+//! target/release/examples/log_bench            # everything (about 4 minutes)
 //! target/release/examples/log_bench --quick    # smaller sizes, fewer pairs
 //! target/release/examples/log_bench --only fast,burst,latency,sync,api
 //! target/release/examples/log_bench --only sync --pairs 15   # more pairs than 5
@@ -492,12 +492,15 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 }
                 steps_all.push(steps(c, &ours).await?);
                 ratios.push(ours.wall.as_secs_f64() / bare.as_secs_f64());
-                (bare_cpu.push(cpu), ours_cpu.push(ours.cpu));
-                (bare_all.push(bare), ours_all.push(ours.wall));
+                bare_cpu.push(cpu);
+                ours_cpu.push(ours.cpu);
+                bare_all.push(bare);
+                ours_all.push(ours.wall);
             }
             let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
             ratios.sort_by(f64::total_cmp);
-            (bare_all.sort(), ours_all.sort());
+            bare_all.sort();
+            ours_all.sort();
             let variant =
                 if guard { "default deletion guard (dry run + size first)" } else { "deletion guard off (same flags)" };
             println!(

@@ -235,8 +235,8 @@ impl Runner {
     }
 
     /// Adds a line to the log of the task's queued or running run; returns that run, or
-    /// `None` (and drops the line) when the task has none.
-    /// A run that is ending has written its notes and counts as gone.
+    /// `None` (and drops the line) when the task has none. A run that is ending has
+    /// written its notes and counts as gone.
     pub async fn note(&self, task_id: i64, level: LogLevel, line: String) -> Option<i64> {
         let mut q = self.inner.state.lock().await;
         if let Some(a) = q.running.get_mut(&task_id).filter(|a| !a.ending) {
