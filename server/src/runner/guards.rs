@@ -44,12 +44,13 @@ impl Runner {
             // A local folder with no rules to apply: read here, no rclone to start.
             let root = PathBuf::from(command.source());
             let follow = task.follow_symlinks;
-            tokio::time::timeout(LISTING_DEADLINE, tokio::task::spawn_blocking(move || holds_a_file(&root, follow)))
-                .await
-                .map_err(|_| {
-                    RunFailure::SourceCheck(format!("listing took longer than {} s", LISTING_DEADLINE.as_secs()))
-                })?
-                .map_err(|e| RunFailure::SourceCheck(e.to_string()))?
+            tokio::time::timeout(
+                LISTING_DEADLINE,
+                tokio::task::spawn_blocking(move || folder_holds_a_file(&root, follow)),
+            )
+            .await
+            .map_err(|_| RunFailure::SourceCheck(format!("listing took longer than {} s", LISTING_DEADLINE.as_secs())))?
+            .map_err(|e| RunFailure::SourceCheck(e.to_string()))?
         } else {
             self.holds(command, command.source()).await
         };
@@ -114,7 +115,7 @@ impl Runner {
 /// leaving out the kept-files folder at its top as the transfer's filter does. Stops at
 /// the first. A folder that cannot be read makes the answer an error unless a file was
 /// found elsewhere; a missing `root` holds none.
-fn holds_a_file(root: &Path, follow: bool) -> Result<bool, String> {
+fn folder_holds_a_file(root: &Path, follow: bool) -> Result<bool, String> {
     use std::os::unix::fs::MetadataExt;
     let mut folders = vec![root.to_path_buf()];
     let mut seen = std::collections::HashSet::new();
@@ -172,19 +173,19 @@ mod tests {
     fn a_file_anywhere_below_counts_and_the_kept_folder_does_not() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        assert_eq!(holds_a_file(&root.join("not-mounted"), false), Ok(false));
-        assert_eq!(holds_a_file(root, false), Ok(false));
+        assert_eq!(folder_holds_a_file(&root.join("not-mounted"), false), Ok(false));
+        assert_eq!(folder_holds_a_file(root, false), Ok(false));
         std::fs::create_dir_all(root.join("a/b/c")).unwrap();
         std::fs::create_dir_all(root.join(KEPT_FOLDER).join("2026-12-01T000000Z")).unwrap();
         std::fs::write(root.join(KEPT_FOLDER).join("2026-12-01T000000Z/old.txt"), "kept").unwrap();
-        assert_eq!(holds_a_file(root, false), Ok(false), "folders and kept files only");
+        assert_eq!(folder_holds_a_file(root, false), Ok(false), "folders and kept files only");
         std::fs::write(root.join("a/b/c/photo.jpg"), "bytes").unwrap();
-        assert_eq!(holds_a_file(root, false), Ok(true));
+        assert_eq!(folder_holds_a_file(root, false), Ok(true));
         // Below the top, a folder of that name is an ordinary folder.
         std::fs::remove_file(root.join("a/b/c/photo.jpg")).unwrap();
         std::fs::create_dir(root.join("a").join(KEPT_FOLDER)).unwrap();
         std::fs::write(root.join("a").join(KEPT_FOLDER).join("x"), "x").unwrap();
-        assert_eq!(holds_a_file(root, false), Ok(true));
+        assert_eq!(folder_holds_a_file(root, false), Ok(true));
     }
 
     #[test]
@@ -196,12 +197,12 @@ mod tests {
         std::fs::write(elsewhere.join("file"), "bytes").unwrap();
         std::os::unix::fs::symlink(&elsewhere, root.join("sub/link-to-folder")).unwrap();
         std::os::unix::fs::symlink(&root, root.join("sub/loop")).unwrap();
-        assert_eq!(holds_a_file(&root, false), Ok(false), "rclone skips links unless told to follow");
-        assert_eq!(holds_a_file(&root, true), Ok(true));
+        assert_eq!(folder_holds_a_file(&root, false), Ok(false), "rclone skips links unless told to follow");
+        assert_eq!(folder_holds_a_file(&root, true), Ok(true));
         std::fs::remove_file(elsewhere.join("file")).unwrap();
-        assert_eq!(holds_a_file(&root, true), Ok(false), "the loop is walked once");
+        assert_eq!(folder_holds_a_file(&root, true), Ok(false), "the loop is walked once");
         std::os::unix::fs::symlink(dir.path().join("gone"), root.join("dangling")).unwrap();
-        let err = holds_a_file(&root, true).unwrap_err();
+        let err = folder_holds_a_file(&root, true).unwrap_err();
         assert!(err.contains("dangling"), "{err}");
     }
 }

@@ -182,7 +182,7 @@ impl Runner {
             .await?
             .ok_or(RunError::NoSuchTask(task_id))?;
         let mut q = self.inner.state.lock().await;
-        if let Some(a) = q.running.get(&task_id).filter(|a| !a.ending) {
+        if let Some(a) = q.going(task_id) {
             return Ok(a.run_id);
         }
         if let Some(w) = q.waiting.iter().find(|w| w.task_id == task_id) {
@@ -239,7 +239,7 @@ impl Runner {
     /// written its notes and counts as gone.
     pub async fn note(&self, task_id: i64, level: LogLevel, line: String) -> Option<i64> {
         let mut q = self.inner.state.lock().await;
-        if let Some(a) = q.running.get_mut(&task_id).filter(|a| !a.ending) {
+        if let Some(a) = q.going(task_id) {
             a.notes.push((level, line));
             return Some(a.run_id);
         }

@@ -55,6 +55,12 @@ pub(super) struct Queue {
 }
 
 impl Queue {
+    /// The task's run that is going and not yet ending: the one a new start of the task
+    /// joins (or is skipped for), and the one notes go to.
+    pub fn going(&mut self, task_id: i64) -> Option<&mut Active> {
+        self.running.get_mut(&task_id).filter(|a| !a.ending)
+    }
+
     /// The position in `waiting` of the first run that may start now: fewer than `max`
     /// runs are going, and neither its local folder nor its remote folder overlaps one
     /// that is. Runs behind a blocked one may pass it.
