@@ -10,6 +10,7 @@
 //! target/release/examples/log_bench --quick    # smaller sizes, fewer pairs
 //! target/release/examples/log_bench --only fast,burst,latency,sync,api
 //! target/release/examples/log_bench --only sync --pairs 15   # more pairs than 5
+//! target/release/examples/log_bench --only sync --s3-dir /dev/shm   # S3 server's files in memory
 //! ```
 //!
 //! It starts `target/release/cloudsync serve` on a temporary data directory with its
@@ -46,8 +47,9 @@ fn main() {
         .nth(1)
         .map_or_else(Vec::new, |o| o.split(',').map(str::to_string).collect());
     let pairs: Option<usize> = args.iter().skip_while(|a| *a != "--pairs").nth(1).and_then(|n| n.parse().ok());
+    let s3_dir: Option<PathBuf> = args.iter().skip_while(|a| *a != "--s3-dir").nth(1).map(PathBuf::from);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    if let Err(why) = rt.block_on(bench(quick, &only, pairs)) {
+    if let Err(why) = rt.block_on(bench(quick, &only, pairs, s3_dir.as_deref())) {
         eprintln!("log_bench: cannot measure: {why}");
         std::process::exit(2);
     }
@@ -83,6 +85,10 @@ struct Rig {
     work: tempfile::TempDir,
     rclone: PathBuf,
     s3_port: u16,
+    /// The S3 server's bucket `bench`, in `work` or in the folder `--s3-dir` names.
+    bucket: PathBuf,
+    /// The S3 server's folder when `--s3-dir` names one (removed with the rig).
+    _s3_tmp: Option<tempfile::TempDir>,
 }
 
 impl Drop for Rig {
@@ -113,7 +119,7 @@ fn wait_for(addr: SocketAddr, child: &mut Child, what: &str) -> Fallible<()> {
     Err(format!("{what} did not listen on {addr} within 2 minutes"))
 }
 
-async fn start(quick: bool) -> Fallible<Rig> {
+async fn start(quick: bool, s3_in: Option<&Path>) -> Fallible<Rig> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin = exe.parent().and_then(Path::parent).map(|d| d.join("cloudsync")).ok_or("no target dir")?;
     if !bin.exists() {
@@ -121,8 +127,18 @@ async fn start(quick: bool) -> Fallible<Rig> {
     }
     let rclone = PathBuf::from(std::env::var("CLOUDSYNC_TEST_RCLONE").unwrap_or_else(|_| "rclone".into()));
     let work = tempfile::Builder::new().prefix("cloudsync-bench-").tempdir().map_err(|e| e.to_string())?;
-    let s3_dir = work.path().join("s3");
-    std::fs::create_dir_all(s3_dir.join("bench")).map_err(|e| e.to_string())?;
+    let s3_tmp = match s3_in {
+        Some(dir) => Some(
+            tempfile::Builder::new()
+                .prefix("cloudsync-bench-s3-")
+                .tempdir_in(dir)
+                .map_err(|e| format!("--s3-dir {}: {e}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let s3_dir = s3_tmp.as_ref().map_or_else(|| work.path().join("s3"), |t| t.path().to_path_buf());
+    let bucket = s3_dir.join("bench");
+    std::fs::create_dir_all(&bucket).map_err(|e| e.to_string())?;
     let s3_port = free_port();
     let mut s3 = Command::new(&rclone)
         .args(["serve", "s3"])
@@ -152,7 +168,19 @@ async fn start(quick: bool) -> Fallible<Rig> {
         .map_err(|e| format!("{} cannot start: {e}", bin.display()))?;
     let pid = server.id();
     wait_for(addr, &mut server, "cloudsync serve")?;
-    let mut rig = Rig { server, s3, pid, addr, token: String::new(), credential: 0, work, rclone, s3_port };
+    let mut rig = Rig {
+        server,
+        s3,
+        pid,
+        addr,
+        token: String::new(),
+        credential: 0,
+        work,
+        rclone,
+        s3_port,
+        bucket,
+        _s3_tmp: s3_tmp,
+    };
     let mut c = connect(addr, 0).await?;
     let session = call(&mut c, "auth.login", json!({"username": "admin", "password": password})).await?;
     rig.token = session["token"].as_str().ok_or("no token")?.to_string();
@@ -465,6 +493,7 @@ async fn run_once(rig: &Rig, c: &mut Socket, task: i64, followers: usize, watch_
 /// (the same rclone command) and on (the default: a dry run first), `pairs` pairs.
 async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
     println!("\n## PUSH SYNC to rclone serve s3: cloudsync vs bare `rclone sync`, same flags, alternating");
+    println!("(the S3 server's files in {})", rig.bucket.display());
     for (files, size) in [(300usize, 256 * 1024usize), (3000, 4 * 1024)] {
         let src = rig.work.path().join(format!("data-{files}"));
         write_data(&src, files, size)?;
@@ -496,6 +525,7 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 ours_cpu.push(ours.cpu);
                 bare_all.push(bare);
                 ours_all.push(ours.wall);
+                forget(rig, &[format!("bare-{folder}"), format!("ours-{folder}")]);
             }
             let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
             ratios.sort_by(f64::total_cmp);
@@ -503,12 +533,14 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
             ours_all.sort();
             let variant =
                 if guard { "default deletion guard (dry run + size first)" } else { "deletion guard off (same flags)" };
+            let (confidence, low, high) = median_interval(&ratios);
             println!(
-                "{files:>5} × {:>3} KiB, {variant}: bare rclone median {}, cloudsync median {}, median ratio {:.3}× over {pairs} pairs",
+                "{files:>5} × {:>3} KiB, {variant}: bare rclone median {}, cloudsync median {}, median ratio {:.3}× over {pairs} pairs ({:.0} % interval of the median {low:.3}–{high:.3})",
                 size / 1024,
                 ms(bare_all[pairs / 2]),
                 ms(ours_all[pairs / 2]),
-                ratios[pairs / 2]
+                ratios[pairs / 2],
+                confidence * 100.0
             );
             println!("      each pair's ratio, in order: {}", each.join(" "));
             let median = |mut v: Vec<f64>| {
@@ -528,9 +560,53 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 median(ours_cpu.iter().map(|c| c.switches).collect()),
                 median(ours_cpu.iter().map(|c| c.database).collect()),
             );
+            if !guard {
+                let mut same = Vec::new();
+                for pair in 0..pairs {
+                    let folders = [format!("same-{files}-{pair}-a"), format!("same-{files}-{pair}-b")];
+                    flush_disks();
+                    let (first, _) = bare_sync(rig, &src, &folders[0])?;
+                    flush_disks();
+                    let (second, _) = bare_sync(rig, &src, &folders[1])?;
+                    same.push(second.as_secs_f64() / first.as_secs_f64());
+                    forget(rig, &folders);
+                }
+                same.sort_by(f64::total_cmp);
+                let (confidence, low, high) = median_interval(&same);
+                println!(
+                    "      anchor, two bare runs of the same sync (this machine's noise): median ratio {:.3}× over {pairs} pairs ({:.0} % interval {low:.3}–{high:.3}), pairs {:.2}–{:.2}",
+                    same[pairs / 2],
+                    confidence * 100.0,
+                    same[0],
+                    same[pairs - 1]
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// Removes a measured pair's folders from the S3 server, so that they do not pile up
+/// (in memory, with `--s3-dir /dev/shm`).
+fn forget(rig: &Rig, folders: &[String]) {
+    for f in folders {
+        let _ = std::fs::remove_dir_all(rig.bucket.join(f));
+    }
+}
+
+/// `(confidence, low, high)`: an interval of `sorted` values that holds the true median
+/// with at least that confidence, whatever the values' distribution (order statistics:
+/// the chance that fewer than k of n values fall below the median is binomial). 96.5 %
+/// for 15 values (the 4th to the 12th); for 5 the smallest and largest, at 93.8 %.
+fn median_interval(sorted: &[f64]) -> (f64, f64, f64) {
+    let n = sorted.len();
+    let choose = |i: usize| (0..i).fold(1.0, |acc, j| acc * (n - j) as f64 / (j + 1) as f64);
+    let below = |k: usize| (0..k).map(choose).sum::<f64>() / 2f64.powi(n as i32);
+    let mut k = 1;
+    while k < n / 2 && below(k + 1) <= 0.025 {
+        k += 1;
+    }
+    (1.0 - 2.0 * below(k), sorted[k - 1], sorted[n - k])
 }
 
 /// `files` files of `size` pseudo-random bytes (the same bytes every time) in `dir`.
@@ -623,9 +699,9 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn bench(quick: bool, only: &[String], pairs: Option<usize>) -> Fallible<()> {
+async fn bench(quick: bool, only: &[String], pairs: Option<usize>, s3_dir: Option<&Path>) -> Fallible<()> {
     let wanted = |case: &str| only.is_empty() || only.iter().any(|o| o == case);
-    let rig = start(quick).await?;
+    let rig = start(quick, s3_dir).await?;
     let mut c = logged_in(&rig, 0).await?;
     println!("cloudsync log_bench — {} (server pid {}, rclone serve s3 on :{})", today(), rig.pid, rig.s3_port);
     println!("server RSS at rest: {:.1} MiB", rss_kib(rig.pid) as f64 / 1024.0);
