@@ -499,7 +499,7 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
         write_data(&src, files, size)?;
         for guard in [false, true] {
             let (mut ratios, mut bare_all, mut ours_all, mut steps_all) = (vec![], vec![], vec![], vec![]);
-            let (mut bare_cpu, mut ours_cpu) = (vec![], vec![]);
+            let (mut bare_cpu, mut ours_cpu, mut written) = (vec![], vec![], vec![]);
             for pair in 0..pairs {
                 let folder = format!("sync-{files}-{guard}-{pair}");
                 let task = make_task(rig, c, &folder, &src, &format!("ours-{folder}"), "", guard).await?;
@@ -525,8 +525,9 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 ours_cpu.push(ours.cpu);
                 bare_all.push(bare);
                 ours_all.push(ours.wall);
-                forget(rig, &[format!("bare-{folder}"), format!("ours-{folder}")]);
+                written.extend([format!("bare-{folder}"), format!("ours-{folder}")]);
             }
+            forget(rig, &written);
             let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
             ratios.sort_by(f64::total_cmp);
             bare_all.sort();
@@ -561,7 +562,7 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                 median(ours_cpu.iter().map(|c| c.database).collect()),
             );
             if !guard {
-                let mut same = Vec::new();
+                let (mut same, mut written) = (Vec::new(), Vec::new());
                 for pair in 0..pairs {
                     let folders = [format!("same-{files}-{pair}-a"), format!("same-{files}-{pair}-b")];
                     flush_disks();
@@ -569,8 +570,9 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
                     flush_disks();
                     let (second, _) = bare_sync(rig, &src, &folders[1])?;
                     same.push(second.as_secs_f64() / first.as_secs_f64());
-                    forget(rig, &folders);
+                    written.extend(folders);
                 }
+                forget(rig, &written);
                 same.sort_by(f64::total_cmp);
                 let (confidence, low, high) = median_interval(&same);
                 println!(
@@ -586,12 +588,17 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
     Ok(())
 }
 
-/// Removes a measured pair's folders from the S3 server, so that they do not pile up
-/// (in memory, with `--s3-dir /dev/shm`).
+/// Removes a measured variant's folders from the S3 server, so that they do not pile up
+/// (in memory, with `--s3-dir /dev/shm`), and lets the disk settle. Not between pairs:
+/// on this machine's ext4 (mounted with `discard`) the run after removing a pair's
+/// 6 000 files was ~25 % slower than the one after it, and the pairs' ratios swung
+/// with which of the two went first (0.65× and 1.8× in turn).
 fn forget(rig: &Rig, folders: &[String]) {
     for f in folders {
         let _ = std::fs::remove_dir_all(rig.bucket.join(f));
     }
+    flush_disks();
+    std::thread::sleep(Duration::from_secs(3));
 }
 
 /// `(confidence, low, high)`: an interval of `sorted` values that holds the true median
