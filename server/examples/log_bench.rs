@@ -591,7 +591,7 @@ async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
 /// Removes a measured variant's folders from the S3 server, so that they do not pile up
 /// (in memory, with `--s3-dir /dev/shm`), and lets the disk settle. Not between pairs:
 /// on this machine's ext4 (mounted with `discard`) the run after removing a pair's
-/// 6 000 files was ~25 % slower than the one after it, and the pairs' ratios swung
+/// 6 000 files took ~1.3× as long as the one after it, and the pairs' ratios swung
 /// with which of the two went first (0.65× and 1.8× in turn).
 fn forget(rig: &Rig, folders: &[String]) {
     for f in folders {
