@@ -10,6 +10,7 @@
 //! target/release/examples/log_bench --quick    # smaller sizes, fewer pairs
 //! target/release/examples/log_bench --only fast,burst,latency,sync,api
 //! target/release/examples/log_bench --only sync --pairs 15   # more pairs than 5
+//! target/release/examples/log_bench --only wakeups   # what a run's lines cost the server's CPU
 //! target/release/examples/log_bench --only sync --s3-dir /dev/shm   # S3 server's files in memory
 //! ```
 //!
@@ -489,6 +490,32 @@ async fn run_once(rig: &Rig, c: &mut Socket, task: i64, followers: usize, watch_
     Ok(RunResult { wall, ended, state, followers: seen, rss_peak_mib, run, cpu })
 }
 
+/// 3b. (Only with `--only wakeups`.) What the server's CPU for a run's lines is made of:
+/// a 4 s run with no lines, with 3 000 lines written at once (a few reads), and with the
+/// same lines one write each (a wake-up each, as rclone writes them), twice each.
+async fn wakeup_rows(rig: &Rig, c: &mut Socket) -> Fallible<()> {
+    println!("\n## Server CPU of a 4 s run's lines: none, 3 000 written at once, 3 000 one write each");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let empty = rig.work.path().join("wakeups-empty");
+    let cases = [
+        ("no lines", "#!/bin/sh\nsleep 4\n".to_string()),
+        ("3 000 lines at once", "#!/bin/sh\nseq 1 3000\nsleep 4\n".to_string()),
+        ("3 000 lines, one write each over 4 s", format!("#!/bin/sh\nexec '{}' emit 750 4\n", exe.display())),
+    ];
+    for (what, script) in cases.iter().chain(cases.iter()) {
+        let task = make_task(rig, c, &format!("wakeups {what}"), &empty, "wakeups", script, false).await?;
+        let r = run_once(rig, c, task, 0, false).await?;
+        if r.state != "SUCCESS" {
+            return Err(format!("the run with {what} ended {}: {}", r.state, r.run["error"]));
+        }
+        println!(
+            "{what:>37}: server CPU {:.0} ms ({:.0} context switches), database {:.0} ms",
+            r.cpu.server, r.cpu.switches, r.cpu.database
+        );
+    }
+    Ok(())
+}
+
 /// 4. Real syncs against bare rclone: for each data set, with the deletion guard off
 /// (the same rclone command) and on (the default: a dry run first), `pairs` pairs.
 async fn sync_rows(rig: &Rig, c: &mut Socket, pairs: usize) -> Fallible<()> {
@@ -784,6 +811,9 @@ async fn bench(quick: bool, only: &[String], pairs: Option<usize>, s3_dir: Optio
                 ages.len()
             );
         }
+    }
+    if only.iter().any(|o| o == "wakeups") {
+        wakeup_rows(&rig, &mut c).await?;
     }
     if wanted("sync") {
         sync_rows(&rig, &mut c, pairs.unwrap_or(if quick { 3 } else { 5 }).max(1)).await?;
