@@ -6,12 +6,14 @@
 pub mod send;
 pub mod store;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::notify::{MessageTask, NotifyOn, RunMessage, TargetSettings, TaskNotify, TestResult};
 use protocol::runs::{Run, RunState};
 use sqlx::PgPool;
+use tokio::sync::watch;
 
 use crate::crypto::SecretBox;
 use send::Ping;
@@ -34,6 +36,11 @@ struct Inner {
     /// `--public-url`, for links to a run's page.
     public_url: Option<String>,
     counters: crate::metrics::Counters,
+    /// Runs whose start pings are still being sent, each with a receiver that closes
+    /// when they are: a run's end ping waits for it, so a healthchecks check never hears
+    /// `/fail` before the `/start` of the same run (a run that fails at once would
+    /// otherwise race its own start).
+    starting: Mutex<HashMap<i64, watch::Receiver<()>>>,
 }
 
 /// How a run ended, as the runner reports it.
@@ -56,25 +63,40 @@ impl Notifier {
         public_url: Option<String>,
         counters: crate::metrics::Counters,
     ) -> Self {
-        Notifier { inner: Arc::new(Inner { pool, secrets, http, public_url, counters }) }
+        let starting = Mutex::new(HashMap::new());
+        Notifier { inner: Arc::new(Inner { pool, secrets, http, public_url, counters, starting }) }
     }
 
     /// A run started: the task's healthchecks targets hear it.
     pub fn run_started(&self, task_id: i64, run_id: i64) {
+        let (sending, receiver) = watch::channel(());
+        self.starting().insert(run_id, receiver);
         let me = self.clone();
         tokio::spawn(async move {
-            let Some((_, notify)) = me.task(task_id).await else { return };
-            for (id, settings) in me.targets(&notify.targets).await {
-                if matches!(settings, TargetSettings::Healthchecks(_)) {
-                    me.deliver(id, Some(run_id), settings, Ping::Start);
+            if let Some((_, notify)) = me.task(task_id).await {
+                let mut sends = Vec::new();
+                for (id, settings) in me.targets(&notify.targets).await {
+                    if matches!(settings, TargetSettings::Healthchecks(_)) {
+                        sends.push(me.deliver(id, Some(run_id), settings, Ping::Start, None));
+                    }
+                }
+                for send in sends {
+                    let _ = send.await;
                 }
             }
+            me.starting().remove(&run_id);
+            drop(sending);
         });
+    }
+
+    fn starting(&self) -> std::sync::MutexGuard<'_, HashMap<i64, watch::Receiver<()>>> {
+        self.inner.starting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A run ended: each target of the task that `on` lets hear it gets the message
     /// (healthchecks targets always do).
     pub fn run_ended(&self, ended: Ended) {
+        let start = self.starting().get(&ended.run.id).cloned();
         let me = self.clone();
         tokio::spawn(async move {
             let Some((task, notify)) = me.task(ended.task_id).await else { return };
@@ -104,7 +126,8 @@ impl Notifier {
                 let heartbeat = matches!(settings, TargetSettings::Healthchecks(_));
                 if heartbeat || wanted {
                     let run_id = Some(message.run.id);
-                    me.deliver(id, run_id, settings, Ping::Message(Box::new(message.clone())));
+                    let after = start.clone().filter(|_| heartbeat);
+                    me.deliver(id, run_id, settings, Ping::Message(Box::new(message.clone())), after);
                 }
             }
         });
@@ -124,7 +147,7 @@ impl Notifier {
             message.last_lines = vec![format!("the scheduled start of {due} was skipped: this run was still going")];
             for (id, settings) in me.targets(&notify.targets).await {
                 if !matches!(settings, TargetSettings::Healthchecks(_)) {
-                    me.deliver(id, Some(message.run.id), settings, Ping::Message(Box::new(message.clone())));
+                    me.deliver(id, Some(message.run.id), settings, Ping::Message(Box::new(message.clone())), None);
                 }
             }
         });
@@ -201,10 +224,22 @@ impl Notifier {
         RunMessage { event: event.into(), task, run, duration_seconds, last_lines, url }
     }
 
-    /// Up to [`ATTEMPTS`] tries in the background, each recorded.
-    fn deliver(&self, (target_id, name): (i64, String), run_id: Option<i64>, settings: store::Settings, ping: Ping) {
+    /// Up to [`ATTEMPTS`] tries in the background, each recorded; with `after`, once that
+    /// channel has closed (the run's start pings are done).
+    fn deliver(
+        &self,
+        (target_id, name): (i64, String),
+        run_id: Option<i64>,
+        settings: store::Settings,
+        ping: Ping,
+        after: Option<watch::Receiver<()>>,
+    ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
+            if let Some(mut start) = after {
+                // Nothing is ever sent on it: this returns when the sender is dropped.
+                let _ = start.changed().await;
+            }
             for attempt in 1..=ATTEMPTS {
                 let sent = send::send(&me.inner.http, &settings, &ping).await;
                 let ok = sent.is_ok();
@@ -220,6 +255,6 @@ impl Notifier {
                     tokio::time::sleep(PAUSE * attempt as u32).await;
                 }
             }
-        });
+        })
     }
 }

@@ -25,7 +25,8 @@ pub struct Received {
 pub type Inbox = Arc<Mutex<Vec<Received>>>;
 
 /// Answers 500 under `/broken`, an OAuth `invalid_grant` under `/revoked`, nothing for a
-/// minute under `/hang`, 200 everywhere else, and keeps every request.
+/// minute under `/hang`, 200 after 1.5 s to a `/start` under `/slow` (kept when
+/// answered), 200 everywhere else, and keeps every request.
 pub async fn receiver() -> (String, Inbox) {
     async fn take(
         State(inbox): State<Inbox>,
@@ -37,6 +38,9 @@ pub async fn receiver() -> (String, Inbox) {
         if path.starts_with("/hang") {
             inbox.lock().unwrap().push(Received { path: path.clone(), headers: headers.clone(), body: body.to_vec() });
             tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        if path.starts_with("/slow") && path.ends_with("/start") {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
         }
         let answer = if path.starts_with("/broken") {
             (StatusCode::INTERNAL_SERVER_ERROR, HeaderMap::new(), String::new())
@@ -75,6 +79,28 @@ async fn until(inbox: &Inbox, want: impl Fn(&[Received]) -> bool) {
         assert!(Instant::now() < deadline, "not received: {:?}", paths(inbox));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A run that fails at once ends while its start ping is still on its way; the check
+/// must still hear `/start` before `/fail` (the other way round it would show the run as
+/// still going, and later as late).
+#[tokio::test]
+async fn a_healthchecks_check_hears_a_runs_start_before_its_end_even_when_the_start_is_slow() {
+    let app = spawn_app().await;
+    let (url, inbox) = receiver().await;
+    let s3 = StorageServer::s3();
+    s3.mkdir("slowhc");
+    let mut c = app.logged_in_client().await;
+    let cred = credential(&mut c, &s3, "s3").await;
+    let hc = target(&mut c, "slow check", "healthchecks", json!({"url": format!("{url}/slow/hc/77")})).await;
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("f.txt"), "f").unwrap();
+    let extra = json!({"pre_script": "exit 3", "notify": {"targets": [hc], "on": "failure"}});
+    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "slowhc", "", extra).await;
+    let run = run_to_end(&mut c, task, false).await;
+    assert_eq!(run["state"], "FAILED", "{run}");
+    until(&inbox, |r| r.len() == 2).await;
+    assert_eq!(paths(&inbox), ["/slow/hc/77/start", "/slow/hc/77/fail"]);
 }
 
 #[tokio::test]
