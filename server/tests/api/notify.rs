@@ -68,6 +68,14 @@ async fn target(c: &mut RpcClient, name: &str, kind: &str, settings: Value) -> i
     made["id"].as_i64().unwrap()
 }
 
+/// A PUSH COPY task of a folder holding one file to `folder`, with `extra` (its
+/// notification settings, a pre-script); the folder lives as long as the answer.
+async fn copy_one_file(c: &mut RpcClient, cred: i64, folder: &str, extra: Value) -> (i64, tempfile::TempDir) {
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("f.txt"), "f").unwrap();
+    (make_task(c, cred, "PUSH", "COPY", local.path(), folder, "", extra).await, local)
+}
+
 fn paths(inbox: &Inbox) -> Vec<String> {
     inbox.lock().unwrap().iter().map(|r| r.path.clone()).collect()
 }
@@ -93,10 +101,8 @@ async fn a_healthchecks_check_hears_a_runs_start_before_its_end_even_when_the_st
     let mut c = app.logged_in_client().await;
     let cred = credential(&mut c, &s3, "s3").await;
     let hc = target(&mut c, "slow check", "healthchecks", json!({"url": format!("{url}/slow/hc/77")})).await;
-    let local = tempfile::tempdir().unwrap();
-    std::fs::write(local.path().join("f.txt"), "f").unwrap();
     let extra = json!({"pre_script": "exit 3", "notify": {"targets": [hc], "on": "failure"}});
-    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "slowhc", "", extra).await;
+    let (task, _local) = copy_one_file(&mut c, cred, "slowhc", extra).await;
     let run = run_to_end(&mut c, task, false).await;
     assert_eq!(run["state"], "FAILED", "{run}");
     until(&inbox, |r| r.len() == 2).await;
@@ -132,11 +138,9 @@ async fn a_failing_run_reaches_webhook_ntfy_and_healthchecks_and_a_broken_target
         assert!(rows.iter().all(|(b,)| !String::from_utf8_lossy(b).contains(secret)));
     }
 
-    let local = tempfile::tempdir().unwrap();
-    std::fs::write(local.path().join("f.txt"), "f").unwrap();
     let extra = json!({"pre_script": "echo the disk is gone >&2; exit 3",
                        "notify": {"targets": [hook, ntfy, hc, broken], "on": "failure"}});
-    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "alerts", "", extra).await;
+    let (task, local) = copy_one_file(&mut c, cred, "alerts", extra).await;
     let run = run_to_end(&mut c, task, false).await;
     assert_eq!(run["state"], "FAILED", "{run}");
     // The run ended without waiting for its deliveries: the broken target is still being retried.
@@ -406,10 +410,8 @@ async fn a_target_that_never_answers_changes_neither_the_runs_state_nor_its_timi
     let mut c = app.logged_in_client().await;
     let cred = credential(&mut c, &s3, "s3").await;
     let hang = target(&mut c, "hanging", "webhook", json!({"url": format!("{url}/hang")})).await;
-    let local = tempfile::tempdir().unwrap();
-    std::fs::write(local.path().join("f.txt"), "f").unwrap();
     let extra = json!({"notify": {"targets": [hang], "on": "always"}});
-    let task = make_task(&mut c, cred, "PUSH", "COPY", local.path(), "hang", "", extra).await;
+    let (task, _local) = copy_one_file(&mut c, cred, "hang", extra).await;
     let started = Instant::now();
     let run = run_to_end(&mut c, task, false).await;
     assert_eq!(run["state"], "SUCCESS", "{run}");
