@@ -5,7 +5,7 @@
 // it cannot measure. Usage (README, Benchmarks):
 //   . scripts/env.sh && cargo build --release -p cloudsync-server && scripts/build-app
 //   cd end2end && node bench/first_screen.js [--runs 7]
-import { statSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_PASSWORD, dataDir, freePort, launchBrowser, repo, startServer } from "../tests/harness.js";
 
@@ -95,8 +95,20 @@ console.log(`login click to dashboard drawn: p50 ${ms(median(rows.map((r) => r.d
   ` the browser had received ${kb(rows[0].bytesAtDashboard)} of WebAssembly by then`);
 console.log(`whole app: ${modules.length} modules, ${kb(total(""))} wasm, ${kb(total(".gz"))} gzipped,` +
   ` ${kb(total(".br"))} brotli (fetched in the background from the moment the login form is up)`);
+// What opening a page cold needs: the first-screen module, the page's own module and
+// the chunks wasm-split's loader lists as the page's dependencies.
+const loader = readFileSync(join(pkg, hash, "__wasm_split.js"), "utf8");
+const chunksOf = (f) => {
+  const at = loader.indexOf(`"./${f}"`);
+  const deps = at < 0 ? null : loader.slice(at).match(/\n,\s*\[([^\]]*)\]/);
+  if (!deps) throw new Error(`the loader lists no dependencies for ${f}: has wasm-split changed its loader?`);
+  return deps[1].split(",").map((d) => d.trim()).filter(Boolean).map((d) => `${d.replace(/^__/, "")}.wasm`);
+};
 for (const name of ["dashboard", "tasks", "runs", "credentials", "system"]) {
   const f = pageModule(name);
   if (!f) throw new Error(`no module for the ${name} page: was the app built by scripts/build-app?`);
-  console.log(`  ${name} page's own module: ${kb(size(f + ".gz"))} gzipped, ${kb(size(f + ".br"))} brotli`);
+  const cold = ["cloudsync_app_bg.wasm", f, ...chunksOf(f)];
+  const sum = (suffix) => cold.reduce((total, m) => total + size(m + suffix), 0);
+  console.log(`  ${name} page's own module: ${kb(size(f + ".gz"))} gzipped, ${kb(size(f + ".br"))} brotli;` +
+    ` opened cold with the first-screen module and its ${cold.length - 2} chunks: ${kb(sum(".gz"))} gzipped, ${kb(sum(".br"))} brotli`);
 }
