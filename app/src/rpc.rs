@@ -107,12 +107,21 @@ pub fn connect(session: crate::Session) {
 
 /// Calls `M` and waits for its result.
 pub async fn call<M: Method>(params: M::Params) -> Result<M::Output, RpcError> {
+    let text = call_json::<M>(&params).await?;
+    serde_json::from_str(&text)
+        .map_err(|e| RpcError::new(ErrorCode::INTERNAL_ERROR, format!("unexpected result from {}: {e}", M::NAME)))
+}
+
+/// Calls `M` and answers with its result's JSON text, undecoded; the params may be any
+/// JSON. Only for the configuration backup, which the browser carries between a file
+/// and the server without reading it (the server checks it, as it checks any input):
+/// decoding and re-encoding it here would put ~40 types' JSON code in the app for
+/// nothing. Every other call is [`call`].
+pub async fn call_json<M: Method>(params: &impl serde::Serialize) -> Result<String, RpcError> {
     let client = client();
     let id = client.next_id.get();
     client.next_id.set(id + 1);
-    let text = call_raw(&client, id, Request::to_json(id, M::NAME, &params)).await?;
-    serde_json::from_str(&text)
-        .map_err(|e| RpcError::new(ErrorCode::INTERNAL_ERROR, format!("unexpected result from {}: {e}", M::NAME)))
+    call_raw(&client, id, Request::to_json(id, M::NAME, params)).await
 }
 
 /// Sends request `id` (already JSON text) and waits for its result's JSON text.

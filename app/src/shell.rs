@@ -79,6 +79,7 @@ fn preload_pages() {
     leptos::task::spawn_local(async {
         pages::Dashboard::preload().await;
         pages::Tasks::preload().await;
+        pages::task_form::__preload_task_editor().await;
         pages::Runs::preload().await;
         pages::Credentials::preload().await;
         pages::System::preload().await;

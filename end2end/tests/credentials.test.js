@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -116,12 +116,28 @@ test("a backup downloads with a seed warning and restoring it reports the name c
   assert.equal(typeof backup.secret_seed, "string");
   assert.deepEqual(backup.credentials.map((c) => c.name), ["office backups 2"]);
   assert.ok(!text.includes(SECRET_KEY) && !text.includes(ACCESS_KEY), "credentials stay encrypted in the file");
+  // The page does not decode the backup: it indents the server's JSON by two spaces,
+  // exactly as JSON.stringify would.
+  assert.equal(text, JSON.stringify(backup, null, 2));
+  assert.ok(text.split("\n").length > 20, "one member per line");
 
   await page.getByTestId("backup-import-file").setInputFiles(path);
   const report = page.getByTestId("import-report");
   await report.waitFor({ timeout: 15_000 });
   assert.match(await report.textContent(), /Skipped “office backups 2”: a credential with this name already exists/);
   await screenshot(page, "backup-restore-report");
+
+  // A file that is not a backup is the server's to judge: its error names the field.
+  const error = page.getByTestId("backup-error");
+  const notBackup = join(resultsDir, "not-a-backup.json");
+  writeFileSync(notBackup, JSON.stringify({ format: "cloudsync-config", credentials: [] }));
+  await page.getByTestId("backup-import-file").setInputFiles(notBackup);
+  await error.waitFor({ timeout: 15_000 });
+  assert.match(await error.textContent(), /backup\.version: is required/);
+  const notJson = join(resultsDir, "not-json.json");
+  writeFileSync(notJson, "format = cloudsync");
+  await page.getByTestId("backup-import-file").setInputFiles(notJson);
+  await page.getByText("this file is not a cloudsync backup (not JSON").waitFor({ timeout: 15_000 });
   await page.close();
 });
 

@@ -1,8 +1,10 @@
 //! The configuration backup section of the System page: download a backup (optionally
-//! with the secret seed, with a warning), and restore one from a file.
+//! with the secret seed, with a warning), and restore one from a file. The backup passes
+//! through as JSON text (`rpc::call_json`): the server reads and checks it, not the page.
 
 use leptos::prelude::*;
-use protocol::config::{ConfigBackup, Export, ExportParams, Import, ImportParams, ImportReport};
+use protocol::config::{Export, ExportParams, Import, ImportReport};
+use serde_json::value::RawValue;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::rpc;
@@ -20,12 +22,16 @@ pub fn BackupSection() -> impl IntoView {
         let include = include_seed.get_untracked();
         let password = include.then(|| password.get_untracked());
         leptos::task::spawn_local(async move {
-            match rpc::call::<Export>(ExportParams { include_secret_seed: include, password }).await {
+            match rpc::call_json::<Export>(&ExportParams { include_secret_seed: include, password }).await {
                 Ok(backup) => {
-                    let stamp = backup.created_at.chars().take(19).collect::<String>().replace(':', "-");
+                    #[derive(serde::Deserialize)]
+                    struct Stamp {
+                        created_at: String,
+                    }
+                    let stamp = serde_json::from_str::<Stamp>(&backup).map(|s| s.created_at).unwrap_or_default();
+                    let stamp = stamp.chars().take(19).collect::<String>().replace(':', "-");
                     let suffix = if include { "-with-seed" } else { "" };
-                    let text = serde_json::to_string_pretty(&backup).unwrap_or_default();
-                    if let Err(e) = save_file(&format!("cloudsync-backup-{stamp}{suffix}.json"), &text) {
+                    if let Err(e) = save_file(&format!("cloudsync-backup-{stamp}{suffix}.json"), &indent_json(&backup)) {
                         error.set(Some(format!("cannot save the file: {e:?}")));
                     }
                 }
@@ -45,11 +51,19 @@ pub fn BackupSection() -> impl IntoView {
                 Ok(t) => t.as_string().unwrap_or_default(),
                 Err(_) => return error.set(Some("cannot read the file".into())),
             };
-            let backup: ConfigBackup = match serde_json::from_str(&text) {
+            let backup = match RawValue::from_string(text) {
                 Ok(b) => b,
-                Err(e) => return error.set(Some(format!("this file is not a cloudsync backup: {e}"))),
+                Err(e) => return error.set(Some(format!("this file is not a cloudsync backup (not JSON: {e})"))),
             };
-            match rpc::call::<Import>(ImportParams { backup }).await {
+            // `config.import`'s params (`ImportParams`) with the file as its `backup`.
+            #[derive(serde::Serialize)]
+            struct Params {
+                backup: Box<RawValue>,
+            }
+            let reply = rpc::call_json::<Import>(&Params { backup }).await.and_then(|r| {
+                serde_json::from_str::<ImportReport>(&r).map_err(|e| protocol::RpcError::new(protocol::ErrorCode::INTERNAL_ERROR, e.to_string()))
+            });
+            match reply {
                 Ok(r) => report.set(Some(r)),
                 Err(e) => error.set(Some(e.to_string())),
             }
@@ -100,6 +114,59 @@ fn Report(report: ImportReport) -> impl IntoView {
             {report.tasks_skipped.into_iter().map(|s| view! { <p class="warning">{format!("Skipped task “{}”: {}", s.name, s.reason)}</p> }).collect_view()}
         </div>
     }
+}
+
+/// Compact JSON text indented by two spaces a level, byte for byte otherwise: the file
+/// keeps the server's member order and numbers exactly.
+fn indent_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 2);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                // An empty object or array stays on its line.
+                if matches!(chars.peek(), Some('}' | ']')) {
+                    out.push(chars.next().unwrap_or(c));
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Offers `text` to the browser as a file download.

@@ -12,6 +12,19 @@ use super::task_schedule::ScheduleEditor;
 use crate::rpc;
 use crate::widgets::{CheckBox, FieldError, TextField};
 
+/// The form, the schedule editor and the cron code behind its preview are a module of
+/// their own (`#[lazy]`, split off by `scripts/build-app`): the task list opens without
+/// them, and they are fetched in the background (`shell::preload_pages`) or when "Add
+/// task" or "Edit" is clicked before that.
+#[lazy]
+pub fn task_editor(
+    credentials: Vec<CloudCredential>,
+    existing: Option<SyncTask>,
+    on_done: Callback<Option<String>>,
+) -> AnyView {
+    view! { <TaskForm credentials existing on_done/> }.into_any()
+}
+
 #[component]
 pub fn TaskForm(
     credentials: Vec<CloudCredential>,

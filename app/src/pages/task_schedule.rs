@@ -4,7 +4,7 @@
 //! `protocol::schedule`, the code the server's scheduler runs, in the server's zone (its
 //! rules come once from `schedule.zone`).
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use leptos::prelude::*;
 use protocol::schedule::{self, CronSpec, PreviewParams, SchedulePreview, MONTH_NAMES, WEEKDAYS, WEEKDAY_NAMES};
 use protocol::tasks::Schedule;
@@ -127,7 +127,11 @@ fn now() -> DateTime<Utc> {
 
 /// "Sat 2026-11-28 03:00" from an RFC 3339 time with offset.
 fn show_time(rfc3339: &str) -> String {
-    DateTime::parse_from_rfc3339(rfc3339).map(|t| t.format("%a %Y-%m-%d %H:%M").to_string()).unwrap_or_default()
+    // By hand rather than with `format("%a …")`: chrono's strftime parser is ~8 KB of
+    // WebAssembly for this one line.
+    let Ok(t) = DateTime::parse_from_rfc3339(rfc3339) else { return String::new() };
+    let day = &WEEKDAY_NAMES[t.weekday().num_days_from_sunday() as usize][..3];
+    format!("{day} {:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month(), t.day(), t.hour(), t.minute())
 }
 
 #[component]

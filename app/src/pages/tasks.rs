@@ -9,7 +9,7 @@ use protocol::tasks::{Delete, Direction, List, RemoteLocation, Restore, RestoreP
 use protocol::units::{human_bytes, human_duration};
 use protocol::Empty;
 
-use super::task_form::TaskForm;
+use super::task_form::task_editor;
 use super::task_plan::PlanView;
 use crate::widgets::{call_then, ListView, Reload, Sparkline};
 
@@ -75,12 +75,12 @@ pub fn TasksPage() -> impl IntoView {
                 <p class="ok" data-testid="tasks-notice">{move || notice.get().unwrap_or_default()}</p>
             </Show>
             {move || editing.get().map(|existing| view! {
-                <Transition fallback=|| view! { <p class="muted">"Loading credentials…"</p> }>
+                <Transition fallback=|| view! { <p class="muted">"Loading the form…"</p> }>
                     {move || {
                         let existing = existing.clone();
                         Suspend::new(async move {
                             let list = creds.await.unwrap_or_default();
-                            view! { <TaskForm credentials=list existing=existing on_done=Callback::new(move |m| done(m))/> }
+                            task_editor(list, existing, Callback::new(move |m| done(m))).await
                         })
                     }}
                 </Transition>
