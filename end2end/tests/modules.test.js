@@ -43,6 +43,7 @@ test("the login form is up with only the first-screen module; every page's modul
   for (const [, name] of pages) {
     assert.ok(fetched.some((f) => f.startsWith(`split___${name}_view_`)), `no module of its own for ${name}: ${fetched}`);
   }
+  assert.ok(fetched.some((f) => f.startsWith("split_task_editor_")), `no module of its own for the task form: ${fetched}`);
   const hash = readdirSync(join(site, "pkg"))[0];
   const built = readdirSync(join(site, "pkg", hash)).filter((f) => f.endsWith(".wasm"));
   assert.deepEqual([...fetched].sort(), [...built].sort(), "every module is fetched once");
@@ -53,7 +54,7 @@ test("a page's module that the network drops at first is fetched again, and the 
   const page = await env.browser.newPage();
   // Every page module and shared chunk: the first request is cut off, the next goes through.
   const dropped = new Set();
-  await page.route(/\/(split___[^/]*|chunk_\d+)\.wasm$/, (route) => {
+  await page.route(/\/(split_[^/]*|chunk_\d+)\.wasm$/, (route) => {
     const file = new URL(route.request().url()).pathname.split("/").pop();
     if (dropped.has(file)) return route.continue();
     dropped.add(file);
@@ -62,7 +63,7 @@ test("a page's module that the network drops at first is fetched again, and the 
   await page.goto(env.server.url);
   await page.locator("body[data-pages-loaded]").waitFor({ state: "attached", timeout: 30_000 });
   const hash = readdirSync(join(site, "pkg"))[0];
-  const split = readdirSync(join(site, "pkg", hash)).filter((f) => /^(split___|chunk_).*\.wasm$/.test(f));
+  const split = readdirSync(join(site, "pkg", hash)).filter((f) => /^(split_|chunk_).*\.wasm$/.test(f));
   assert.deepEqual([...dropped].sort(), split.sort(), "each module's first request was cut off");
   assert.equal(await page.getByTestId("app-stopped").count(), 0);
 
@@ -94,6 +95,10 @@ test("an open app moves between all its pages after the server's copy of the app
     await page.getByRole("link", { name: link, exact: true }).click();
     await page.getByTestId(`page-${name}`).waitFor({ timeout: 5_000 });
   }
+  // The task form is a module of its own too, fetched with the pages.
+  await page.getByRole("link", { name: "Tasks", exact: true }).click();
+  await page.getByTestId("add-task").click();
+  await page.getByTestId("task-form").waitFor({ timeout: 5_000 });
   await page.close();
 });
 
