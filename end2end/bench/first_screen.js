@@ -104,11 +104,20 @@ const chunksOf = (f) => {
   if (!deps) throw new Error(`the loader lists no dependencies for ${f}: has wasm-split changed its loader?`);
   return deps[1].split(",").map((d) => d.trim()).filter(Boolean).map((d) => `${d.replace(/^__/, "")}.wasm`);
 };
+const coldSet = (...fs) => new Set(["cloudsync_app_bg.wasm", ...fs.flatMap((f) => [f, ...chunksOf(f)])]);
+const sum = (set, suffix) => [...set].reduce((total, m) => total + size(m + suffix), 0);
 for (const name of ["dashboard", "tasks", "runs", "credentials", "system"]) {
   const f = pageModule(name);
   if (!f) throw new Error(`no module for the ${name} page: was the app built by scripts/build-app?`);
-  const cold = ["cloudsync_app_bg.wasm", f, ...chunksOf(f)];
-  const sum = (suffix) => cold.reduce((total, m) => total + size(m + suffix), 0);
+  const cold = coldSet(f);
   console.log(`  ${name} page's own module: ${kb(size(f + ".gz"))} gzipped, ${kb(size(f + ".br"))} brotli;` +
-    ` opened cold with the first-screen module and its ${cold.length - 2} chunks: ${kb(sum(".gz"))} gzipped, ${kb(sum(".br"))} brotli`);
+    ` opened cold with the first-screen module and its ${cold.size - 2} chunks: ${kb(sum(cold, ".gz"))} gzipped, ${kb(sum(cold, ".br"))} brotli`);
 }
+// Parts of a page split off with `#[lazy]` (the task form): alone, and with their page.
+const form = modules.find((f) => f.startsWith("split_task_editor_"));
+if (!form) throw new Error("no module for the task form: was the app built by scripts/build-app?");
+const formCold = coldSet(form);
+const tasksWithForm = coldSet(pageModule("tasks"), form);
+console.log(`  task form's own module: ${kb(size(form + ".gz"))} gzipped; opened cold with the first-screen module` +
+  ` and its ${formCold.size - 2} chunks: ${kb(sum(formCold, ".gz"))} gzipped; the Tasks page and its form together,` +
+  ` cold: ${kb(sum(tasksWithForm, ".gz"))} gzipped, ${kb(sum(tasksWithForm, ".br"))} brotli`);
