@@ -107,21 +107,27 @@ pub fn connect(session: crate::Session) {
 
 /// Calls `M` and waits for its result.
 pub async fn call<M: Method>(params: M::Params) -> Result<M::Output, RpcError> {
-    let text = call_json::<M>(&params).await?;
-    serde_json::from_str(&text)
+    decode::<M>(&call_json::<M>(&params).await?)
+}
+
+/// `M`'s result from its JSON text.
+pub fn decode<M: Method>(text: &str) -> Result<M::Output, RpcError> {
+    serde_json::from_str(text)
         .map_err(|e| RpcError::new(ErrorCode::INTERNAL_ERROR, format!("unexpected result from {}: {e}", M::NAME)))
 }
 
 /// Calls `M` and answers with its result's JSON text, undecoded; the params may be any
-/// JSON. Only for the configuration backup, which the browser carries between a file
-/// and the server without reading it (the server checks it, as it checks any input):
-/// decoding and re-encoding it here would put ~40 types' JSON code in the app for
-/// nothing. Every other call is [`call`].
-pub async fn call_json<M: Method>(params: &impl serde::Serialize) -> Result<String, RpcError> {
+/// JSON (they are encoded at once, so the future borrows nothing). For the
+/// configuration backup, which the browser carries between a file and the server without
+/// reading it (the server checks it, as it checks any input), and for resources, which
+/// keep the text and decode it where it is awaited (`widgets::Answer`). Every other call
+/// is [`call`].
+pub fn call_json<M: Method>(params: &impl serde::Serialize) -> impl std::future::Future<Output = Result<String, RpcError>> + 'static {
     let client = client();
     let id = client.next_id.get();
     client.next_id.set(id + 1);
-    call_raw(&client, id, Request::to_json(id, M::NAME, params)).await
+    let text = Request::to_json(id, M::NAME, params);
+    async move { call_raw(&client, id, text).await }
 }
 
 /// Sends request `id` (already JSON text) and waits for its result's JSON text.

@@ -1,6 +1,9 @@
 //! Small pieces several pages use.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use protocol::{Method, RpcError};
@@ -63,17 +66,26 @@ where
     L: Fn(Vec<T>) -> LV + Copy + Send + Sync + 'static,
     LV: IntoView + 'static,
 {
+    loading(Arc::new(move || {
+        Box::pin(async move {
+            match items().await {
+                Ok(l) if l.is_empty() => empty().into_any(),
+                Ok(l) => list(l).into_any(),
+                Err(e) => view! { <p class="error" data-testid="list-error">{e.to_string()}</p> }.into_any(),
+            }
+        })
+    }))
+}
+
+/// A view loaded by `load`, "Loading…" until it is. Not generic: Leptos' transition
+/// code is in the app once, not once per list.
+fn loading(load: Arc<dyn Fn() -> Pin<Box<dyn Future<Output = AnyView> + Send>> + Send + Sync>) -> AnyView {
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match items().await {
-                    Ok(l) if l.is_empty() => empty().into_any(),
-                    Ok(l) => list(l).into_any(),
-                    Err(e) => view! { <p class="error" data-testid="list-error">{e.to_string()}</p> }.into_any(),
-                }
-            })}
+            {move || Suspend::new(load())}
         </Transition>
     }
+    .into_any()
 }
 
 /// Loads a page's lists again: resources made with [`Reload::call`] call their method
@@ -98,15 +110,65 @@ impl Reload {
     }
 
     /// A resource with `M`'s answer to `params()`, called again on every reload.
-    pub fn call<M>(self, params: impl Fn() -> M::Params + 'static) -> LocalResource<Result<M::Output, RpcError>>
+    pub fn call<M>(self, params: impl Fn() -> M::Params + 'static) -> Answer<M>
     where
         M: Method + 'static,
-        M::Output: 'static,
     {
-        LocalResource::new(move || {
-            self.0.track();
-            rpc::call::<M>(params())
-        })
+        Answer { text: self.text(Box::new(move || Box::pin(rpc::call_json::<M>(&params())))), method: PhantomData }
+    }
+
+    fn text(self, fetch: Fetch) -> LocalResource<Result<String, RpcError>> {
+        text(Some(self), fetch)
+    }
+}
+
+type Fetch = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<String, RpcError>>>>>;
+
+/// The one resource type behind every [`Answer`]: one copy of Leptos' resource code in
+/// the app instead of one per method.
+fn text(reload: Option<Reload>, fetch: Fetch) -> LocalResource<Result<String, RpcError>> {
+    LocalResource::new(move || {
+        if let Some(r) = reload {
+            r.track();
+        }
+        fetch()
+    })
+}
+
+/// `M`'s answer to `params`, loaded once (a page's lists that change use [`Reload::call`]).
+pub fn load<M: Method + 'static>(params: M::Params) -> Answer<M> {
+    Answer { text: text(None, Box::new(move || Box::pin(rpc::call_json::<M>(&params)))), method: PhantomData }
+}
+
+/// `M`'s answer, loaded in the background by [`Reload::call`]: a page awaits it
+/// (`tasks.await`) in as many views as need it. It is kept as the JSON text and decoded
+/// where it is awaited.
+pub struct Answer<M> {
+    text: LocalResource<Result<String, RpcError>>,
+    method: PhantomData<fn() -> M>,
+}
+
+impl<M: Method + 'static> Answer<M> {
+    /// The answer once it is in (`None` before), tracked like a signal's value.
+    pub fn get(&self) -> Option<Result<M::Output, RpcError>> {
+        self.text.get().map(|text| text.and_then(|text| rpc::decode::<M>(&text)))
+    }
+}
+
+impl<M> Clone for Answer<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for Answer<M> {}
+
+impl<M: Method + 'static> IntoFuture for Answer<M> {
+    type Output = Result<M::Output, RpcError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.text.await.and_then(|text| rpc::decode::<M>(&text)) })
     }
 }
 

@@ -23,7 +23,7 @@ pub enum Editing {
 pub fn CredentialsPage() -> impl IntoView {
     let reload = Reload::new();
     let credentials = reload.call::<List>(|| Empty {});
-    let providers = LocalResource::new(|| rpc::call::<providers::List>(Empty {}));
+    let providers = crate::widgets::load::<providers::List>(Empty {});
     let editing = RwSignal::new(None::<Editing>);
     let notice = RwSignal::new(None::<String>);
 

@@ -28,7 +28,7 @@ pub fn RunsPage() -> impl IntoView {
         before: None,
     });
     crate::live::use_run_events(move |_| reload.now(), |_| {});
-    let task_names = LocalResource::new(|| rpc::call::<tasks::List>(Empty {}));
+    let task_names = crate::widgets::load::<tasks::List>(Empty {});
     let selected = Memo::new(move |_| query.with(|q| q.get("run").and_then(|v| v.parse::<i64>().ok())));
     const STATES: [RunState; 6] = [
         RunState::Failed,

@@ -12,7 +12,7 @@ use crate::widgets::{CheckBox, Reload};
 
 #[component]
 pub fn SystemPage() -> impl IntoView {
-    let info = LocalResource::new(|| rpc::call::<Info>(Empty {}));
+    let info = crate::widgets::load::<Info>(Empty {});
     let tokens = Reload::new();
     view! {
         <section data-testid="page-system">

@@ -14,7 +14,7 @@ use crate::widgets::{Reload, TextField};
 pub fn OAuthAppsSection() -> impl IntoView {
     let reload = Reload::new();
     let saved = reload.call::<ClientList>(|| Empty {});
-    let providers = LocalResource::new(|| rpc::call::<providers::List>(Empty {}));
+    let providers = crate::widgets::load::<providers::List>(Empty {});
     let provider = RwSignal::new(String::new());
     let client_id = RwSignal::new(String::new());
     let client_secret = RwSignal::new(String::new());

@@ -310,7 +310,7 @@ pub fn NotifyFields(
     #[prop(default = "Notifications")] legend: &'static str,
 ) -> impl IntoView {
     use protocol::notify::NotifyOn;
-    let known = LocalResource::new(|| rpc::call::<protocol::notify::TargetList>(protocol::Empty {}));
+    let known = crate::widgets::load::<protocol::notify::TargetList>(protocol::Empty {});
     let on_value = move || match on.get() {
         NotifyOn::Failure => "failure",
         NotifyOn::Always => "always",

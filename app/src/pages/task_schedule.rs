@@ -11,7 +11,6 @@ use protocol::tasks::Schedule;
 use protocol::zone::{Zone, ZoneRules};
 use protocol::Empty;
 
-use crate::rpc;
 use crate::widgets::{FieldError, TextField};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,7 +135,7 @@ fn show_time(rfc3339: &str) -> String {
 
 #[component]
 pub fn ScheduleEditor(fields: ScheduleFields) -> impl IntoView {
-    let rules = LocalResource::new(|| rpc::call::<protocol::zone::Get>(Empty {}));
+    let rules = crate::widgets::load::<protocol::zone::Get>(Empty {});
     let zone = Memo::new(move |_| rules.get().and_then(|r| r.ok()).map(Zone::new));
     // The preview lists starts after the moment the form opened.
     let from = StoredValue::new(now());
