@@ -122,12 +122,19 @@ pub fn decode<M: Method>(text: &str) -> Result<M::Output, RpcError> {
 /// reading it (the server checks it, as it checks any input), and for resources, which
 /// keep the text and decode it where it is awaited (`widgets::Answer`). Every other call
 /// is [`call`].
-pub fn call_json<M: Method>(params: &impl serde::Serialize) -> impl std::future::Future<Output = Result<String, RpcError>> + 'static {
+pub fn call_json<M: Method>(params: &impl serde::Serialize) -> Pending {
     let client = client();
     let id = client.next_id.get();
     client.next_id.set(id + 1);
-    let text = Request::to_json(id, M::NAME, params);
-    async move { call_raw(&client, id, text).await }
+    pending(client, id, Request::to_json(id, M::NAME, params))
+}
+
+/// A result's JSON text to come: one future type for every method, so the code that
+/// waits for answers is in the app once.
+pub type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, RpcError>>>>;
+
+fn pending(client: Rc<Client>, id: u64, text: String) -> Pending {
+    Box::pin(async move { call_raw(&client, id, text).await })
 }
 
 /// Sends request `id` (already JSON text) and waits for its result's JSON text.

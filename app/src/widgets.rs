@@ -114,7 +114,7 @@ impl Reload {
     where
         M: Method + 'static,
     {
-        Answer { text: self.text(Box::new(move || Box::pin(rpc::call_json::<M>(&params())))), method: PhantomData }
+        Answer { text: self.text(Box::new(move || rpc::call_json::<M>(&params()))), method: PhantomData }
     }
 
     fn text(self, fetch: Fetch) -> LocalResource<Result<String, RpcError>> {
@@ -122,7 +122,7 @@ impl Reload {
     }
 }
 
-type Fetch = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<String, RpcError>>>>>;
+type Fetch = Box<dyn Fn() -> rpc::Pending>;
 
 /// The one resource type behind every [`Answer`]: one copy of Leptos' resource code in
 /// the app instead of one per method.
@@ -137,7 +137,7 @@ fn text(reload: Option<Reload>, fetch: Fetch) -> LocalResource<Result<String, Rp
 
 /// `M`'s answer to `params`, loaded once (a page's lists that change use [`Reload::call`]).
 pub fn load<M: Method + 'static>(params: M::Params) -> Answer<M> {
-    Answer { text: text(None, Box::new(move || Box::pin(rpc::call_json::<M>(&params)))), method: PhantomData }
+    Answer { text: text(None, Box::new(move || rpc::call_json::<M>(&params))), method: PhantomData }
 }
 
 /// `M`'s answer, loaded in the background by [`Reload::call`]: a page awaits it
@@ -181,8 +181,9 @@ where
     M: Method + 'static,
 {
     error.set(None);
+    let reply = rpc::call_json::<M>(&params);
     leptos::task::spawn_local(async move {
-        match rpc::call::<M>(params).await {
+        match reply.await.and_then(|text| rpc::decode::<M>(&text)) {
             Ok(answer) => ok(answer),
             Err(e) => error.set(Some(e.to_string())),
         }
