@@ -2,7 +2,8 @@
 //! splits its code (and what only it uses) into a WebAssembly module of its own, so the
 //! first screen loads only the login page, the frame and the client; the pages' modules
 //! are fetched in the background after it (`shell::preload_pages`), or when a page is
-//! opened before that is done.
+//! opened before that is done. The task form is split off the Tasks page the same way
+//! (`task_form::task_editor`, `#[lazy]`).
 
 pub mod credential_form;
 pub mod credential_option;
