@@ -114,11 +114,7 @@ impl Reload {
     where
         M: Method + 'static,
     {
-        Answer { text: self.text(Box::new(move || rpc::call_json::<M>(&params()))), method: PhantomData }
-    }
-
-    fn text(self, fetch: Fetch) -> LocalResource<Result<String, RpcError>> {
-        text(Some(self), fetch)
+        Answer { text: text(Some(self), Box::new(move || rpc::call_json::<M>(&params()))), method: PhantomData }
     }
 }
 
